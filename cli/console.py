@@ -1,0 +1,62 @@
+"""Rich consoles and progress bars: diagnostics and progress go to stderr, data to stdout."""
+
+from __future__ import annotations
+
+import contextlib
+
+from rich.console import Console
+
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
+
+
+def _rate_column_class():
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        """Items per second, the figure users compare across machines."""
+
+        def render(self, task):
+            return Text(f"{task.speed:.1f}/s" if task.speed else "-/s", style="cyan")
+
+    return RateColumn
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: int | None):
+    """Yield ``advance(n=1)`` (with ``advance.set_total(n)`` for work whose size is found
+    later); shows a rich bar with rate and ETA on stderr.
+
+    The bar is hidden when stderr is not a terminal (CI logs, pipes) to keep logs clean; a final
+    summary line is the command's job.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    _RateColumn = _rate_column_class()
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=not err_console.is_terminal,
+        transient=False,
+    )
+    with progress:
+        task = progress.add_task(description, total=total)
+
+        def advance(n: int = 1) -> None:
+            progress.advance(task, n)
+
+        advance.set_total = lambda n: progress.update(task, total=n)
+        yield advance

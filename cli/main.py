@@ -1,0 +1,111 @@
+"""Entry point of the ``mgpe`` command: the root group and the error policy.
+
+Error policy (one place for the whole CLI): library code raises typed errors; here they become one
+line on stderr and an exit code: 2 for usage errors (click's and :class:`mgpe_core.UsageError`),
+1 for other failures, 130 for Ctrl-C. A traceback is shown only with ``--debug`` (or
+``MGPE_DEBUG=1``), so users see what went wrong, not where.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from mgpe_core import __version__
+
+from .lazy import LazyGroup
+
+#: Built-in command groups, imported only when used. Plugins add more (see the plugin issue).
+BUILTIN_COMMANDS = {
+    "data": "mgpe_cli.commands.data:data",
+    "train": "mgpe_plugins.train_commands:train_command",
+    "train-parser": "mgpe_plugins.train_commands:train_parser_command",
+}
+
+EPILOG = """\b
+Examples:
+  mgpe data synth faces/ --count 100 --size 256     # procedural portraits with exact labels
+  mgpe data prepare faces/ prepared/ --size 128     # CelebAMask-HQ layout -> training folder
+  mgpe data check prepared/                         # validate it and show class statistics
+  mgpe train-parser --data prepared/ --out runs/parser
+  mgpe train --data prepared/ --parser runs/parser --out runs/g128 --steps 20000
+"""
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=BUILTIN_COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EPILOG,
+)
+@click.version_option(__version__, "--version", "-V", prog_name="mgpe")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+def cli(debug: bool) -> None:
+    """mgpe: mask-guided portrait editing with conditional GANs.
+
+    Edit portraits by editing their face-parsing masks and by mixing per-region styles between
+    photos; train and evaluate the model; extend it with plugins.
+    """
+
+
+def _debug_requested(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("MGPE_DEBUG", "") not in ("", "0")
+
+
+def _print_error(prefix: str, message: str) -> None:
+    """One message on stderr; the text is never parsed as rich markup (it may hold [ids])."""
+    from rich.text import Text
+
+    from .console import err_console
+
+    err_console.print(Text.assemble((f"{prefix}: ", "bold red"), message), soft_wrap=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and turn errors into messages and exit codes (see module docstring)."""
+    from mgpe_core.errors import MgpeError, UsageError
+
+    from .console import err_console
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = _debug_requested(argv)
+    try:
+        rv = cli.main(args=argv, prog_name="mgpe", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except click.exceptions.Exit as e:
+        code = e.exit_code
+    except click.ClickException as e:
+        e.show()
+        code = e.exit_code
+    except click.exceptions.Abort:
+        err_console.print("Aborted.")
+        code = 1
+    except KeyboardInterrupt:
+        err_console.print("Interrupted.")
+        code = 130
+    except UsageError as e:
+        if debug:
+            raise
+        _print_error("Error", str(e))
+        code = 2
+    except MgpeError as e:
+        if debug:
+            raise
+        _print_error("Error", str(e))
+        code = 1
+    except Exception as e:  # a bug, not bad input: still no traceback unless asked
+        if debug:
+            raise
+        _print_error(
+            "Internal error",
+            f"{type(e).__name__}: {e}\n"
+            "Run again with --debug for the traceback, and please report it.",
+        )
+        code = 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""Reading and writing pictures, label maps and JSON, atomically and with clear errors.
+
+Why one module: every command reads photos and masks and writes results; doing it in one place
+gives the same conversions (grayscale, RGBA, 16-bit, CMYK -> 8-bit RGB), the same error messages
+and the same guarantee everywhere that no half-written file is ever left behind (temp file in the
+same folder, then ``os.replace``).
+
+Label-map PNGs carry their schema in PNG text chunks (``mgpe-schema``, ``mgpe-classes``), so a
+mask file names its labels explicitly, as the design asks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ImageReadError, LabelError, MgpeError
+from .labels import LabelSchema, get_schema
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def _file_mode() -> int:
+    """Permissions a plain ``open(path, "w")`` would give (mkstemp makes 0600 files)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb", durable: bool = False):
+    """Open a temp file beside ``path``; rename it over ``path`` only if the block succeeds.
+
+    The rename makes the write all-or-nothing for other processes and against a killed process.
+    ``durable`` also fsyncs before the rename (survives power loss too): for checkpoints and
+    registry entries, not for the thousands of pictures a dataset holds, where it costs more
+    than the rendering.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise MgpeError(f"cannot write {path}: folder {path.parent} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise MgpeError(f"cannot write {path}: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+        os.chmod(tmp, _FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise MgpeError(f"cannot write {path}: {e.strerror or e}") from None
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes, durable: bool = False) -> None:
+    with atomic_write(path, "wb", durable=durable) as f:
+        f.write(data)
+
+
+def write_json(path: str | os.PathLike, obj, durable: bool = False) -> None:
+    write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode(), durable)
+
+
+def read_json(path: str | os.PathLike, what: str = "JSON file") -> dict:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise MgpeError(f"{what} not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise MgpeError(f"{what} {path} is not valid JSON: {e}") from None
+
+
+def _open_pil(path: Path):
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.exists():
+        raise ImageReadError(f"image not found: {path}")
+    if path.is_dir():
+        raise ImageReadError(f"expected an image file, got a folder: {path}")
+    try:
+        img = Image.open(path)
+        img.load()
+    except UnidentifiedImageError:
+        raise ImageReadError(f"not an image (or an unsupported format): {path}") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageReadError(f"cannot read image {path} (truncated or corrupt?): {e}") from None
+    return img
+
+
+def _to_uint8(arr: np.ndarray) -> np.ndarray:
+    """Scale 16-bit / float pictures to 8 bits."""
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == np.bool_:
+        return arr.astype(np.uint8) * 255
+    if np.issubdtype(arr.dtype, np.integer):
+        top = 65535 if arr.max(initial=0) > 255 else 255
+        return np.clip(np.round(arr.astype(np.float64) * (255.0 / top)), 0, 255).astype(np.uint8)
+    return np.clip(np.round(arr.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
+
+
+def pil_to_rgb(img) -> np.ndarray:
+    """Any PIL picture -> (H, W, 3) uint8: grayscale, RGBA (composited on white), CMYK,
+    palette and 16-bit pictures are converted, not rejected."""
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = _to_uint8(np.asarray(img))
+        return np.repeat(arr[..., None], 3, axis=2)
+    if mode == "F":
+        arr = np.asarray(img)
+        arr = _to_uint8(arr / max(float(arr.max(initial=0)), 1e-8))
+        return np.repeat(arr[..., None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        rgba = np.asarray(img.convert("RGBA")).astype(np.float32)
+        alpha = rgba[..., 3:4] / 255.0
+        return np.round(rgba[..., :3] * alpha + 255.0 * (1 - alpha)).astype(np.uint8)
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read a photo as (H, W, 3) uint8 RGB."""
+    path = Path(path)
+    img = _open_pil(path)
+    arr = pil_to_rgb(img)
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ImageReadError(f"image {path} is empty")
+    return np.ascontiguousarray(arr)
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) read from the header only, for huge pictures."""
+    from PIL import Image
+
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except FileNotFoundError:
+        raise ImageReadError(f"image not found: {path}") from None
+    except Exception as e:  # PIL raises several types for bad headers
+        raise ImageReadError(f"not an image (or an unsupported format): {path}: {e}") from None
+
+
+def read_binary_mask(path: str | os.PathLike) -> np.ndarray:
+    """A CelebAMask-HQ part file (white part on black, gray or RGB) -> bool (H, W)."""
+    img = _open_pil(Path(path))
+    arr = np.asarray(img.convert("L"))
+    return arr > 127
+
+
+def encode_image(rgb: np.ndarray, suffix: str, quality: int = 95) -> bytes:
+    """Encode (H, W, 3) or (H, W) uint8 to PNG or JPEG bytes (deterministic for equal input)."""
+    from PIL import Image
+
+    rgb = np.ascontiguousarray(rgb)
+    if rgb.dtype != np.uint8:
+        raise MgpeError(f"encode_image expects uint8 pixels, got {rgb.dtype}")
+    img = Image.fromarray(rgb)
+    buf = io.BytesIO()
+    suffix = suffix.lower()
+    if suffix in (".jpg", ".jpeg"):
+        img.save(buf, format="JPEG", quality=quality, subsampling=0)
+    elif suffix == ".png":
+        img.save(buf, format="PNG", compress_level=6)
+    elif suffix in (".bmp", ".tif", ".tiff", ".webp"):
+        img.save(buf, format=Image.registered_extensions()[suffix])
+    else:
+        raise MgpeError(f"unsupported image suffix {suffix!r} (use .png or .jpg)")
+    return buf.getvalue()
+
+
+def write_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> None:
+    """Write a picture atomically; the format follows the suffix."""
+    path = Path(path)
+    write_bytes(path, encode_image(rgb, path.suffix, quality))
+
+
+def encode_label_map(labels: np.ndarray, schema: LabelSchema) -> bytes:
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    labels = schema.validate(labels)
+    info = PngInfo()
+    info.add_text("mgpe-schema", schema.name)
+    info.add_text("mgpe-classes", json.dumps(list(schema.classes)))
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(labels), mode="L").save(
+        buf, format="PNG", pnginfo=info, compress_level=6
+    )
+    return buf.getvalue()
+
+
+def write_label_map(path: str | os.PathLike, labels: np.ndarray, schema: LabelSchema) -> None:
+    """Write an 8-bit single-channel PNG of class ids that names its schema inside."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise MgpeError(f"label maps are PNG files (lossless); got {path.name}")
+    write_bytes(path, encode_label_map(labels, schema))
+
+
+def read_label_map(
+    path: str | os.PathLike, schema: str | LabelSchema | None = None
+) -> tuple[np.ndarray, LabelSchema]:
+    """Read a mask: an id PNG (schema from its text chunk, else ``schema``) or a colour picture
+    in a schema's palette. Returns (ids uint8 (H, W), schema). Ids are checked against it.
+
+    When the file names a schema and ``schema`` is given too, they must agree by class names
+    (the caller converts between schemas explicitly, never silently).
+    """
+    path = Path(path)
+    img = _open_pil(path)
+    declared = img.info.get("mgpe-schema")
+    declared_classes = img.info.get("mgpe-classes")
+    want = get_schema(schema) if schema is not None else None
+    file_schema = None
+    if declared is not None:
+        try:
+            file_schema = get_schema(declared)
+        except LabelError:
+            if declared_classes is None:
+                raise LabelError(f"mask {path}: unknown schema {declared!r}") from None
+            file_schema = None
+        if declared_classes is not None:
+            classes = tuple(json.loads(declared_classes))
+            if file_schema is None or file_schema.classes != classes:
+                if want is not None and want.classes == classes:
+                    file_schema = want
+                else:
+                    raise LabelError(
+                        f"mask {path}: schema {declared!r} with classes {list(classes)} is not a "
+                        "known schema; pass its definition or convert the mask"
+                    )
+    if file_schema is not None and want is not None and file_schema.classes != want.classes:
+        raise LabelError(
+            f"mask {path} is in schema {file_schema.name!r}, not {want.name!r}; convert it first"
+        )
+    schema_used = file_schema or want
+    if img.mode in ("L", "I", "I;16"):
+        if schema_used is None:
+            raise LabelError(
+                f"mask {path} does not name its label schema; pass the schema (e.g. mgpe-11)"
+            )
+        labels = np.asarray(img)
+        if labels.ndim != 2:
+            raise LabelError(f"mask {path}: expected a single-channel id picture")
+        return schema_used.validate(labels.astype(np.int64), what=f"mask {path}"), schema_used
+    # A colour-coded mask (palette picture): map colours back to ids.
+    if schema_used is None:
+        raise LabelError(f"colour mask {path}: pass the schema its colours come from")
+    rgb = pil_to_rgb(img)
+    try:
+        return schema_used.decolorize(rgb), schema_used
+    except LabelError as e:
+        raise LabelError(f"mask {path}: {e}") from None

@@ -1,0 +1,150 @@
+"""The typed configuration of a model and its training recipe: one object, stored as JSON with
+every checkpoint and every registered model.
+
+Variants are config values, never code forks: ``eye_window`` (fixed | mask: the seed's eye-mask
+variant), ``mask_encoder`` (single | multi: the seed's multi target mask encoder), ``norm``,
+``width`` (channel multiplier), ``resolution`` (64..512) and the label ``schema`` (stored with its
+class names, never an implied order).
+
+No torch here: the CLI reads configs (``--dry-run``, ``models info``) without loading networks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from ..labels import DEFAULT_SCHEMA, LabelSchema, get_schema
+from ..typed_config import ConfigError, from_dict, to_dict
+
+RESOLUTIONS = (64, 128, 256, 512)
+
+
+def _default_schema() -> dict[str, Any]:
+    return get_schema(DEFAULT_SCHEMA).to_dict()
+
+
+@dataclass(frozen=True)
+class ParserConfig:
+    """U-Net face parser (seed reference [11]) over the model's schema."""
+
+    base_channels: int = 32
+    depth: int = 4
+    norm: Literal["batch", "instance"] = "batch"
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    """Multiscale conditional PatchGAN (pix2pixHD style)."""
+
+    base_channels: int = 64
+    layers: int = 3
+    scales: int = 2
+    norm: Literal["instance", "none"] = "instance"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    resolution: int = 256
+    schema: dict[str, Any] = field(default_factory=_default_schema)
+    width: float = 1.0
+    norm: Literal["batch", "instance"] = "batch"
+    eye_window: Literal["fixed", "mask"] = "fixed"
+    mask_encoder: Literal["single", "multi"] = "single"
+    latent_dim: int = 512
+    #: Channels of the small map the latent heads read (1x1 bottleneck; see model docs).
+    latent_map_channels: int = 32
+    feature_channels: int = 256
+    res_blocks: int = 9
+    #: Grow eye and mouth labels by this fraction of their box before feeding the generator
+    #: (the original code's trick; the parsing-loss target keeps the exact labels).
+    enlarge_components: float = 0.1
+    parser: ParserConfig = field(default_factory=ParserConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+
+    def __post_init__(self) -> None:
+        if self.resolution not in RESOLUTIONS:
+            raise ConfigError(f"model.resolution must be one of {RESOLUTIONS}, "
+                              f"got {self.resolution}")
+        if not 0.05 <= self.width <= 4:
+            raise ConfigError(f"model.width must be in [0.05, 4], got {self.width}")
+        for name in ("latent_dim", "latent_map_channels", "feature_channels", "res_blocks"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"model.{name} must be positive")
+        self.label_schema  # noqa: B018 - validates the schema now, not at first use
+
+    @property
+    def label_schema(self) -> LabelSchema:
+        try:
+            return LabelSchema.from_dict(self.schema)
+        except Exception as e:
+            raise ConfigError(f"model.schema: {e}") from None
+
+    def channels(self, base: int) -> int:
+        """Channel count for a layer whose paper width is ``base`` (at least 8)."""
+        return max(8, int(round(base * self.width)))
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights of seed Equations 7 and 8. On unpaired steps the global and feature-matching
+    terms drop out (Equation 8)."""
+
+    local: float = 10.0
+    reconstruction: float = 10.0  # L_global (paired steps only)
+    adversarial: float = 1.0
+    feature_matching: float = 10.0
+    parsing: float = 1.0
+    kl: float = 0.0  # the original code keeps a KL term with weight 0
+    gan_mode: Literal["bce", "hinge"] = "bce"
+    #: Parsing loss class weights by class name (small parts count more); others weigh 1.
+    parsing_class_weights: dict[str, float] = field(default_factory=lambda: {
+        "background": 0.5, "skin": 0.5, "hair": 1.0, "l_eye": 4.0, "r_eye": 4.0,
+        "l_brow": 3.0, "r_brow": 3.0, "u_lip": 3.0, "l_lip": 3.0, "mouth": 3.0, "nose": 2.0,
+    })
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training recipe (see ``mgpe train``)."""
+
+    steps: int = 100_000
+    batch: int = 4
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    ema_decay: float = 0.999
+    seed: int = 0
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    augment: bool = True
+    sample_every: int = 1000
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+    max_nonfinite_in_row: int = 5
+
+
+@dataclass(frozen=True)
+class MgpeConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MgpeConfig:
+        return from_dict(cls, data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def load(cls, path: str | Path) -> MgpeConfig:
+        from ..io import read_json
+
+        return cls.from_dict(read_json(path, "config"))
+
+    def with_model(self, **changes) -> MgpeConfig:
+        return replace(self, model=replace(self.model, **changes))

@@ -1,0 +1,196 @@
+"""The MGPE generator: local embeddings -> mask-guided generation -> background fusing.
+
+Data flow for one batch (all batched; the only Python loops run over the component table):
+
+1. ``encode(source image, source labels)``: per component, crop (eyes/mouth windows at the
+   source mask's centres, skin/hair as the full image times the component mask) and encode to a
+   latent (mean, log-variance). ``crops`` are the L_local targets.
+2. ``decode(latents)``: per component, generator features (1/4 size) and reconstructions.
+3. ``synthesize(features, target image, target labels)``: the target mask goes through the mask
+   encoder E_m (or five per-component encoders, ``mask_encoder = multi``); window features are
+   placed on a canvas at the *target* mask's component centres (divided by 4); skin and hair
+   features are dense maps; all are concatenated, G_m (1x1 conv, residual blocks, two transposed
+   convs) produces full-size features, and G_b fuses them with an encoding of the target's
+   background (label 0 region) into RGB (tanh).
+
+Per-component style mixing (the edit engine's job) is choosing, per component, whose latent goes
+into ``decode``: the networks never need to know where a style came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..components import COMPONENTS, component_centres, component_masks, window_size
+from .blocks import ResBlock, conv_norm_act
+from .config import ModelConfig
+from .crops import crop_boxes, crop_windows, mask_boxes, place_windows
+from .local import ComponentAutoencoder
+
+
+@dataclass
+class Encoded:
+    """What the local encoders saw and produced, per component name."""
+
+    mu: dict[str, torch.Tensor]
+    logvar: dict[str, torch.Tensor]
+    crops: dict[str, torch.Tensor]
+    centres: torch.Tensor  # (B, 5, 2) source centres, pixels
+
+
+def one_hot(labels: torch.Tensor, num_classes: int, dtype=torch.float32) -> torch.Tensor:
+    """(B, H, W) ids -> (B, K, H, W)."""
+    return F.one_hot(labels.long(), num_classes).permute(0, 3, 1, 2).to(dtype)
+
+
+def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """Binary dilation of (B, 1, H, W) masks by a square of side 2 * radius + 1."""
+    if radius <= 0:
+        return mask
+    return F.max_pool2d(mask, 2 * radius + 1, stride=1, padding=radius)
+
+
+class MaskEncoder(nn.Module):
+    """E_m: one-hot mask -> (C, R/4, R/4): 7x7 conv, then two stride-2 convs."""
+
+    def __init__(self, cin: int, cfg: ModelConfig):
+        super().__init__()
+        c1, c2, c3 = cfg.channels(64), cfg.channels(128), cfg.channels(cfg.feature_channels)
+        self.net = nn.Sequential(
+            conv_norm_act(cin, c1, 7, 1, cfg.norm),
+            conv_norm_act(c1, c2, 4, 2, cfg.norm),
+            conv_norm_act(c2, c3, 4, 2, cfg.norm),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class MGPEGenerator(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        schema = cfg.label_schema
+        self.num_classes = schema.num_classes
+        self.background_id = schema.index("background")
+        r = cfg.resolution
+        self.component_names = [c.name for c in COMPONENTS]
+        self.windows = {
+            c.name: window_size(c, r) for c in COMPONENTS if c.kind == "window"
+        }
+        self.local = nn.ModuleDict({
+            c.name: ComponentAutoencoder(self.windows.get(c.name, (r, r)), cfg)
+            for c in COMPONENTS
+        })
+        feat = cfg.channels(cfg.feature_channels)
+        if cfg.mask_encoder == "single":
+            self.mask_encoders = nn.ModuleList([MaskEncoder(self.num_classes, cfg)])
+        else:  # one encoder per component, each reading that component's mask
+            self.mask_encoders = nn.ModuleList([MaskEncoder(1, cfg) for _ in COMPONENTS])
+        n_dense = sum(c.kind == "dense" for c in COMPONENTS)
+        cin = feat * len(self.mask_encoders) + feat * (1 + n_dense)
+        gch = cfg.channels(256)
+        self.g_in = conv_norm_act(cin, gch, 1, 1, cfg.norm)
+        self.g_res = nn.Sequential(*[ResBlock(gch, cfg.norm) for _ in range(cfg.res_blocks)])
+        c_half, c_full = cfg.channels(128), cfg.channels(64)
+        self.g_up = nn.Sequential(
+            conv_norm_act(gch, c_half, 4, 2, cfg.norm, transpose=True),
+            conv_norm_act(c_half, c_full, 4, 2, cfg.norm, transpose=True),
+        )
+        # Background fusing: encoder of the target background (RGB * bg mask, bg mask).
+        self.bg_encoder = nn.Sequential(
+            conv_norm_act(4, c_full, 7, 1, cfg.norm),
+            conv_norm_act(c_full, c_full, 3, 1, cfg.norm),
+        )
+        self.fuse = nn.Sequential(
+            conv_norm_act(2 * c_full, c_full, 3, 1, cfg.norm),
+            ResBlock(c_full, cfg.norm),
+            ResBlock(c_full, cfg.norm),
+            nn.ReflectionPad2d(3), nn.Conv2d(c_full, 3, 7), nn.Tanh(),
+        )
+
+    # -- component plumbing -------------------------------------------------------------------
+
+    def _component_inputs(self, image: torch.Tensor, labels: torch.Tensor,
+                          centres: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Crops fed to each local encoder (also the L_local targets)."""
+        cfg, schema = self.cfg, self.cfg.label_schema
+        masks = component_masks(labels, schema).to(image.dtype)  # (B, 5, H, W)
+        out = {}
+        for k, comp in enumerate(COMPONENTS):
+            m = masks[:, k:k + 1]
+            if comp.kind == "dense":
+                out[comp.name] = image * m
+                continue
+            hw = self.windows[comp.name]
+            radius = int(round(cfg.enlarge_components * hw[0] / 2))
+            if comp.name == "mouth":  # masked crop, mask grown ~10% (original code)
+                out[comp.name] = crop_windows(image * dilate(m, radius), centres[:, k], hw)
+            elif cfg.eye_window == "mask":  # eye-mask variant: box from the mask, eye pixels
+                boxes = mask_boxes(m[:, 0] > 0.5, centres[:, k], aspect=hw[0] / hw[1])
+                out[comp.name] = crop_boxes(image * dilate(m, max(1, radius // 2)), boxes, hw)
+            else:  # fixed window including the surrounding skin (original code)
+                out[comp.name] = crop_windows(image, centres[:, k], hw)
+        return out
+
+    def encode(self, image: torch.Tensor, labels: torch.Tensor) -> Encoded:
+        centres = component_centres(labels, self.cfg.label_schema).to(image.dtype)
+        crops = self._component_inputs(image, labels, centres)
+        mu, logvar = {}, {}
+        for name in self.component_names:
+            mu[name], logvar[name] = self.local[name].encode(crops[name])
+        return Encoded(mu, logvar, crops, centres)
+
+    def decode(self, latents: dict[str, torch.Tensor]):
+        """Latents -> (features, reconstructions), dicts keyed by component name."""
+        feats, recons = {}, {}
+        for name in self.component_names:
+            feats[name], recons[name] = self.local[name].decode(latents[name])
+        return feats, recons
+
+    def place_features(self, features: dict[str, torch.Tensor], target_labels: torch.Tensor):
+        """Window features summed on one canvas at the target's centres / 4; dense maps as is."""
+        r = self.cfg.resolution
+        centres = component_centres(target_labels, self.cfg.label_schema) / 4
+        canvas, dense = 0, []
+        for k, comp in enumerate(COMPONENTS):
+            f = features[comp.name]
+            if comp.kind == "window":
+                canvas = canvas + place_windows(f, centres[:, k].to(f.dtype), (r // 4, r // 4))
+            else:
+                dense.append(f)
+        return canvas, dense
+
+    def synthesize(self, features: dict[str, torch.Tensor], target_image: torch.Tensor,
+                   target_labels: torch.Tensor) -> torch.Tensor:
+        cfg, schema = self.cfg, self.cfg.label_schema
+        onehot = one_hot(target_labels, self.num_classes, target_image.dtype)
+        if cfg.mask_encoder == "single":
+            mask_feats = [self.mask_encoders[0](onehot)]
+        else:
+            cmasks = component_masks(target_labels, schema).to(target_image.dtype)
+            mask_feats = [enc(cmasks[:, k:k + 1]) for k, enc in enumerate(self.mask_encoders)]
+        canvas, dense = self.place_features(features, target_labels)
+        h = torch.cat([*mask_feats, canvas, *dense], dim=1)
+        h = self.g_up(self.g_res(self.g_in(h)))
+        bg = (target_labels == self.background_id).unsqueeze(1).to(target_image.dtype)
+        b = self.bg_encoder(torch.cat([target_image * bg, bg], dim=1))
+        return self.fuse(torch.cat([h, b], dim=1))
+
+    def forward(self, source_image: torch.Tensor, source_labels: torch.Tensor,
+                target_image: torch.Tensor, target_labels: torch.Tensor,
+                sample: bool = False) -> dict:
+        """Full pass; ``sample`` draws latents (VAE) instead of using the means."""
+        enc = self.encode(source_image, source_labels)
+        latents = enc.mu
+        if sample:
+            latents = {k: enc.mu[k] + torch.randn_like(enc.mu[k]) * (0.5 * enc.logvar[k]).exp()
+                       for k in enc.mu}
+        feats, recons = self.decode(latents)
+        image = self.synthesize(feats, target_image, target_labels)
+        return {"image": image, "recons": recons, "crops": enc.crops, "mu": enc.mu,
+                "logvar": enc.logvar}

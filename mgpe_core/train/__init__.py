@@ -1,0 +1,1 @@
+"""Training: the generator loop, the parser trainer, checkpoints of runs, torchrun support."""

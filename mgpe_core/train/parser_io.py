@@ -1,0 +1,63 @@
+"""Saving and loading a trained face parser: ``parser.safetensors`` + ``parser.json``.
+
+The JSON names the parser architecture, the label schema (with class names), the resolution it
+was trained at, its measured metrics and the SHA-256 of the weights, checked on load.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..checkpoint import CheckpointError, load_tensors, save_tensors
+from ..io import read_json, write_json
+from ..labels import LabelSchema
+from ..model.config import ParserConfig
+from ..typed_config import from_dict, to_dict
+
+FORMAT = "mgpe-parser"
+
+
+def save_parser(folder: str | Path, parser, cfg: ParserConfig, schema: LabelSchema,
+                resolution: int, metrics: dict | None = None, extra: dict | None = None) -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    sha = save_tensors(folder / "parser.safetensors", parser.state_dict())
+    meta = {
+        "format": FORMAT, "parser": to_dict(cfg), "schema": schema.to_dict(),
+        "resolution": resolution, "metrics": metrics or {}, "sha256": sha, **(extra or {}),
+    }
+    write_json(folder / "parser.json", meta)
+    return folder / "parser.json"
+
+
+def resolve_parser_path(path: str | Path) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "parser.json"
+    elif path.suffix == ".safetensors":
+        path = path.with_suffix(".json")
+    if not path.exists():
+        raise CheckpointError(f"parser not found: {path} (train one with `mgpe train-parser`)")
+    return path
+
+
+def load_parser(path: str | Path, device="cpu"):
+    """(UNetParser in eval mode, frozen; metadata). Checks the weights' SHA-256."""
+    from ..model.parser import UNetParser
+
+    meta_path = resolve_parser_path(path)
+    meta = read_json(meta_path, "parser description")
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{meta_path} does not describe an mgpe parser")
+    cfg = from_dict(ParserConfig, meta["parser"], "parser")
+    schema = LabelSchema.from_dict(meta["schema"])
+    parser = UNetParser(schema.num_classes, cfg)
+    tensors = load_tensors(meta_path.with_name("parser.safetensors"), meta.get("sha256"))
+    try:
+        parser.load_state_dict(tensors)
+    except RuntimeError as e:
+        raise CheckpointError(f"parser weights do not fit its description: {e}") from None
+    parser.eval().to(device)
+    for p in parser.parameters():
+        p.requires_grad_(False)
+    return parser, {**meta, "schema_obj": schema}

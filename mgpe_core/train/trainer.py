@@ -1,0 +1,453 @@
+"""The generator training loop (``mgpe train``).
+
+Each step runs both branches of the seed's training strategy in one batched forward pass:
+
+- paired: source == target (every loss term, Equation 7);
+- unpaired: styles from a partner face of the same batch (a derangement of the batch), mask and
+  background from the face itself (global and feature-matching terms drop out, Equation 8).
+
+Then the multiscale discriminators take one step on real targets vs. both branches' outputs
+(one forward over the concatenated batch, which also keeps DDP to one forward per backward), and
+the EMA generator is updated.
+
+Everything needed to continue lives in the checkpoint: networks, EMA, both optimizers, the
+gradient scaler, step, RNG states of torch / numpy / Python, and the data order (epoch and batch
+within it). Resuming is exact on the CPU: N steps, stop, N more == 2N straight.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..checkpoint import (
+    CheckpointError,
+    find_latest,
+    flatten_optimizer,
+    load_checkpoint,
+    save_checkpoint,
+    unflatten_optimizer,
+)
+from ..errors import MgpeError
+from ..io import write_image, write_json
+from ..model.build import build_networks, parameter_counts
+from ..model.config import MgpeConfig
+from ..model.generator import one_hot
+from ..model.losses import (
+    adversarial_loss,
+    class_weights,
+    feature_matching_loss,
+    kl_loss,
+    local_loss,
+)
+from .distributed import DistInfo, precision_context
+from .ema import make_ema, update_ema
+
+
+class TrainingAborted(MgpeError):
+    """Too many non-finite losses in a row."""
+
+
+@dataclass
+class StepResult:
+    losses: dict[str, float]
+    skipped: bool = False
+
+
+@dataclass
+class StopFlag:
+    """Set by SIGINT / SIGTERM: the loop checkpoints and returns at the next step boundary."""
+
+    requested: bool = False
+    signal_name: str | None = None
+
+
+def install_signal_handlers(flag: StopFlag):
+    def handler(signum, _frame):
+        flag.requested = True
+        flag.signal_name = signal.Signals(signum).name
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    return lambda: [signal.signal(s, h) for s, h in previous.items()]
+
+
+def rng_state() -> tuple[dict[str, torch.Tensor], dict]:
+    tensors = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    np_state = np.random.get_state()
+    meta = {
+        "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+        "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
+    }
+    return tensors, meta
+
+
+def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    torch.set_rng_state(tensors["rng.torch"])
+    if torch.cuda.is_available():
+        states = [tensors[k] for k in sorted(t for t in tensors if t.startswith("rng.cuda."))]
+        if states:
+            torch.cuda.set_rng_state_all(states)
+    n = meta["numpy"]
+    np.random.set_state((n[0], np.asarray(n[1], dtype=np.uint32), *n[2:]))
+    p = meta["python"]
+    random.setstate((p[0], tuple(p[1]), p[2]))
+
+
+@dataclass
+class DataCursor:
+    """Where the data order stands: epoch and batches already used in it."""
+
+    epoch: int = 0
+    batch: int = 0
+
+
+@dataclass
+class Trainer:
+    cfg: MgpeConfig
+    data_dir: Path
+    run_dir: Path
+    parser_path: Path
+    device: torch.device
+    dist: DistInfo = field(default_factory=DistInfo)
+    log: Callable[[str], None] = print
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        from ..data.augment import PortraitAugment
+        from ..data.dataset import PartnerSampler, PortraitDataset
+        from .parser_io import load_parser
+
+        cfg, dev = self.cfg, self.device
+        mcfg = cfg.model
+        self.schema = mcfg.label_schema
+        torch.manual_seed(cfg.train.seed)  # same initial weights on every rank
+        nets = build_networks(mcfg)
+        # then a different random stream per rank (augmentations, partners, VAE samples)
+        torch.manual_seed(cfg.train.seed + 1_000_003 * self.dist.rank)
+        np.random.seed((cfg.train.seed + self.dist.rank) % 2**32)
+        random.seed(cfg.train.seed + self.dist.rank)
+        self.param_counts = parameter_counts(nets)
+        self.generator = nets.generator.to(dev)
+        self.discriminator = nets.discriminator.to(dev)
+        self.ema = make_ema(self.generator)
+        self.parser, pmeta = load_parser(self.parser_path, dev)
+        if pmeta["schema_obj"].classes != self.schema.classes:
+            raise MgpeError(
+                f"parser {self.parser_path} predicts schema {pmeta['schema_obj'].name!r}, "
+                f"the model uses {self.schema.name!r}"
+            )
+        self.dataset = PortraitDataset(self.data_dir, split="train", schema=self.schema)
+        if self.dataset.folder.size != mcfg.resolution:
+            raise MgpeError(
+                f"{self.data_dir} holds {self.dataset.folder.size} px faces but the model is "
+                f"{mcfg.resolution} px: prepare the data with --size {mcfg.resolution}"
+            )
+        if len(self.dataset) < cfg.train.batch * self.dist.world_size:
+            raise MgpeError(f"{self.data_dir}: {len(self.dataset)} training faces, fewer than "
+                            f"one batch ({cfg.train.batch} x {self.dist.world_size} processes)")
+        self.sampler = PartnerSampler(len(self.dataset), cfg.train.batch, cfg.train.seed,
+                                      rank=self.dist.rank, world_size=self.dist.world_size)
+        self.augment = PortraitAugment(self.schema).to(dev) if cfg.train.augment else None
+        t = cfg.train
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=t.lr, betas=t.betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=t.lr, betas=t.betas)
+        self.scaler = torch.amp.GradScaler(dev.type, enabled=t.precision == "fp16")
+        self.weights = class_weights(cfg.loss, self.schema).to(dev)
+        self.step = 0
+        self.cursor = DataCursor()
+        self.nonfinite_in_row = 0
+        self.g_train, self.d_train = self.generator, self.discriminator
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [dev.index] if dev.type == "cuda" else None
+            self.g_train = DDP(self.generator, device_ids=ids, broadcast_buffers=False)
+            self.d_train = DDP(self.discriminator, device_ids=ids, broadcast_buffers=False)
+        self.sample_batch = None
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict]:
+        tensors = {}
+        for name, module in (("generator", self.generator), ("ema", self.ema),
+                             ("discriminator", self.discriminator)):
+            tensors.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
+        meta = {}
+        for name, opt in (("generator", self.opt_g), ("discriminator", self.opt_d)):
+            t, m = flatten_optimizer(f"optim.{name}", opt.state_dict())
+            tensors.update(t)
+            meta[f"optim.{name}"] = m
+        rt, rm = rng_state()
+        tensors.update(rt)
+        meta.update(
+            config=self.cfg.to_dict(), rng=rm, scaler=self.scaler.state_dict(),
+            cursor={"epoch": self.cursor.epoch, "batch": self.cursor.batch},
+            nonfinite_in_row=self.nonfinite_in_row, world_size=self.dist.world_size,
+        )
+        return tensors, meta
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        def sub(prefix):
+            return {k[len(prefix) + 1:]: v for k, v in tensors.items()
+                    if k.startswith(prefix + ".")}
+
+        saved_cfg = MgpeConfig.from_dict(meta["config"])
+        if saved_cfg.model != self.cfg.model:
+            raise CheckpointError("the checkpoint's model config differs from this run's; "
+                                  "resume with the run's own config.json")
+        if meta.get("world_size", 1) != self.dist.world_size:
+            self.log(f"note: checkpoint written with {meta.get('world_size')} process(es), "
+                     f"resuming with {self.dist.world_size}: data order will differ")
+        self.generator.load_state_dict(sub("generator"))
+        self.ema.load_state_dict(sub("ema"))
+        self.discriminator.load_state_dict(sub("discriminator"))
+        for name, opt in (("generator", self.opt_g), ("discriminator", self.opt_d)):
+            opt.load_state_dict(unflatten_optimizer(
+                f"optim.{name}",
+                {k: v.to(self.device) for k, v in tensors.items()},
+                meta[f"optim.{name}"]))
+        if meta.get("scaler"):
+            self.scaler.load_state_dict(meta["scaler"])
+        set_rng_state(tensors, meta["rng"])
+        self.step = meta["step"]
+        self.cursor = DataCursor(**meta["cursor"])
+        self.nonfinite_in_row = meta.get("nonfinite_in_row", 0)
+
+    def save(self) -> Path | None:
+        if not self.dist.is_main:
+            return None
+        tensors, meta = self.state()
+        return save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, meta,
+                               keep=self.cfg.train.keep_checkpoints)
+
+    def resume(self, spec: str | None) -> bool:
+        """``auto``: newest complete checkpoint of the run, if any; else a sidecar path."""
+        if not spec:
+            return False
+        path = find_latest(self.run_dir / "checkpoints") if spec == "auto" else Path(spec)
+        if path is None:
+            return False
+        tensors, meta = load_checkpoint(path)
+        self.load_state(tensors, meta)
+        self.log(f"resumed from {path} (step {self.step})")
+        return True
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def batches(self):
+        """Endless (images, labels) on the device, following and advancing the cursor."""
+        from torch.utils.data import DataLoader
+
+        while True:
+            self.sampler.set_epoch(self.cursor.epoch)
+            index_batches = list(iter(self.sampler))[self.cursor.batch:]
+            # A private generator: creating a loader must not draw from the global RNG, or a
+            # resumed run (which creates one more loader) would diverge from a straight one.
+            loader = DataLoader(self.dataset, batch_sampler=index_batches,
+                                num_workers=self.num_workers,
+                                pin_memory=self.device.type == "cuda",
+                                generator=torch.Generator().manual_seed(self.cursor.epoch))
+            for batch in loader:
+                self.cursor.batch += 1
+                yield (batch["image"].to(self.device, non_blocking=True),
+                       batch["labels"].to(self.device, non_blocking=True))
+            self.cursor = DataCursor(self.cursor.epoch + 1, 0)
+
+    # -- one step --------------------------------------------------------------------------------
+
+    def train_step(self, images: torch.Tensor, labels: torch.Tensor) -> StepResult:
+        from ..data.dataset import partner_permutation
+
+        cfg, lcfg = self.cfg, self.cfg.loss
+        if self.augment is not None:
+            images, labels = self.augment(images, labels)
+        b = images.shape[0]
+        perm = partner_permutation(b, None).to(self.device)
+        src_img, src_lab = torch.cat([images, images[perm]]), torch.cat([labels, labels[perm]])
+        tgt_img, tgt_lab = torch.cat([images, images]), torch.cat([labels, labels])
+        nc = self.schema.num_classes
+        amp = precision_context(cfg.train.precision, self.device)
+
+        # generator step (D frozen: no D gradients, no DDP sync of D here)
+        self.generator.train()
+        self.discriminator.requires_grad_(False)
+        with amp:
+            out = self.g_train(src_img, src_lab, tgt_img, tgt_lab, sample=True)
+            fake = out["image"]
+            onehot = one_hot(tgt_lab, nc, fake.dtype)
+            d_fake = self.discriminator(fake, onehot)
+            with torch.no_grad():
+                d_real = self.discriminator(images, onehot[:b])
+            terms = {
+                "local": local_loss(out["recons"], out["crops"]),
+                "adversarial": adversarial_loss(d_fake, True, lcfg.gan_mode, False),
+                "parsing": torch.nn.functional.cross_entropy(
+                    self.parser(fake).float(), tgt_lab, weight=self.weights),
+                "reconstruction": 0.5 * torch.nn.functional.mse_loss(fake[:b].float(),
+                                                                     images.float()),
+                "feature_matching": feature_matching_loss([[f[:b] for f in s] for s in d_fake],
+                                                          d_real),
+            }
+            if lcfg.kl:
+                terms["kl"] = kl_loss(out["mu"], out["logvar"])
+            weight = {"local": lcfg.local, "adversarial": lcfg.adversarial,
+                      "parsing": lcfg.parsing, "reconstruction": lcfg.reconstruction,
+                      "feature_matching": lcfg.feature_matching, "kl": lcfg.kl}
+            g_loss = sum(weight[k] * v.float() for k, v in terms.items())
+        self.discriminator.requires_grad_(True)
+        if not torch.isfinite(g_loss):
+            return self._nonfinite("generator")
+        self.opt_g.zero_grad(set_to_none=True)
+        self.scaler.scale(g_loss).backward()
+        self.scaler.step(self.opt_g)
+
+        # discriminator step: one forward over real targets and both branches' outputs
+        with amp:
+            d_in = torch.cat([images, fake.detach()])
+            d_lab = torch.cat([labels, tgt_lab])
+            outs = self.d_train(d_in, one_hot(d_lab, nc, d_in.dtype))
+            real_outs = [[f[:b] for f in s] for s in outs]
+            fake_outs = [[f[b:] for f in s] for s in outs]
+            d_real_loss = adversarial_loss(real_outs, True, lcfg.gan_mode, True)
+            d_fake_loss = adversarial_loss(fake_outs, False, lcfg.gan_mode, True)
+            d_loss = 0.5 * (d_real_loss + d_fake_loss)
+        if not torch.isfinite(d_loss):
+            return self._nonfinite("discriminator")
+        self.opt_d.zero_grad(set_to_none=True)
+        self.scaler.scale(d_loss).backward()
+        self.scaler.step(self.opt_d)
+        self.scaler.update()
+        update_ema(self.ema, self.generator, cfg.train.ema_decay)
+        self.nonfinite_in_row = 0
+        losses = {k: float(v.detach()) for k, v in terms.items()}
+        losses.update(g_total=float(g_loss.detach()), d_real=float(d_real_loss.detach()),
+                      d_fake=float(d_fake_loss.detach()))
+        return StepResult(losses)
+
+    def _nonfinite(self, which: str) -> StepResult:
+        self.opt_g.zero_grad(set_to_none=True)
+        self.opt_d.zero_grad(set_to_none=True)
+        self.nonfinite_in_row += 1
+        limit = self.cfg.train.max_nonfinite_in_row
+        self.log(f"warning: non-finite {which} loss at step {self.step + 1}: step skipped "
+                 f"({self.nonfinite_in_row} in a row, limit {limit})")
+        if self.nonfinite_in_row >= limit:
+            raise TrainingAborted(f"{self.nonfinite_in_row} non-finite losses in a row; "
+                                  "lower the learning rate or use --precision fp32")
+        return StepResult({}, skipped=True)
+
+    # -- samples ---------------------------------------------------------------------------------
+
+    def write_samples(self) -> Path | None:
+        """Grid: source | target mask | paired output | unpaired output, fixed test pairs."""
+        if not self.dist.is_main:
+            return None
+        from ..data.dataset import PortraitDataset
+        from ..pictures import make_grid
+
+        if self.sample_batch is None:
+            try:
+                ds = PortraitDataset(self.data_dir, split="test", schema=self.schema)
+                if len(ds) == 0:
+                    raise IndexError
+            except (MgpeError, IndexError):
+                ds = self.dataset
+            items = [ds[i] for i in range(min(4, len(ds)))]
+            self.sample_batch = (torch.stack([it["image"] for it in items]).to(self.device),
+                                 torch.stack([it["labels"] for it in items]).to(self.device))
+        img, lab = self.sample_batch
+        n = img.shape[0]
+        partner = torch.roll(torch.arange(n), 1).to(self.device)
+        self.ema.eval()
+        with torch.no_grad():
+            paired = self.ema(img, lab, img, lab)["image"]
+            unpaired = self.ema(img[partner], lab[partner], img, lab)["image"]
+
+        def to_np(t):
+            return ((t.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu(
+            ).numpy()
+
+        masks = self.schema.palette[lab.cpu().numpy()]
+        tiles = []
+        src, pai, unp, sty = to_np(img), to_np(paired), to_np(unpaired), to_np(img[partner])
+        for i in range(n):
+            tiles += [src[i], masks[i], pai[i], sty[i], unp[i]]
+        grid = make_grid(tiles, ncol=5)
+        folder = self.run_dir / "samples"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"step-{self.step:09d}.png"
+        write_image(path, grid)
+        return path
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self, steps: int, stop: StopFlag | None = None,
+            on_step: Callable[[int, dict, float], None] | None = None) -> dict:
+        """Train until ``steps`` total steps; checkpoint on the way and at the end or on stop."""
+        stop = stop or StopFlag()
+        t = self.cfg.train
+        stats_path = self.run_dir / "stats.jsonl"
+        data = self.batches()
+        started, last_t = time.perf_counter(), time.perf_counter()
+        images_per_step = t.batch * self.dist.world_size
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        stats = open(stats_path, "a") if self.dist.is_main else None
+        try:
+            while self.step < steps and not stop.requested:
+                images, labels = next(data)
+                result = self.train_step(images, labels)
+                if result.skipped:
+                    continue
+                self.step += 1
+                now = time.perf_counter()
+                dt, last_t = now - last_t, now
+                record = {"step": self.step, **{k: round(v, 6) for k, v in
+                                                result.losses.items()},
+                          "step_time": round(dt, 4),
+                          "images_per_second": round(images_per_step / dt, 2)}
+                if stats:
+                    stats.write(json.dumps(record) + "\n")
+                    stats.flush()
+                if on_step:
+                    on_step(self.step, record, dt)
+                if self.step % t.sample_every == 0:
+                    self.write_samples()
+                if self.step % t.checkpoint_every == 0 and self.step < steps:
+                    self.save()
+        finally:
+            if stats:
+                stats.close()
+        path = self.save()
+        self.write_samples()
+        elapsed = time.perf_counter() - started
+        return {"step": self.step, "checkpoint": str(path) if path else None,
+                "stopped_by": stop.signal_name, "seconds": round(elapsed, 2)}
+
+
+def describe(cfg: MgpeConfig) -> dict:
+    """Resolved config and parameter counts, for ``--dry-run`` (builds the nets on the CPU)."""
+    counts = parameter_counts(build_networks(cfg.model))
+    return {"config": cfg.to_dict(), "parameters": counts,
+            "parameters_millions": {k: round(v / 1e6, 3) for k, v in counts.items()}}
+
+
+def write_run_config(run_dir: Path, cfg: MgpeConfig, extra: dict) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", {**cfg.to_dict()})
+    write_json(run_dir / "run.json", extra)
+
+
+__all__ = ["Trainer", "StopFlag", "install_signal_handlers", "describe", "write_run_config",
+           "TrainingAborted"]

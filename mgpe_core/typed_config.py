@@ -1,0 +1,154 @@
+"""Strict JSON <-> dataclass conversion for configs (model, training, runs).
+
+Why: configs are stored with every checkpoint and model and edited by hand; a misspelt key or a
+string where a number belongs must fail loudly with the key's full path, never be ignored.
+Supported field types: bool, int, float, str, ``Literal[...]``, ``tuple[T, ...]`` /
+``tuple[A, B]``, ``dict[str, T]``, ``T | None`` and nested dataclasses. No torch here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from .errors import MgpeError
+
+
+class ConfigError(MgpeError):
+    """A config value or key is wrong; the message names the key path."""
+
+
+def to_dict(obj) -> dict:
+    """Dataclass -> plain JSON-able dict (tuples become lists)."""
+
+    def conv(v):
+        if dataclasses.is_dataclass(v):
+            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, (list, tuple)):
+            return [conv(x) for x in v]
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        return v
+
+    return conv(obj)
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _convert(value: Any, tp, path: str):
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin is Literal:
+        choices = get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"{path}: {value!r} is not one of {', '.join(map(repr, choices))}")
+        return value
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _convert(value, a, path)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{path}: {value!r} fits no type")
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, path)
+    if origin is tuple:
+        args = get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(v, args[0], f"{path}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"{path}: expected {len(args)} values, got {len(value)}")
+        return tuple(_convert(v, a, f"{path}[{i}]") for i, (v, a) in
+                     enumerate(zip(value, args, strict=True)))
+    if origin is dict:
+        _, vt = get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected an object, got {value!r}")
+        return {str(k): _convert(v, vt, f"{path}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{path}: unsupported config type {_type_name(tp)}")
+
+
+def from_dict(cls, data: dict, path: str = ""):
+    """Build dataclass ``cls`` from ``data``; unknown keys and wrong types raise ConfigError.
+
+    Missing keys take the dataclass defaults, so old files keep loading when fields are added.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path or cls.__name__}: expected an object, got {data!r}")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        import difflib
+
+        where = path or cls.__name__
+        hints_txt = []
+        for k in unknown:
+            close = difflib.get_close_matches(k, fields, n=1)
+            hints_txt.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(hints_txt)}")
+    kwargs = {k: _convert(v, hints[k], f"{path}.{k}" if path else k) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{path or cls.__name__}: {e}") from None
+
+
+def apply_overrides(obj, assignments: list[str]):
+    """Apply ``key.sub=value`` strings (values parsed as JSON, else taken as strings)."""
+    import json
+
+    data = to_dict(obj)
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = data
+        parts = key.split(".")
+        for p in parts[:-1]:
+            if not isinstance(node.get(p), dict):
+                raise ConfigError(f"--set {key}: {p!r} is not a config section")
+            node = node[p]
+        if parts[-1] not in node:
+            import difflib
+
+            close = difflib.get_close_matches(parts[-1], list(node), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"--set {key}: unknown key {parts[-1]!r}{hint}")
+        node[parts[-1]] = value
+    return from_dict(type(obj), data)
+
+
+__all__ = ["ConfigError", "to_dict", "from_dict", "apply_overrides"]

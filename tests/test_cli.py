@@ -1,0 +1,74 @@
+"""The CLI's contract: fast help without torch, version, exit codes, one-line errors."""
+
+import subprocess
+import sys
+
+import pytest
+
+from mgpe_cli.main import main
+from mgpe_core import __version__
+
+
+def _run(args):
+    return subprocess.run([sys.executable, "-m", "mgpe_cli", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["data", "--help"], ["data", "synth", "--help"],
+                                  ["data", "prepare", "--help"], ["--version"]])
+def test_help_paths_do_not_import_torch(args):
+    code = (f"import sys; from mgpe_cli.main import main; rc = main({args!r}); "
+            "print('TORCH' if 'torch' in sys.modules else 'NOTORCH', rc)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stdout.strip().splitlines()[-1] == "NOTORCH 0", proc.stdout + proc.stderr
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_help_lists_commands_with_examples(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "data" in out and "mgpe data synth" in out
+
+
+def test_every_command_help_has_an_example(capsys):
+    for args in (["data", "synth"], ["data", "prepare"], ["data", "check"]):
+        assert main([*args, "--help"]) == 0
+        assert "Example: mgpe " in capsys.readouterr().out
+
+
+def test_unknown_command_exits_2_with_suggestion(capsys):
+    assert main(["dta"]) == 2
+    err = capsys.readouterr().err
+    assert "No such command 'dta'" in err and "Did you mean: data" in err
+
+
+def test_bad_option_value_exits_2(capsys):
+    assert main(["data", "synth", "x", "--size", "10"]) == 2
+    assert "10 is not in the range 64<=x<=1024" in capsys.readouterr().err
+
+
+def test_library_error_is_one_line_without_traceback(tmp_path):
+    (tmp_path / "empty").mkdir()
+    proc = _run(["data", "prepare", str(tmp_path / "empty"), str(tmp_path / "out")])
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "is not a CelebAMask-HQ folder" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_schema_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "src").mkdir()
+    assert main(["data", "prepare", str(tmp_path / "src"), str(tmp_path / "o"),
+                 "--schema", "mgpe11"]) == 1
+    assert "Did you mean mgpe-11" in capsys.readouterr().err
+
+
+def test_debug_shows_traceback(tmp_path):
+    (tmp_path / "empty").mkdir()
+    proc = _run(["--debug", "data", "prepare", str(tmp_path / "empty"), str(tmp_path / "o")])
+    assert proc.returncode == 1 and "Traceback" in proc.stderr

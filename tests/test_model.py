@@ -1,0 +1,186 @@
+"""The MGPE networks: shapes for every variant, gradients, paired path, placement, determinism."""
+
+import json
+
+import pytest
+import torch
+
+from mgpe_core.components import COMPONENTS
+from mgpe_core.labels import get_schema
+from mgpe_core.model.build import build_networks, parameter_counts
+from mgpe_core.model.config import MgpeConfig, ModelConfig
+from mgpe_core.model.generator import one_hot
+from mgpe_core.model.losses import (
+    class_weights,
+    discriminator_objective,
+    generator_objective,
+)
+from mgpe_core.typed_config import ConfigError
+
+M11 = get_schema("mgpe-11")
+
+
+def face_labels(batch: int, res: int, shift: int = 0) -> torch.Tensor:
+    """A blocky face in mgpe-11 ids with known component boxes (scaled from 64 px)."""
+    s = res // 64
+    lab = torch.zeros(batch, res, res, dtype=torch.long)
+
+    def box(name, y0, y1, x0, x1):
+        lab[:, (y0 + shift) * s:(y1 + shift) * s, x0 * s:x1 * s] = M11.index(name)
+
+    box("hair", 4, 20, 12, 52)
+    box("skin", 14, 58, 16, 48)
+    box("l_brow", 24, 26, 20, 29)
+    box("r_brow", 24, 26, 35, 44)
+    box("l_eye", 28, 31, 21, 28)
+    box("r_eye", 28, 31, 36, 43)
+    box("nose", 32, 40, 29, 35)
+    box("u_lip", 45, 47, 26, 38)
+    box("mouth", 47, 48, 27, 37)
+    box("l_lip", 48, 50, 26, 38)
+    return lab
+
+
+def small_cfg(res=64, **kw) -> ModelConfig:
+    base = dict(resolution=res, width=0.125, latent_dim=32, res_blocks=2,
+                parser=dict(base_channels=8, depth=3), discriminator=dict(base_channels=8))
+    base.update(kw)
+    return MgpeConfig.from_dict({"model": base}).model
+
+
+def batch_for(res, b=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    img = torch.rand(b, 3, res, res, generator=g) * 2 - 1
+    return img, face_labels(b, res)
+
+
+@pytest.mark.parametrize("res", [64, 128, 256])
+@pytest.mark.parametrize("eye_window,mask_encoder", [("fixed", "single"), ("mask", "single"),
+                                                     ("fixed", "multi")])
+def test_output_shapes_for_every_variant(res, eye_window, mask_encoder):
+    cfg = small_cfg(res, eye_window=eye_window, mask_encoder=mask_encoder)
+    nets = build_networks(cfg)
+    img, lab = batch_for(res)
+    with torch.no_grad():
+        out = nets.generator(img, lab, img.flip(0), lab.flip(0))
+        assert out["image"].shape == (2, 3, res, res)
+        assert out["image"].abs().max() <= 1
+        for comp in COMPONENTS:
+            assert out["recons"][comp.name].shape == out["crops"][comp.name].shape
+            assert out["mu"][comp.name].shape == (2, 32)
+        feats, _ = nets.generator.decode(out["mu"])
+        assert feats["skin"].shape[-2:] == (res // 4, res // 4)
+        assert feats["mouth"].shape[-2:] == (res * 20 // 256, res * 36 // 256)
+        assert feats["l_eye"].shape[-2:] == (res * 8 // 256, res * 12 // 256)
+        d = nets.discriminator(out["image"], one_hot(lab, 11))
+        assert len(d) == 2 and d[1][-1].shape[-1] < d[0][-1].shape[-1]
+        assert nets.parser(img).shape == (2, 11, res, res)
+
+
+def test_window_crops_scale_with_resolution():
+    for res in (64, 128, 256):
+        gen = build_networks(small_cfg(res)).generator
+        assert gen.windows["l_eye"] == (res // 8, res * 3 // 16)
+        assert gen.windows["mouth"] == (res * 80 // 256, res * 144 // 256)
+
+
+def test_every_trainable_parameter_gets_a_gradient():
+    cfg = MgpeConfig(model=small_cfg(64, norm="instance"))
+    nets = build_networks(cfg.model)
+    img, lab = batch_for(64, b=2)
+    batch = dict(source_image=img, source_labels=lab, target_image=img, target_labels=lab)
+    weights = class_weights(cfg.loss, M11)
+    nets.generator.train()
+    # sample=True (the default) is what training uses: log-variance heads learn through it
+    gen = nets.generator
+    paired, _, _ = generator_objective(gen, nets.discriminator, nets.parser, batch, True,
+                                       cfg.loss, weights)
+    unpaired_batch = dict(batch, source_image=img.flip(0), source_labels=lab.flip(0))
+    unpaired, terms, _ = generator_objective(gen, nets.discriminator, nets.parser,
+                                             unpaired_batch, False, cfg.loss, weights)
+    assert "reconstruction" not in terms and "feature_matching" not in terms
+    (paired + unpaired).backward()
+    missing = [n for n, p in gen.named_parameters() if p.requires_grad and
+               (p.grad is None or not torch.isfinite(p.grad).all() or p.grad.abs().sum() == 0)]
+    assert not missing, missing
+
+
+def test_paired_path_equals_encode_decode_synthesize():
+    nets = build_networks(small_cfg(64))
+    g = nets.generator.eval()
+    img, lab = batch_for(64)
+    with torch.no_grad():
+        out = g(img, lab, img, lab)["image"]
+        enc = g.encode(img, lab)
+        feats, _ = g.decode(enc.mu)
+        again = g.synthesize(feats, img, lab)
+        # an unpaired pass whose partner permutation is the identity is the paired pass
+        perm = torch.arange(2)
+        unp = g(img[perm], lab[perm], img, lab)["image"]
+    assert torch.equal(out, again) and torch.equal(out, unp)
+
+
+def test_placement_follows_the_target_mask():
+    g = build_networks(small_cfg(64)).generator.eval()
+    lab = face_labels(1, 64)
+    moved = face_labels(1, 64, shift=6)  # same face, 6 px lower
+    feats = {c.name: torch.zeros(1, 32, 1, 1) for c in COMPONENTS}
+    with torch.no_grad():
+        base = g.decode({c.name: torch.zeros(1, 32) for c in COMPONENTS})[0]
+    feats = {k: torch.zeros_like(v) for k, v in base.items()}
+    feats["l_eye"] = torch.ones_like(base["l_eye"])
+    canvas, dense = g.place_features(feats, lab)
+    ys, xs = torch.nonzero(canvas[0, 0], as_tuple=True)
+    # l_eye box rows 28..30, cols 21..27 -> centre (29.5, 24.5) px -> canvas (7.375, 6.125);
+    # the 2x3 feature window's top-left is round(centre - (1, 1.5)) = (6, 5)
+    assert ys.unique().tolist() == [6, 7] and xs.unique().tolist() == [5, 6, 7]
+    canvas2, _ = g.place_features(feats, moved)
+    ys2, _ = torch.nonzero(canvas2[0, 0], as_tuple=True)
+    assert (ys2.unique() - ys.unique()).tolist() == [2, 2]  # 6 px / 4, rounded
+    assert len(dense) == 2 and dense[0].shape[-2:] == (16, 16)
+
+
+def test_deterministic_under_fixed_seed():
+    def run():
+        torch.manual_seed(123)
+        nets = build_networks(small_cfg(64))
+        img, lab = batch_for(64)
+        with torch.no_grad():
+            return nets.generator.eval()(img, lab, img.flip(0), lab.flip(0))["image"]
+
+    assert torch.equal(run(), run())
+
+
+def test_discriminator_objective_and_hinge_mode():
+    cfg = small_cfg(64)
+    nets = build_networks(cfg)
+    img, lab = batch_for(64)
+    for mode in ("bce", "hinge"):
+        loss, terms = discriminator_objective(nets.discriminator, img, img * 0.5, lab, 11, mode)
+        loss.backward()
+        assert torch.isfinite(loss) and set(terms) == {"d_real", "d_fake"}
+
+
+def test_config_round_trip_and_strictness(tmp_path):
+    cfg = MgpeConfig(model=small_cfg(128, eye_window="mask", mask_encoder="multi"))
+    data = json.loads(cfg.to_json())
+    assert MgpeConfig.from_dict(data) == cfg
+    assert data["model"]["schema"]["classes"][4] == "l_eye"  # names stored explicitly
+    with pytest.raises(ConfigError, match="unknown key.*'widht'.*did you mean 'width'"):
+        MgpeConfig.from_dict({"model": {"widht": 2}})
+    with pytest.raises(ConfigError, match="model.resolution: expected an integer"):
+        MgpeConfig.from_dict({"model": {"resolution": "256"}})
+    with pytest.raises(ConfigError, match="model.resolution must be one of"):
+        MgpeConfig.from_dict({"model": {"resolution": 100}})
+    with pytest.raises(ConfigError, match="model.eye_window: 'wide' is not one of"):
+        MgpeConfig.from_dict({"model": {"eye_window": "wide"}})
+    with pytest.raises(ConfigError, match="train.betas: expected 2 values"):
+        MgpeConfig.from_dict({"train": {"betas": [0.5]}})
+
+
+def test_parameter_counts_add_up():
+    counts = parameter_counts(build_networks(small_cfg(64)))
+    assert counts["generator_total"] == (counts["local_embedding"]
+                                         + counts["mask_guided_generator"]
+                                         + counts["background_fusing"])
+    assert all(v > 0 for v in counts.values())

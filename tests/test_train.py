@@ -1,0 +1,190 @@
+"""Training: parser, generator steps, run folder, exact resume, signals, non-finite losses, DDP."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from mgpe_cli.main import main
+from mgpe_core.data.prepared import make_prepared_folder
+from mgpe_core.labels import get_schema
+from mgpe_core.model.config import MgpeConfig, ParserConfig
+from mgpe_core.train.distributed import DistInfo
+from mgpe_core.train.parser_io import load_parser
+from mgpe_core.train.parser_trainer import train_parser
+from mgpe_core.train.trainer import StopFlag, Trainer, TrainingAborted
+
+M11 = get_schema("mgpe-11")
+TINY_MODEL = dict(resolution=64, width=0.125, latent_dim=16, res_blocks=1,
+                  parser=dict(base_channels=4, depth=2), discriminator=dict(base_channels=8))
+
+
+def tiny_cfg(**train):
+    return MgpeConfig.from_dict({"model": TINY_MODEL,
+                                 "train": {"batch": 2, "sample_every": 1000, **train}})
+
+
+@pytest.fixture(scope="module")
+def data_and_parser(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    data = root / "data"
+    make_prepared_folder(data, count=10, size=64, schema_name="mgpe-11", seed=0)
+    result = train_parser(data, root / "parser", M11, steps=3, batch=2,
+                          cfg=ParserConfig(base_channels=4, depth=2))
+    return data, root / "parser", result
+
+
+def test_train_parser_writes_weights_and_metrics(data_and_parser):
+    _, parser_dir, result = data_and_parser
+    assert 0 <= result["pixel_accuracy"] <= 1 and 0 <= result["mean_iou"] <= 1
+    parser, meta = load_parser(parser_dir)
+    assert meta["metrics"]["pixel_accuracy"] == result["pixel_accuracy"]
+    assert meta["schema"]["classes"] == list(M11.classes)
+    assert not any(p.requires_grad for p in parser.parameters())
+    assert parser(torch.zeros(1, 3, 64, 64)).shape == (1, 11, 64, 64)
+
+
+def _trainer(cfg, data, parser_dir, run, **kw):
+    return Trainer(cfg, data, run, parser_dir, torch.device("cpu"), log=lambda *a: None, **kw)
+
+
+def test_run_folder_contents(data_and_parser, tmp_path):
+    data, parser_dir, _ = data_and_parser
+    cfg = tiny_cfg(sample_every=2, checkpoint_every=2, keep_checkpoints=1)
+    result = _trainer(cfg, data, parser_dir, tmp_path).run(3)
+    assert result["step"] == 3
+    lines = [json.loads(x) for x in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [1, 2, 3]
+    for key in ("local", "adversarial", "parsing", "reconstruction", "feature_matching",
+                "d_real", "d_fake", "images_per_second", "step_time"):
+        assert all(key in r and r[key] == r[key] for r in lines), key
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
+        "step-000000002.png", "step-000000003.png"]
+    ckpts = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert ckpts == ["step-000000003.json", "step-000000003.safetensors"]
+
+
+def test_resume_is_exact(data_and_parser, tmp_path):
+    data, parser_dir, _ = data_and_parser
+    cfg = tiny_cfg()
+    straight = _trainer(cfg, data, parser_dir, tmp_path / "a")
+    straight.run(4)
+    first = _trainer(cfg, data, parser_dir, tmp_path / "b")
+    first.run(2)
+    second = _trainer(cfg, data, parser_dir, tmp_path / "b")
+    assert second.resume("auto") and second.step == 2
+    second.run(4)
+    for name in ("generator", "ema", "discriminator"):
+        a = getattr(straight, name).state_dict()
+        b = getattr(second, name).state_dict()
+        for k in a:
+            assert torch.equal(a[k], b[k]), f"{name}.{k} differs after resume"
+
+
+def test_stop_flag_checkpoints_and_returns(data_and_parser, tmp_path):
+    data, parser_dir, _ = data_and_parser
+    trainer = _trainer(tiny_cfg(), data, parser_dir, tmp_path)
+    stop = StopFlag()
+
+    def on_step(step, record, dt):
+        if step == 1:
+            stop.requested, stop.signal_name = True, "SIGTERM"
+
+    result = trainer.run(50, stop, on_step)
+    assert result["step"] == 1 and result["stopped_by"] == "SIGTERM"
+    assert (tmp_path / "checkpoints" / "step-000000001.json").exists()
+
+
+def test_nonfinite_losses_skip_then_abort(data_and_parser, tmp_path):
+    data, parser_dir, _ = data_and_parser
+    cfg = MgpeConfig.from_dict({"model": TINY_MODEL, "loss": {"local": float("nan")},
+                                "train": {"batch": 2, "max_nonfinite_in_row": 2}})
+    logs = []
+    trainer = Trainer(cfg, data, tmp_path, parser_dir, torch.device("cpu"), log=logs.append)
+    with pytest.raises(TrainingAborted, match="2 non-finite losses in a row"):
+        trainer.run(5)
+    assert trainer.step == 0 and "non-finite generator loss" in logs[0]
+
+
+def test_cli_dry_run_prints_config_and_counts(capsys):
+    assert main(["train", "--out", "unused", "--dry-run", "--size", "64",
+                 "--set", "model.width=0.125", "--set", "train.batch=3"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["config"]["model"]["resolution"] == 64 and out["config"]["train"]["batch"] == 3
+    assert out["parameters"]["generator_total"] > 0
+    assert main(["train", "--out", "x", "--dry-run", "--set", "model.widht=1"]) == 1
+    assert "did you mean 'width'" in capsys.readouterr().err
+
+
+def test_cli_sigterm_then_resume(data_and_parser, tmp_path):
+    data, parser_dir, _ = data_and_parser
+    cfg_file = tmp_path / "cfg.json"
+    cfg_file.write_text(tiny_cfg().to_json())
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "mgpe_cli", "train", "--data", str(data), "--parser",
+           str(parser_dir), "--out", str(run), "--config", str(cfg_file), "--steps", "500",
+           "--device", "cpu"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stats = run / "stats.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (stats.exists() and stats.read_text().count("\n") >= 2):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "stopped by SIGTERM" in err
+    done = json.loads(sorted((run / "checkpoints").glob("*.json"))[-1].read_text())["step"]
+    assert done >= 2
+    resumed = subprocess.run([*cmd[:-4], "--steps", str(done + 1), "--device", "cpu",
+                              "--resume", "auto", "--json"], capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["step"] == done + 1
+
+
+def _ddp_worker(rank, world, data, parser_dir, run, port, out):
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from mgpe_core.train.distributed import (
+        destroy_process_group,
+        dist_info_from_env,
+        init_process_group,
+    )
+
+    info = dist_info_from_env()
+    init_process_group(info, torch.device("cpu"))
+    trainer = Trainer(tiny_cfg(augment=True), Path(data), Path(run), Path(parser_dir),
+                      torch.device("cpu"), info, log=lambda *a: None)
+    trainer.run(2)
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in trainer.generator.state_dict().items()},
+              str(Path(out) / f"rank{rank}.safetensors"))
+    destroy_process_group(info)
+
+
+def test_ddp_on_cpu_with_gloo_keeps_ranks_identical(data_and_parser, tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+    from safetensors.torch import load_file
+
+    data, parser_dir, _ = data_and_parser
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_ddp_worker, args=(2, str(data), str(parser_dir), str(tmp_path / "run"), port,
+                                str(tmp_path)), nprocs=2, join=True)
+    a = load_file(str(tmp_path / "rank0.safetensors"))
+    b = load_file(str(tmp_path / "rank1.safetensors"))
+    params = {k for k in a if "running" not in k and "num_batches" not in k}
+    assert all(torch.equal(a[k], b[k]) for k in params)
+    assert (tmp_path / "run" / "checkpoints").exists()  # rank 0 wrote it
+    assert DistInfo(rank=1, world_size=2).is_main is False
