@@ -158,3 +158,29 @@ def test_cli_prepare_and_check(source, tmp_path, capsys):
     (out / "labels" / "00002.png").unlink()
     assert main(["data", "check", str(out)]) == 1
     assert "missing label map: 1" in capsys.readouterr().err
+
+
+def test_prepare_synth_folder_gives_exact_labels_and_reports_damage(tmp_path):
+    """End to end on mgpe-synth output: labels equal the renderer's parts merged, and a missing
+    part, a corrupt JPEG and an empty mask are handled as documented."""
+    from mgpe_core.synth import render_face, write_dataset
+    from mgpe_core.synth.writer import face_attributes
+
+    src = tmp_path / "synth"
+    write_dataset(src, count=6, size=64, seed=3)
+    anno = src / "CelebAMask-HQ-mask-anno" / "0"
+    (anno / "00001_nose.png").unlink()  # missing part
+    data = (src / "CelebA-HQ-img" / "2.jpg").read_bytes()
+    (src / "CelebA-HQ-img" / "2.jpg").write_bytes(data[:200])  # corrupt JPEG
+    for p in anno.glob("00003_*.png"):  # empty mask
+        Image.fromarray(np.zeros((64, 64), np.uint8)).save(p)
+    summary = prepare_dataset(src, tmp_path / "p", size=64, workers=2, chunk=2)
+    assert set(summary["skipped"]) == {2, 3} and summary["prepared"] == 4
+    for k in (0, 1, 4, 5):
+        _, parts = render_face(face_attributes(3, k), 64)
+        if k == 1:
+            parts.pop("nose")
+        want = merge_parts(parts, (64, 64))
+        got, _ = read_label_map(tmp_path / "p" / "labels" / f"{k:05d}.png")
+        assert np.array_equal(got, want), k
+    assert check_prepared(tmp_path / "p")["ok"]
