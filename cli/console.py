@@ -26,7 +26,8 @@ def _rate_column_class():
 @contextlib.contextmanager
 def progress_bar(description: str, total: int | None):
     """Yield ``advance(n=1)`` (with ``advance.set_total(n)`` for work whose size is found
-    later); shows a rich bar with rate and ETA on stderr.
+    later and ``advance.describe(text)`` to show live figures such as losses); shows a rich
+    bar with rate and ETA on stderr.
 
     The bar is hidden when stderr is not a terminal (CI logs, pipes) to keep logs clean; a final
     summary line is the command's job.
@@ -59,4 +60,5 @@ def progress_bar(description: str, total: int | None):
             progress.advance(task, n)
 
         advance.set_total = lambda n: progress.update(task, total=n)
+        advance.describe = lambda text: progress.update(task, description=text)
         yield advance

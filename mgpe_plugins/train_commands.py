@@ -182,6 +182,9 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
 
             def on_step(step, record, dt):
                 advance()
+                advance.describe(
+                    f"training  G {record['g_total']:.3f}  L_local {record['local']:.3f}  "
+                    f"L_GP {record['parsing']:.3f}  D {record['d_real'] + record['d_fake']:.3f}")
                 if info.is_main and (step % 50 == 0 or step == total) and \
                         not console.is_terminal:
                     console.print(

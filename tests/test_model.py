@@ -184,3 +184,28 @@ def test_parameter_counts_add_up():
                                          + counts["mask_guided_generator"]
                                          + counts["background_fusing"])
     assert all(v > 0 for v in counts.values())
+
+
+def test_inference_copy_with_folded_norms_matches_eager():
+    from mgpe_core.model.optimize import fold_batchnorm, prepare_for_inference
+
+    torch.manual_seed(0)
+    gen = build_networks(small_cfg(64)).generator
+    with torch.no_grad():  # non-trivial running statistics, so folding really changes weights
+        for m in gen.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+    gen.eval()
+    fast = prepare_for_inference(gen, channels_last=True)
+    n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert n_bn == 0  # every BatchNorm sits after a conv and was folded
+    img, lab = batch_for(64)
+    with torch.no_grad():
+        want = gen(img, lab, img.flip(0), lab.flip(0))["image"]
+    with torch.inference_mode():
+        got = fast(img.contiguous(memory_format=torch.channels_last), lab, img.flip(0),
+                   lab.flip(0))["image"]
+    assert (got - want).abs().max() < 1e-4
+    with pytest.raises(RuntimeError, match="eval mode"):
+        fold_batchnorm(gen.train())

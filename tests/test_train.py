@@ -87,6 +87,24 @@ def test_resume_is_exact(data_and_parser, tmp_path):
             assert torch.equal(a[k], b[k]), f"{name}.{k} differs after resume"
 
 
+def test_run_folder_loads_as_generator(data_and_parser, tmp_path):
+    from mgpe_core.checkpoint import CheckpointError
+    from mgpe_core.train.runs import load_run_generator
+
+    data, parser_dir, _ = data_and_parser
+    trainer = _trainer(tiny_cfg(), data, parser_dir, tmp_path)
+    trainer.run(1)
+    gen, cfg, step = load_run_generator(tmp_path)
+    assert step == 1 and cfg.model == trainer.cfg.model and not gen.training
+    for k, v in trainer.ema.state_dict().items():
+        assert torch.equal(gen.state_dict()[k], v)
+    raw, _, _ = load_run_generator(tmp_path, ema=False)
+    assert any(not torch.equal(raw.state_dict()[k], v)
+               for k, v in trainer.ema.state_dict().items())
+    with pytest.raises(CheckpointError, match="no complete checkpoint"):
+        load_run_generator(tmp_path / "samples")
+
+
 def test_stop_flag_checkpoints_and_returns(data_and_parser, tmp_path):
     data, parser_dir, _ = data_and_parser
     trainer = _trainer(tiny_cfg(), data, parser_dir, tmp_path)

@@ -1,0 +1,84 @@
+"""Training throughput: images/s of the full step (generator paired + unpaired branches,
+parsing loss, discriminator step, EMA) on this machine's CPU (or --device cuda).
+
+Baseline in the same run: fp32; compared with bf16 autocast. Uses a small generated prepared
+folder and a randomly initialised parser (speed does not depend on the weights).
+
+    python bench/bench_train.py [--sizes 64 128] [--width 0.25] [--batch 8] [--steps 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from mgpe_core.data.prepared import make_prepared_folder
+from mgpe_core.labels import get_schema
+from mgpe_core.model.build import build_parser
+from mgpe_core.model.config import MgpeConfig
+from mgpe_core.train.distributed import resolve_device
+from mgpe_core.train.parser_io import save_parser
+from mgpe_core.train.trainer import Trainer
+
+
+def measure(cfg: MgpeConfig, data: Path, parser: Path, device, steps: int) -> float:
+    with tempfile.TemporaryDirectory() as run:
+        trainer = Trainer(cfg, data, Path(run), parser, device, log=lambda *a: None)
+        batches = trainer.batches()
+        times = []
+        for i in range(steps + 1):
+            images, labels = next(batches)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            trainer.train_step(images, labels)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if i:  # the first step warms up
+                times.append(time.perf_counter() - t0)
+        return cfg.train.batch / statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
+    ap.add_argument("--width", type=float, default=0.25)
+    ap.add_argument("--latent", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+    device = resolve_device(args.device)
+    schema = get_schema("mgpe-11")
+    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
+          f"width {args.width}, latent {args.latent}, batch {args.batch}")
+    print(f"{'size':>4} {'precision':<10} {'images/s':>9} {'x fp32':>7}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in args.sizes:
+            data = Path(tmp) / f"data{size}"
+            make_prepared_folder(data, count=max(4 * args.batch, 16), size=size,
+                                 schema_name="mgpe-11", seed=0)
+            base = None
+            for precision in ("fp32", "bf16"):
+                cfg = MgpeConfig.from_dict({
+                    "model": {"resolution": size, "width": args.width,
+                              "latent_dim": args.latent},
+                    "train": {"batch": args.batch, "precision": precision,
+                              "sample_every": 10**9, "checkpoint_every": 10**9},
+                })
+                parser_dir = Path(tmp) / f"parser{size}"
+                if not parser_dir.exists():
+                    save_parser(parser_dir, build_parser(cfg.model), cfg.model.parser, schema,
+                                size)
+                ips = measure(cfg, data, parser_dir, device, args.steps)
+                base = base or ips
+                print(f"{size:>4} {precision:<10} {ips:>9.2f} {ips / base:>6.2f}x")
+
+
+if __name__ == "__main__":
+    main()
