@@ -14,14 +14,26 @@ import click
 class LazyGroup(click.Group):
     """``lazy_commands``: name -> "module:attr" of a click command, imported on first use."""
 
-    def __init__(self, *args, lazy_commands: dict[str, str] | None = None, **kwargs):
+    def __init__(self, *args, lazy_commands: dict[str, str] | None = None,
+                 load_plugins=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.lazy_commands = dict(lazy_commands or {})
+        self._load_plugins = load_plugins
+        self._plugins_loaded = False
+
+    def _plugin_commands(self) -> None:
+        """Let plugins add their commands, once (plugin modules are light to import)."""
+        if not self._plugins_loaded and self._load_plugins is not None:
+            self._plugins_loaded = True
+            self._load_plugins(self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        self._plugin_commands()
         return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.lazy_commands and cmd_name not in self.commands:
+            self._plugin_commands()
         if cmd_name in self.lazy_commands and cmd_name not in self.commands:
             module_name, attr = self.lazy_commands[cmd_name].split(":")
             command = getattr(importlib.import_module(module_name), attr)

@@ -20,9 +20,21 @@ from .lazy import LazyGroup
 #: Built-in command groups, imported only when used. Plugins add more (see the plugin issue).
 BUILTIN_COMMANDS = {
     "data": "mgpe_cli.commands.data:data",
-    "train": "mgpe_plugins.train_commands:train_command",
-    "train-parser": "mgpe_plugins.train_commands:train_parser_command",
+    "edit": "mgpe_cli.commands.edit:edit",
+    "models": "mgpe_cli.commands.models:models",
+    "plugins": "mgpe_cli.commands.plugins:plugins",
 }
+
+
+def load_plugin_commands(group: click.Group) -> None:
+    """Plugins' commands join the root group; plugin failures are reported, not fatal."""
+    from mgpe_core.plugins import load_plugins, register_commands
+
+    from .console import err_console
+
+    register_commands(group)
+    for message in load_plugins().errors:
+        err_console.print(f"warning: {message}", markup=False, highlight=False)
 
 EPILOG = """\b
 Examples:
@@ -31,12 +43,16 @@ Examples:
   mgpe data check prepared/                         # validate it and show class statistics
   mgpe train-parser --data prepared/ --out runs/parser
   mgpe train --data prepared/ --parser runs/parser --out runs/g128 --steps 20000
+  mgpe edit swap-mouth sample:0 --reference sample:4 -o open-mouth.png
+  mgpe edit style sample:1 --from sample:5 --regions hair -o hair.png
+  mgpe models list
 """
 
 
 @click.group(
     cls=LazyGroup,
     lazy_commands=BUILTIN_COMMANDS,
+    load_plugins=lambda group: load_plugin_commands(group),
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=EPILOG,
 )

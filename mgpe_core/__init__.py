@@ -6,5 +6,7 @@ Importing this package is cheap (no torch): heavy modules are imported where the
 __version__ = "0.1.0"
 
 from .errors import DatasetError, ImageReadError, LabelError, MgpeError, UsageError  # noqa: E402
+from .hookspecs import hookimpl  # noqa: E402
 
-__all__ = ["__version__", "MgpeError", "UsageError", "LabelError", "ImageReadError", "DatasetError"]
+__all__ = ["__version__", "hookimpl", "MgpeError", "UsageError", "LabelError", "ImageReadError",
+           "DatasetError"]

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from mgpe_core import hookimpl
+
 DEVICE_HELP = "auto (CUDA if available, else CPU), cpu, cuda or cuda:<index>."
 
 
@@ -206,3 +208,9 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
         how = f"stopped by {result['stopped_by']}" if result["stopped_by"] else "done"
         console.print(f"[green]{how}[/]: step {result['step']}, checkpoint "
                       f"{result['checkpoint']}", highlight=False)
+
+
+@hookimpl
+def register_commands(cli):
+    cli.add_command(train_command)
+    cli.add_command(train_parser_command)

@@ -1,0 +1,243 @@
+"""``mgpe edit <op>``: one command per registered edit operation, built from the operation.
+
+Common options are added here; each operation adds its own. Nothing on the ``--help`` path
+imports torch: the model is loaded only when an edit runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..console import err_console, progress_bar
+
+COMMON_EPILOG = """\b
+IMAGE (and every REF/SRC) is a file or sample:N (a built-in sample). A mask
+defaults to <stem>.mask.png beside the image, else the model's parser."""
+
+
+class EditGroup(click.Group):
+    """Lists and builds operation commands from the plugins' registrations."""
+
+    def list_commands(self, ctx):
+        from mgpe_core.plugins import load_plugins
+
+        return sorted(set(load_plugins().operations) | set(self.commands))
+
+    def get_command(self, ctx, name):
+        if name in self.commands:
+            return self.commands[name]
+        from mgpe_core.plugins import get_operation, load_plugins
+
+        state = load_plugins()
+        if ("operation", name) in state.clashes:
+            get_operation(name)  # raises, naming both plugins
+        op = state.operations.get(name)
+        if op is None:
+            return None
+        cmd = build_command(op)
+        self.add_command(cmd, name)
+        return cmd
+
+    def resolve_command(self, ctx, args):
+        name = click.utils.make_str(args[0]) if args else None
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            import difflib
+
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.5)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            ctx.fail(f"No such operation {name!r}.{hint} "
+                     f"(known: {', '.join(self.list_commands(ctx))})")
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=EditGroup)
+def edit() -> None:
+    """Edit portraits: every operation registered by a plugin is a sub-command.
+
+    \b
+    Examples:
+      mgpe edit swap-mouth sample:0 --reference sample:4 -o open-mouth.png
+      mgpe edit style sample:1 --from sample:5 --regions hair -o hair.png
+      mgpe edit mask-to-face sample:2 --styles sample:0 sample:3 sample:7 -o faces/
+    """
+
+
+def common_options(op) -> list[click.Parameter]:
+    if op.input_kind == "mask":
+        inputs = click.Argument(["inputs"], nargs=1, metavar="MASK")
+    else:
+        inputs = click.Argument(["inputs"], nargs=-1, required=True, metavar="IMAGE...")
+    return [
+        inputs,
+        click.Option(["--mask", "-m"], type=click.Path(dir_okay=False, path_type=Path),
+                     help="Mask of IMAGE (id PNG naming its schema, or a colour mask)."),
+        click.Option(["--model"], default=None,
+                     help="Registered model name or model folder [default: mgpe-synth-128]."),
+        click.Option(["--variant"], type=click.Choice(["default", "eye-mask"]),
+                     default="default", show_default=True,
+                     help="eye-mask: use the model's eye-mask variant (eye windows from the "
+                          "eye mask; eye transfers carry no skin tone)."),
+        click.Option(["--device"], default="cpu", show_default=True,
+                     help="cpu, cuda or cuda:<index>."),
+        click.Option(["--precision"], type=click.Choice(["fp32", "bf16"]), default="fp32",
+                     show_default=True),
+        click.Option(["--seed"], type=int, default=0, show_default=True,
+                     help="Seed for operations that draw random choices."),
+        click.Option(["--out", "-o"], required=True, type=click.Path(path_type=Path),
+                     help="Output picture (a folder for several inputs or outputs)."),
+        click.Option(["--paste-back"], is_flag=True,
+                     help="Blend the result into the original-resolution photo."),
+        click.Option(["--save-mask"], is_flag=True,
+                     help="Also write the mask used, as <out>.mask.png."),
+        click.Option(["--compare"], is_flag=True,
+                     help="Also write <out>.compare.png: inputs | output side by side."),
+        click.Option(["--json", "as_json"], is_flag=True, help="Print a JSON summary on stdout."),
+    ]
+
+
+def build_command(op) -> click.Command:
+    def callback(**kwargs):
+        run_operation(op, kwargs)
+
+    help_text = f"{op.summary}\n\nExample: {op.example}\n\n{COMMON_EPILOG}"
+    return click.Command(op.name, callback=callback, params=common_options(op) + op.options(),
+                         help=help_text, short_help=op.summary)
+
+
+def _load_editor(model_name, variant, device, precision):
+    from mgpe_core.engine import Editor
+    from mgpe_core.errors import UsageError
+    from mgpe_core.registry import DEFAULT_MODEL, find_model, load_model, read_model_config
+    from mgpe_core.train.distributed import resolve_device
+
+    name = model_name or DEFAULT_MODEL
+    entry = find_model(name)
+    if variant == "eye-mask":
+        meta = read_model_config(entry.path)
+        if meta["config"]["model"].get("eye_window") != "mask":
+            other = meta.get("variants", {}).get("eye-mask")
+            if not other:
+                raise UsageError(
+                    f"model {entry.name} has no eye-mask variant (its eye windows are fixed); "
+                    "train one with --set model.eye_window=mask and import it")
+            entry = find_model(other)
+    model = load_model(entry.path if entry.source == "path" else entry.name,
+                       device=resolve_device(device))
+    return Editor(model, device=resolve_device(device), precision=precision)
+
+
+def _outputs_for(out: Path, inputs: list[str], n_requests: int, op_name: str):
+    """Where each result goes: a file for one input and one result, else a folder."""
+    if len(inputs) == 1 and n_requests == 1:
+        return "file", out
+    return "folder", out
+
+
+def run_operation(op, kw) -> None:
+    from mgpe_core.errors import UsageError
+    from mgpe_core.operations import OpContext
+
+    inputs = [kw.pop("inputs")] if op.input_kind == "mask" else list(kw.pop("inputs"))
+    common = {k: kw.pop(k) for k in ("mask", "model", "variant", "device", "precision", "seed",
+                                     "out", "paste_back", "save_mask", "compare", "as_json")}
+    if common["mask"] and len(inputs) > 1:
+        raise UsageError("--mask goes with a single IMAGE; with several, put <stem>.mask.png "
+                         "beside each")
+    out: Path = common["out"]
+    editor = _load_editor(common["model"], common["variant"], common["device"],
+                          common["precision"])
+    ctx = OpContext(editor.schema, editor.model.config, parse=editor.parse if editor.parser
+                    else None, seed=common["seed"])
+    # Validate every input and build every request before writing anything.
+    jobs = []
+    for spec in inputs:
+        target = spec if op.input_kind == "mask" else ctx.portrait(spec, common["mask"])
+        requests = op.prepare(ctx, target, **kw)
+        if not requests:
+            raise UsageError(f"{op.name}: nothing to do for {spec}")
+        jobs.append((spec, requests))
+    total = sum(len(r) for _, r in jobs)
+    many = len(jobs) > 1 or total > 1
+    if many:
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {out}: several results need a folder, and this is a file")
+        out.mkdir(parents=True, exist_ok=True)
+    elif out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise UsageError(f"--out {out}: use a .png or .jpg file name")
+    summary = []
+    with progress_bar(f"edit {op.name}", total) as advance:
+        for spec, requests in jobs:
+            results = editor.edit(requests, paste_back=common["paste_back"], progress=advance)
+            summary.extend(_write_results(op, spec, requests, results, out, many, common,
+                                          editor))
+    if common["as_json"]:
+        click.echo(json.dumps({"operation": op.name, "model": editor.model.name,
+                               "eye_window": editor.model.config.model.eye_window,
+                               "outputs": summary}, indent=2))
+    else:
+        err_console.print(f"[green]done[/]: {op.name} with model {editor.model.name} -> "
+                          f"{out}", highlight=False)
+
+
+def _stem_of(spec: str) -> str:
+    return spec.replace(":", "-") if spec.startswith("sample:") else Path(spec).stem
+
+
+def _write_results(op, spec, requests, results, out, many, common, editor) -> list[dict]:
+    from mgpe_core.io import write_image
+    from mgpe_core.pictures import make_grid
+
+    records = []
+    paths = []
+    for i, (req, res) in enumerate(zip(requests, results, strict=True)):
+        if not many:
+            path = out
+        elif len(requests) > 1:
+            path = out / f"{_stem_of(spec)}.{op.name}.{i:02d}.png"
+        else:
+            path = out / f"{_stem_of(spec)}.{op.name}.png"
+        write_image(path, res.image)
+        paths.append(path)
+        rec = {"input": spec, "output": str(path)}
+        if common["save_mask"]:
+            from mgpe_core.io import write_label_map
+
+            mpath = path.with_name(path.stem + ".mask.png")
+            write_label_map(mpath, res.mask, editor.schema)
+            rec["mask"] = str(mpath)
+        if common["compare"]:
+            cpath = path.with_name(path.stem + ".compare.png")
+            write_image(cpath, _compare_strip(req, res, editor.schema))
+            rec["compare"] = str(cpath)
+        records.append(rec)
+    if len(requests) > 1:
+        tiles = [editor.schema.colorize(results[0].mask)] + [r.model_image for r in results]
+        tiles = [_fit(t, results[0].model_image.shape[0]) for t in tiles]
+        grid_path = out / f"{_stem_of(spec)}.{op.name}.grid.png"
+        write_image(grid_path, make_grid(tiles, ncol=min(len(tiles), 6)))
+        records.append({"input": spec, "grid": str(grid_path)})
+    return records
+
+
+def _fit(img, size):
+    import numpy as np
+    from PIL import Image
+
+    if img.shape[:2] == (size, size):
+        return img
+    return np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.LANCZOS))
+
+
+def _compare_strip(req, res, schema):
+    """Inputs | edited mask | output, each at the output's height."""
+    from mgpe_core.pictures import make_grid
+
+    size = res.model_image.shape[0]
+    tiles = [_fit(req.target.image, size)]
+    for p in {id(p): p for p in req.styles.values() if p is not req.target}.values():
+        tiles.append(_fit(p.image, size))
+    tiles += [_fit(schema.colorize(res.mask), size), _fit(res.model_image, size)]
+    return make_grid(tiles, ncol=len(tiles))

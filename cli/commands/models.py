@@ -1,0 +1,138 @@
+"""``mgpe models``: list, inspect, import, export, verify and remove models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..console import err_console, out_console
+
+
+@click.group()
+def models():
+    """Manage models: built-in ones ship with mgpe, yours live in $MGPE_HOME/models.
+
+    \b
+    Examples:
+      mgpe models list
+      mgpe models import runs/g128 --name my-model
+      mgpe models verify my-model
+    """
+
+
+@models.command("list")
+@click.argument("pattern", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array on stdout.")
+def list_command(pattern, as_json):
+    """List models (optionally those matching a glob PATTERN).
+
+    Example: mgpe models list 'mgpe-synth-*' --json
+    """
+    from mgpe_core.registry import list_models
+
+    rows = [m.describe() for m in list_models(pattern)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title="mgpe models")
+    for col in ("name", "source", "resolution", "schema", "eye window", "parser"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["source"], str(r["resolution"]), str(r["schema"]),
+                      str(r["eye_window"]), "yes" if r["has_parser"] else "no")
+    out_console.print(table)
+
+
+@models.command("info")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+def info_command(name, as_json):
+    """Show a model's description, config, recipe and metrics.
+
+    Example: mgpe models info mgpe-synth-128
+    """
+    from mgpe_core.registry import find_model, read_model_config
+
+    entry = find_model(name)
+    meta = read_model_config(entry.path)
+    data = {**entry.describe(), "config": meta.get("config"), "recipe": meta.get("recipe"),
+            "parser": meta.get("parser")}
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        for key in ("name", "source", "path", "description", "resolution", "schema",
+                    "eye_window", "mask_encoder", "has_parser", "has_ema", "variants",
+                    "licence", "mgpe_version"):
+            out_console.print(f"[bold]{key}[/]: {data.get(key)}", highlight=False)
+        out_console.print_json(json.dumps({"recipe": data["recipe"],
+                                           "metrics": data["metrics"]}))
+
+
+@models.command("import")
+@click.argument("run", type=click.Path(exists=True, path_type=Path))
+@click.option("--name", required=True, help="Name of the new model.")
+@click.option("--parser", type=click.Path(exists=True, path_type=Path),
+              help="Parser to ship with it [default: the run's own, from run.json].")
+@click.option("--description", default="", help="One line about the model.")
+def import_command(run, name, parser, description):
+    """Turn a training run (its newest complete checkpoint, EMA + raw weights) into a model.
+
+    Example: mgpe models import runs/g128 --name my-model
+    """
+    from mgpe_core.registry import import_run
+
+    path = import_run(run, name, parser=parser, description=description)
+    err_console.print(f"[green]imported[/]: {name} -> {path}", highlight=False)
+
+
+@models.command("export")
+@click.argument("name")
+@click.argument("dest", type=click.Path(path_type=Path))
+def export_command(name, dest):
+    """Copy a model folder out (to share it or ship it in a plugin).
+
+    Example: mgpe models export my-model /tmp/my-model
+    """
+    from mgpe_core.registry import export_model
+
+    err_console.print(f"[green]exported[/]: {export_model(name, dest)}", highlight=False)
+
+
+@models.command("verify")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+def verify_command(name, as_json):
+    """Check every file of a model against its SHA-256 manifest (exit 1 on a mismatch).
+
+    Example: mgpe models verify mgpe-synth-128
+    """
+    from mgpe_core.registry import find_model, verify
+
+    report = verify(find_model(name).path)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        for f, status in report["files"].items():
+            out_console.print(f"{f}: {status}", highlight=False)
+    if not report["ok"]:
+        raise click.exceptions.Exit(1)
+
+
+@models.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def remove_command(name, yes):
+    """Delete a user model (built-in models cannot be removed).
+
+    Example: mgpe models remove my-model --yes
+    """
+    from mgpe_core.registry import find_model, remove_model
+
+    find_model(name)
+    if not yes:
+        click.confirm(f"remove model {name}?", abort=True)
+    err_console.print(f"[green]removed[/]: {remove_model(name)}", highlight=False)

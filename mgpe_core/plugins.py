@@ -1,0 +1,237 @@
+"""Plugin discovery and registration (pluggy; entry-point group ``mgpe``).
+
+Built-in plugins are listed in :data:`BUILTIN_PLUGINS` and loaded exactly like third-party ones.
+Loading is isolated per plugin: a plugin that fails to import or to register is reported (once,
+on stderr, by the CLI) and skipped, so one broken package never takes down other commands.
+``MGPE_STRICT_PLUGINS=1`` makes such failures fatal (for plugin development and CI);
+``MGPE_DISABLE_PLUGINS=a,b`` blocks plugins by name.
+
+Hooks take a ``register`` callback; the manager wraps it per plugin, so it knows who registered
+what. Two plugins registering the same name is an error that names both (never resolved by load
+order). Everything here is cheap: plugin modules must not import torch at import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import MgpeError
+
+GROUP = "mgpe"
+
+#: Built-in plugins (module names), loaded the same way as entry points.
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "mgpe_plugins.builtin_models",
+    "mgpe_plugins.train_commands",
+    "mgpe_plugins.parse_command",
+    "mgpe_plugins.ops.mask_to_face",
+    "mgpe_plugins.ops.swap",
+    "mgpe_plugins.ops.edit_mask",
+    "mgpe_plugins.ops.bangs",
+    "mgpe_plugins.ops.style",
+)
+
+
+class PluginError(MgpeError):
+    """A plugin failed to load or register, or two plugins clash."""
+
+
+@dataclass
+class PluginRecord:
+    name: str
+    module: str
+    version: str | None
+    builtin: bool
+    registered: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class PluginState:
+    manager: pluggy.PluginManager
+    plugins: dict[str, PluginRecord]
+    operations: dict[str, Any]
+    models: dict[str, Any]
+    datasets: dict[str, Any]
+    metrics: dict[str, Any]
+    owners: dict[tuple[str, str], str]
+    errors: list[str]
+    clashes: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+
+
+def _disabled() -> set[str]:
+    return {n.strip() for n in os.environ.get("MGPE_DISABLE_PLUGINS", "").split(",") if n.strip()}
+
+
+def _strict() -> bool:
+    return os.environ.get("MGPE_STRICT_PLUGINS", "") not in ("", "0")
+
+
+def _new_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(GROUP)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _call_impl(impl, **kwargs):
+    """Call one hook implementation with only the arguments it accepts."""
+    return impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+
+
+class _Loader:
+    def __init__(self):
+        self.pm = _new_manager()
+        self.state = PluginState(self.pm, {}, {}, {}, {}, {}, {}, [])
+
+    def fail(self, record: PluginRecord | None, message: str) -> None:
+        if record is not None:
+            record.error = message
+        self.state.errors.append(message)
+        if _strict():
+            raise PluginError(message + " (MGPE_STRICT_PLUGINS is set)")
+
+    def add(self, name: str, module_name: str, version: str | None, builtin: bool,
+            load) -> None:
+        record = PluginRecord(name, module_name, version, builtin)
+        self.state.plugins[name] = record
+        try:
+            module = load()
+            self.pm.register(module, name=name)
+        except Exception as e:  # a broken plugin must not break other commands
+            self.fail(record, f"plugin {name!r} failed to load: {type(e).__name__}: {e}")
+            return
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as e:
+            self.pm.unregister(name=name)
+            self.fail(record, f"plugin {name!r} is invalid: {e}")
+
+    def load_all(self) -> PluginState:
+        blocked = _disabled()
+        for module_name in BUILTIN_PLUGINS:
+            name = module_name.rsplit(".", 1)[-1]
+            if name in blocked or module_name in blocked:
+                continue
+            from . import __version__
+
+            self.add(name, module_name, __version__, True,
+                     lambda m=module_name: importlib.import_module(m))
+        for ep in _entry_points():
+            if ep.name in blocked:
+                continue
+            if ep.name in self.state.plugins:
+                self.fail(None, f"plugin name {ep.name!r} is used twice "
+                                f"({self.state.plugins[ep.name].module} and {ep.value})")
+                continue
+            version = ep.dist.version if getattr(ep, "dist", None) else None
+            self.add(ep.name, ep.value, version, False, ep.load)
+        self.collect()
+        return self.state
+
+    def collect(self) -> None:
+        kinds = {"register_operations": ("operations", "operation"),
+                 "register_models": ("models", "model"),
+                 "register_datasets": ("datasets", "dataset"),
+                 "register_metrics": ("metrics", "metric")}
+        for hook_name, (attr, kind) in kinds.items():
+            target = getattr(self.state, attr)
+            for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+                plugin = impl.plugin_name
+                record = self.state.plugins[plugin]
+
+                def register(obj, value=None, *, _plugin=plugin, _target=target, _kind=kind,
+                             _record=record):
+                    name = obj if isinstance(obj, str) else getattr(obj, "name", None)
+                    if not name:
+                        raise PluginError(f"plugin {_plugin!r} registered a {_kind} "
+                                          "without a name")
+                    owner = self.state.owners.get((_kind, name))
+                    if owner is not None:
+                        # Never resolved by load order: the name is withdrawn and using it
+                        # fails with a message naming both plugins.
+                        _target.pop(name, None)
+                        self.state.clashes[(_kind, name)] = (owner, _plugin)
+                        raise PluginError(f"{_kind} {name!r} is registered by both "
+                                          f"{owner!r} and {_plugin!r}")
+                    self.state.owners[(_kind, name)] = _plugin
+                    _target[name] = obj if value is None else value
+                    _record.registered.setdefault(_kind + "s", []).append(name)
+
+                try:
+                    _call_impl(impl, register=register)
+                except PluginError as e:
+                    self.fail(record, str(e))
+                except Exception as e:
+                    self.fail(record, f"plugin {plugin!r} failed in {hook_name}: "
+                                      f"{type(e).__name__}: {e}")
+
+
+def _entry_points():
+    try:
+        return list(metadata.entry_points(group=GROUP))
+    except Exception:  # a broken distribution's metadata must not stop mgpe
+        return []
+
+
+_STATE: PluginState | None = None
+
+
+def load_plugins(reload: bool = False) -> PluginState:
+    """Load (once per process) every plugin and collect what they register."""
+    global _STATE
+    if _STATE is None or reload:
+        _STATE = _Loader().load_all()
+    return _STATE
+
+
+def register_commands(cli) -> None:
+    """Let each plugin add click commands to the root group (errors isolated per plugin)."""
+    state = load_plugins()
+    loader = _Loader.__new__(_Loader)
+    loader.state = state
+    for impl in reversed(state.manager.hook.register_commands.get_hookimpls()):
+        record = state.plugins[impl.plugin_name]
+        before = set(cli.commands)
+        try:
+            _call_impl(impl, cli=cli)
+        except Exception as e:
+            loader.fail(record, f"plugin {impl.plugin_name!r} failed in register_commands: "
+                                f"{type(e).__name__}: {e}")
+            continue
+        for name in sorted(set(cli.commands) - before):
+            record.registered.setdefault("commands", []).append(name)
+
+
+def get_operation(name: str):
+    from .errors import UsageError
+
+    state = load_plugins()
+    ops = state.operations
+    if ("operation", name) in state.clashes:
+        a, b = state.clashes[("operation", name)]
+        raise PluginError(f"operation {name!r} is registered by both {a!r} and {b!r}; "
+                          f"disable one with MGPE_DISABLE_PLUGINS")
+    if name not in ops:
+        import difflib
+
+        close = difflib.get_close_matches(name, ops, n=3, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise UsageError(f"unknown operation {name!r}; known: {', '.join(sorted(ops))}.{hint}")
+    return ops[name]
+
+
+def describe_plugins() -> list[dict]:
+    state = load_plugins()
+    return [
+        {"name": r.name, "module": r.module, "version": r.version, "builtin": r.builtin,
+         "registered": r.registered, "operations": r.registered.get("operations", []),
+         "error": r.error}
+        for r in state.plugins.values()
+    ]

@@ -1,0 +1,55 @@
+"""``mask-to-face``: many different faces that all follow one mask, one per style source
+(files, a folder of photos, or the built-in samples), plus a grid picture."""
+
+from __future__ import annotations
+
+import click
+
+from mgpe_core import hookimpl
+from mgpe_core.operations import Operation
+
+
+class MaskToFace(Operation):
+    name = "mask-to-face"
+    summary = "Generate one face per style source, all following one mask."
+    example = "mgpe edit mask-to-face sample:2 --styles samples -o faces/"
+    input_kind = "mask"
+
+    def options(self):
+        return [
+            click.Option(["--styles"], multiple=True, required=True, metavar="SRC",
+                         help="Style sources: photos, folders of photos, sample:N, or "
+                              "'samples' for every built-in sample. Repeat the option."),
+            click.Option(["--background"], metavar="IMAGE",
+                         help="Photo whose background (mask label 0) the faces get; default: "
+                              "the mask's own photo for sample:N, else a neutral grey."),
+        ]
+
+    def prepare(self, ctx, target, styles, background):
+        import numpy as np
+
+        from mgpe_core.engine import EditRequest, Portrait
+
+        mask = ctx.mask_only(target)
+        if background:
+            bg = ctx.portrait(background, need_mask=False)
+            image = bg.image
+            if image.shape[:2] != mask.shape:
+                from PIL import Image
+
+                image = np.asarray(Image.fromarray(image).resize(mask.shape[::-1]))
+        elif str(target).startswith("sample:"):
+            image = ctx.portrait(target).image
+        else:
+            image = np.full((*mask.shape, 3), 128, np.uint8)
+        canvas = Portrait(image, mask, f"mask {target}")
+        sources = ctx.expand_sources(styles)
+        return [EditRequest(canvas, mask=mask, styles={c: ctx.portrait(s) for c in
+                                                       ("l_eye", "r_eye", "mouth", "skin",
+                                                        "hair")})
+                for s in sources]
+
+
+@hookimpl
+def register_operations(register):
+    register(MaskToFace())

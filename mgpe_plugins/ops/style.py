@@ -1,0 +1,73 @@
+"""``style``: per-region style transfer. The embedding of each named region comes from another
+photo (hair colour, lip colour, iris colour, beard via the skin style); layout and every other
+region stay the photo's own."""
+
+from __future__ import annotations
+
+import click
+
+from mgpe_core import hookimpl
+from mgpe_core.operations import Operation
+
+#: User-facing region names -> model components.
+REGIONS = {
+    "hair": ("hair",),
+    "mouth": ("mouth",),
+    "lips": ("mouth",),
+    "eyes": ("l_eye", "r_eye"),
+    "skin": ("skin",),
+    "beard": ("skin",),
+}
+
+
+def _regions(text: str) -> list[str]:
+    names = [r.strip() for r in text.split(",") if r.strip()]
+    bad = [r for r in names if r not in REGIONS]
+    if bad or not names:
+        raise click.BadParameter(f"unknown region(s) {bad or text!r}; "
+                                 f"choose from {', '.join(REGIONS)}")
+    return names
+
+
+class Style(Operation):
+    name = "style"
+    summary = "Take the style of some regions (hair, mouth, eyes, skin) from other photos."
+    example = "mgpe edit style sample:1 --from sample:5 --regions hair,mouth -o out.png"
+
+    def options(self):
+        return [
+            click.Option(["--from", "source"], metavar="SRC",
+                         help="Style source for every region in --regions."),
+            click.Option(["--regions"], default="hair", show_default=True,
+                         help=f"Comma-separated: {', '.join(REGIONS)}."),
+            click.Option(["--region"], "per_region", multiple=True, metavar="REGION=SRC",
+                         help="Per-region source, e.g. --region hair=a.png --region eyes=b.png."),
+        ]
+
+    def prepare(self, ctx, target, source, regions, per_region):
+        from mgpe_core.engine import EditRequest
+        from mgpe_core.errors import UsageError
+
+        plan: dict[str, str] = {}
+        if source:
+            for region in _regions(regions):
+                plan[region] = source
+        for item in per_region:
+            region, sep, src = item.partition("=")
+            if not sep or not src:
+                raise UsageError(f"--region expects REGION=SRC, got {item!r}")
+            _regions(region)
+            plan[region.strip()] = src
+        if not plan:
+            raise UsageError("style needs --from SRC (with --regions) or --region REGION=SRC")
+        styles = {}
+        for region, src in plan.items():
+            portrait = ctx.portrait(src)
+            for comp in REGIONS[region]:
+                styles[comp] = portrait
+        return [EditRequest(target, styles=styles)]
+
+
+@hookimpl
+def register_operations(register):
+    register(Style())
