@@ -80,10 +80,10 @@ def to_square(image: np.ndarray, labels: np.ndarray | None, size: int):
         if labels is not None:
             labels = np.pad(labels, ((top, side - h - top), (left, side - w - left)))
     if side != size:
-        image = np.asarray(Image.fromarray(image).resize((size, size),
+        image = np.array(Image.fromarray(image).resize((size, size),
                                                          Image.Resampling.LANCZOS))
         if labels is not None:
-            labels = np.asarray(Image.fromarray(labels).resize((size, size),
+            labels = np.array(Image.fromarray(labels).resize((size, size),
                                                                Image.Resampling.NEAREST))
     return image, labels, (top, left, side)
 

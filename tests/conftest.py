@@ -1,0 +1,46 @@
+"""Shared fixtures: a tiny random-weight model registered in a throwaway MGPE_HOME."""
+
+import os
+
+import pytest
+import torch
+
+TINY = dict(resolution=64, width=0.125, latent_dim=16, res_blocks=1,
+            parser=dict(base_channels=4, depth=2), discriminator=dict(base_channels=8))
+
+
+def make_model(root, name, eye_window="fixed", variants=None, with_parser=True, seed=0):
+    """Write a model folder with random weights (BatchNorm statistics made non-trivial)."""
+    from mgpe_core.model.build import build_networks
+    from mgpe_core.model.config import MgpeConfig
+    from mgpe_core.registry import write_model_folder
+    from mgpe_core.typed_config import to_dict
+
+    torch.manual_seed(seed)
+    cfg = MgpeConfig.from_dict({"model": {**TINY, "eye_window": eye_window}})
+    nets = build_networks(cfg.model)
+    meta = {"name": name, "description": f"tiny random {name}", "config": cfg.to_dict(),
+            "variants": variants or {}, "licence": "test"}
+    tensors = {"generator": nets.generator.state_dict(),
+               "generator_ema": nets.generator.state_dict()}
+    if with_parser:
+        meta["parser"] = {"config": to_dict(cfg.model.parser)}
+        tensors["parser"] = nets.parser.state_dict()
+    return write_model_folder(root / name, meta, tensors)
+
+
+@pytest.fixture(scope="session")
+def tiny_home(tmp_path_factory):
+    """MGPE_HOME with models 'tiny' (its eye-mask variant: 'tiny-eyemask') and 'tiny-noparser'."""
+    home = tmp_path_factory.mktemp("mgpe_home")
+    models = home / "models"
+    make_model(models, "tiny", variants={"eye-mask": "tiny-eyemask"})
+    make_model(models, "tiny-eyemask", eye_window="mask", seed=1)
+    make_model(models, "tiny-noparser", with_parser=False, seed=2)
+    old = os.environ.get("MGPE_HOME")
+    os.environ["MGPE_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("MGPE_HOME", None)
+    else:
+        os.environ["MGPE_HOME"] = old

@@ -1,0 +1,99 @@
+"""Plugin loading: built-ins, isolation of broken plugins, switches, clashes, subset hooks."""
+
+import types
+
+import pytest
+
+from mgpe_core import hookimpl, hookspecs
+from mgpe_core import plugins as P
+from mgpe_core.operations import Operation
+
+
+class FakeEP:
+    def __init__(self, name, module):
+        self.name, self.value, self._module = name, f"fake:{name}", module
+        self.dist = types.SimpleNamespace(version="9.9")
+
+    def load(self):
+        if isinstance(self._module, Exception):
+            raise self._module
+        return self._module
+
+
+def plugin_module(**hooks):
+    mod = types.ModuleType("fake_plugin")
+    for name, fn in hooks.items():
+        setattr(mod, name, hookimpl(fn))
+    return mod
+
+
+class Dummy(Operation):
+    def __init__(self, name):
+        self.name, self.summary, self.example = name, "dummy", f"mgpe edit {name} x -o y.png"
+
+
+@pytest.fixture
+def fake_eps(monkeypatch):
+    eps = []
+    monkeypatch.setattr(P, "_entry_points", lambda: eps)
+    yield eps
+    P.load_plugins(reload=True)
+
+
+def test_builtins_register_every_operation():
+    state = P.load_plugins(reload=True)
+    assert {"mask-to-face", "swap-mouth", "swap-eyes", "swap-brows", "swap-nose", "edit-mask",
+            "bangs", "style"} <= set(state.operations)
+    for op in state.operations.values():
+        assert op.summary and op.example.startswith(f"mgpe edit {op.name} ")
+    assert state.owners[("operation", "bangs")] == "bangs"
+    assert not state.errors
+    with pytest.raises(Exception, match="Did you mean: bangs"):
+        P.get_operation("bang")
+
+
+def test_broken_plugin_is_reported_and_skipped(fake_eps, monkeypatch):
+    fake_eps.append(FakeEP("broken", ImportError("no module named torchvision")))
+    fake_eps.append(FakeEP("good", plugin_module(
+        register_operations=lambda register: register(Dummy("dummy-op")))))
+    state = P.load_plugins(reload=True)
+    assert "dummy-op" in state.operations and "bangs" in state.operations
+    assert state.plugins["broken"].error.startswith("plugin 'broken' failed to load")
+    assert state.plugins["good"].version == "9.9"
+    assert state.plugins["good"].registered == {"operations": ["dummy-op"]}
+    monkeypatch.setenv("MGPE_STRICT_PLUGINS", "1")
+    with pytest.raises(P.PluginError, match="'broken' failed to load"):
+        P.load_plugins(reload=True)
+    monkeypatch.delenv("MGPE_STRICT_PLUGINS")
+    monkeypatch.setenv("MGPE_DISABLE_PLUGINS", "broken,style")
+    state = P.load_plugins(reload=True)
+    assert "broken" not in state.plugins and "style" not in state.operations
+    assert not state.errors
+
+
+def test_name_clash_is_an_error_naming_both(fake_eps):
+    fake_eps.append(FakeEP("rival", plugin_module(
+        register_operations=lambda register: register(Dummy("bangs")))))
+    state = P.load_plugins(reload=True)
+    assert any("'bangs' is registered by both 'bangs' and 'rival'" in e or
+               "'bangs' is registered by both 'rival' and 'bangs'" in e for e in state.errors)
+    with pytest.raises(P.PluginError, match="registered by both"):
+        P.get_operation("bangs")
+
+
+def test_misspelled_hook_is_caught(fake_eps):
+    mod = types.ModuleType("typo")
+    mod.register_operation = hookimpl(lambda register: None)  # missing "s"
+    fake_eps.append(FakeEP("typo", mod))
+    state = P.load_plugins(reload=True)
+    assert "typo" in state.plugins and "invalid" in state.plugins["typo"].error
+
+
+def test_every_hook_is_documented_and_takes_register_or_cli():
+    import inspect
+
+    for name in ("register_operations", "register_models", "register_commands",
+                 "register_datasets", "register_metrics"):
+        fn = getattr(hookspecs, name)
+        assert fn.__doc__ and len(fn.__doc__) > 30
+        assert list(inspect.signature(fn).parameters) in (["register"], ["cli"])
