@@ -79,13 +79,13 @@ def test_cli_models_list_info_verify(tiny_home, capsys):
 
 
 def test_import_run_export_remove(tiny_home, tmp_path, capsys):
+    from conftest import TINY
+
     from mgpe_core.data.prepared import make_prepared_folder
     from mgpe_core.labels import get_schema
     from mgpe_core.model.config import MgpeConfig, ParserConfig
     from mgpe_core.train.parser_trainer import train_parser
     from mgpe_core.train.trainer import Trainer
-
-    from conftest import TINY
 
     data = tmp_path / "data"
     make_prepared_folder(data, count=6, size=64, schema_name="mgpe-11", seed=1)
