@@ -22,24 +22,17 @@ from mgpe_core.model.optimize import prepare_for_inference
 
 
 def face_batch(res: int, b: int):
-    """Random images with a blocky face mask (mgpe-11 ids) scaled to ``res``."""
+    """Random images with a face-like mask (mgpe-11 ids) at ``res``."""
     import numpy as np
 
-    from mgpe_core.labels import get_schema
+    from mgpe_core.data.prepared import synthetic_face_labels
+    from mgpe_core.labels import convert, get_schema
 
-    sch = get_schema("mgpe-11")
-    lab = np.zeros((res, res), np.int64)
-    s = res / 64
-    for name, (y0, y1, x0, x1) in {
-        "hair": (4, 20, 12, 52), "skin": (14, 58, 16, 48), "l_brow": (24, 26, 20, 29),
-        "r_brow": (24, 26, 35, 44), "l_eye": (28, 31, 21, 28), "r_eye": (28, 31, 36, 43),
-        "nose": (32, 40, 29, 35), "u_lip": (45, 47, 26, 38), "mouth": (47, 48, 27, 37),
-        "l_lip": (48, 50, 26, 38),
-    }.items():
-        lab[int(y0 * s):int(y1 * s), int(x0 * s):int(x1 * s)] = sch.index(name)
+    lab = convert(synthetic_face_labels(np.random.default_rng(0), res),
+                  get_schema("celebamask-19"), get_schema("mgpe-11"))
     g = torch.Generator().manual_seed(0)
     img = torch.rand(b, 3, res, res, generator=g) * 2 - 1
-    labels = torch.from_numpy(lab)[None].repeat(b, 1, 1)
+    labels = torch.from_numpy(lab.astype(np.int64))[None].repeat(b, 1, 1)
     return img, labels
 
 

@@ -62,3 +62,18 @@ def progress_bar(description: str, total: int | None):
         advance.set_total = lambda n: progress.update(task, total=n)
         advance.describe = lambda text: progress.update(task, description=text)
         yield advance
+
+
+_reported = False
+
+
+def report_plugin_errors() -> None:
+    """Print plugin load/registration problems once per process, as warnings on stderr."""
+    global _reported
+    if _reported:
+        return
+    _reported = True
+    from mgpe_core.plugins import load_plugins
+
+    for message in load_plugins().errors:
+        err_console.print(f"warning: {message}", markup=False, highlight=False)

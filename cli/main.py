@@ -28,13 +28,12 @@ BUILTIN_COMMANDS = {
 
 def load_plugin_commands(group: click.Group) -> None:
     """Plugins' commands join the root group; plugin failures are reported, not fatal."""
-    from mgpe_core.plugins import load_plugins, register_commands
+    from mgpe_core.plugins import register_commands
 
-    from .console import err_console
+    from .console import report_plugin_errors
 
     register_commands(group)
-    for message in load_plugins().errors:
-        err_console.print(f"warning: {message}", markup=False, highlight=False)
+    report_plugin_errors()
 
 EPILOG = """\b
 Examples:

@@ -142,7 +142,7 @@ class _Loader:
                  "register_metrics": ("metrics", "metric")}
         for hook_name, (attr, kind) in kinds.items():
             target = getattr(self.state, attr)
-            for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():  # load order
                 plugin = impl.plugin_name
                 record = self.state.plugins[plugin]
 
@@ -158,6 +158,9 @@ class _Loader:
                         # fails with a message naming both plugins.
                         _target.pop(name, None)
                         self.state.clashes[(_kind, name)] = (owner, _plugin)
+                        owned = self.state.plugins[owner].registered.get(_kind + "s", [])
+                        if name in owned:
+                            owned.remove(name)
                         raise PluginError(f"{_kind} {name!r} is registered by both "
                                           f"{owner!r} and {_plugin!r}")
                     self.state.owners[(_kind, name)] = _plugin
@@ -196,16 +199,28 @@ def register_commands(cli) -> None:
     state = load_plugins()
     loader = _Loader.__new__(_Loader)
     loader.state = state
-    for impl in reversed(state.manager.hook.register_commands.get_hookimpls()):
+    owners = {name: "mgpe" for name in set(cli.commands) | set(getattr(cli, "lazy_commands", {}))}
+    for impl in state.manager.hook.register_commands.get_hookimpls():
         record = state.plugins[impl.plugin_name]
-        before = set(cli.commands)
+        before = dict(cli.commands)
         try:
             _call_impl(impl, cli=cli)
         except Exception as e:
             loader.fail(record, f"plugin {impl.plugin_name!r} failed in register_commands: "
                                 f"{type(e).__name__}: {e}")
             continue
-        for name in sorted(set(cli.commands) - before):
+        for name in sorted(set(cli.commands)):
+            if before.get(name) is cli.commands[name]:
+                continue
+            if name in owners:  # a clash: keep the first, report both
+                if name in before:
+                    cli.commands[name] = before[name]
+                else:
+                    del cli.commands[name]
+                loader.fail(record, f"command {name!r} is registered by both "
+                                    f"{owners[name]!r} and {impl.plugin_name!r}")
+                continue
+            owners[name] = impl.plugin_name
             record.registered.setdefault("commands", []).append(name)
 
 

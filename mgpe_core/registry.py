@@ -58,7 +58,7 @@ def user_models_dir() -> Path:
 class ModelEntry:
     name: str
     path: Path
-    source: str  # "builtin:<plugin>" or "user"
+    source: str  # "builtin:<plugin>", "plugin:<plugin>", "user" or "path"
 
     def describe(self) -> dict:
         meta = read_model_config(self.path)
@@ -90,7 +90,9 @@ def all_models() -> dict[str, ModelEntry]:
     found: dict[str, ModelEntry] = {}
     state = load_plugins()
     for name, path in state.models.items():
-        found[name] = ModelEntry(name, Path(path), f"builtin:{state.owners[('model', name)]}")
+        owner = state.owners[("model", name)]
+        kind = "builtin" if state.plugins[owner].builtin else "plugin"
+        found[name] = ModelEntry(name, Path(path), f"{kind}:{owner}")
     root = user_models_dir()
     if root.is_dir():
         for d in sorted(root.iterdir()):

@@ -19,6 +19,11 @@ def make_model(root, name, eye_window="fixed", variants=None, with_parser=True, 
     torch.manual_seed(seed)
     cfg = MgpeConfig.from_dict({"model": {**TINY, "eye_window": eye_window}})
     nets = build_networks(cfg.model)
+    with torch.no_grad():  # eval-mode outputs of a fresh net are nearly flat: add contrast
+        for m in nets.generator.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.02, 0.2)
     meta = {"name": name, "description": f"tiny random {name}", "config": cfg.to_dict(),
             "variants": variants or {}, "licence": "test"}
     tensors = {"generator": nets.generator.state_dict(),

@@ -97,3 +97,22 @@ def test_every_hook_is_documented_and_takes_register_or_cli():
         fn = getattr(hookspecs, name)
         assert fn.__doc__ and len(fn.__doc__) > 30
         assert list(inspect.signature(fn).parameters) in (["register"], ["cli"])
+
+
+def test_command_clash_keeps_the_core_command(fake_eps):
+    import click
+
+    from mgpe_cli.lazy import LazyGroup
+
+    @click.command("data")
+    def fake_data():
+        """Not the real one."""
+
+    fake_eps.append(FakeEP("hijack", plugin_module(
+        register_commands=lambda cli: cli.add_command(fake_data))))
+    state = P.load_plugins(reload=True)
+    group = LazyGroup(lazy_commands={"data": "mgpe_cli.commands.data:data"})
+    P.register_commands(group)
+    assert "data" not in group.commands  # the lazy core command still wins
+    assert any("command 'data' is registered by both 'mgpe' and 'hijack'" in e
+               for e in state.errors)

@@ -24,6 +24,9 @@ class EditGroup(click.Group):
     def list_commands(self, ctx):
         from mgpe_core.plugins import load_plugins
 
+        from ..console import report_plugin_errors
+
+        report_plugin_errors()
         return sorted(set(load_plugins().operations) | set(self.commands))
 
     def get_command(self, ctx, name):
@@ -31,6 +34,9 @@ class EditGroup(click.Group):
             return self.commands[name]
         from mgpe_core.plugins import get_operation, load_plugins
 
+        from ..console import report_plugin_errors
+
+        report_plugin_errors()
         state = load_plugins()
         if ("operation", name) in state.clashes:
             get_operation(name)  # raises, naming both plugins
@@ -149,6 +155,11 @@ def run_operation(op, kw) -> None:
     out: Path = common["out"]
     editor = _load_editor(common["model"], common["variant"], common["device"],
                           common["precision"])
+    for key, want in op.requires.items():
+        have = getattr(editor.model.config.model, key, None)
+        if have != want:
+            raise UsageError(f"{op.name} needs a model with {key} = {want!r}; "
+                             f"{editor.model.name} has {have!r}")
     ctx = OpContext(editor.schema, editor.model.config, parse=editor.parse if editor.parser
                     else None, seed=common["seed"])
     # Validate every input and build every request before writing anything.

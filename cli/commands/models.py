@@ -32,6 +32,9 @@ def list_command(pattern, as_json):
     """
     from mgpe_core.registry import list_models
 
+    from ..console import report_plugin_errors
+
+    report_plugin_errors()
     rows = [m.describe() for m in list_models(pattern)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))

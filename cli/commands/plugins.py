@@ -14,7 +14,7 @@ def plugins(as_json):
 
     Example: mgpe plugins --json
     """
-    from mgpe_core.plugins import describe_plugins, load_plugins
+    from mgpe_core.plugins import describe_plugins
 
     from ..console import out_console
     from ..main import cli
@@ -34,5 +34,3 @@ def plugins(as_json):
         table.add_row(r["name"], r["version"] or "-", "built-in" if r["builtin"] else "installed",
                       reg, "[red]error[/]" if r["error"] else "ok")
     out_console.print(table)
-    for message in load_plugins().errors:
-        click.echo(f"error: {message}", err=True)

@@ -33,6 +33,7 @@ class ParserConfig:
     base_channels: int = 32
     depth: int = 4
     norm: Literal["batch", "instance"] = "batch"
+    coord_channels: bool = True
 
 
 @dataclass(frozen=True)

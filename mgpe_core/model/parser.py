@@ -1,5 +1,9 @@
 """U-Net face parser (seed reference [11]): image in [-1, 1] -> per-pixel class logits.
 
+Two coordinate channels (y, x in [-1, 1]) join the RGB input (``coord_channels``): left and
+right parts (l_brow / r_brow, l_eye / r_eye) look alike and differ only by where they are, which a
+small U-Net's receptive field cannot always see.
+
 Used frozen for the parsing loss L_GP during training, and to score how well edited images
 follow their target masks (mask fidelity) and to parse photos that come without a mask.
 """
@@ -28,7 +32,8 @@ class UNetParser(nn.Module):
         super().__init__()
         chans = [cfg.base_channels * 2 ** i for i in range(cfg.depth + 1)]
         self.down = nn.ModuleList()
-        cin = 3
+        self.coords = cfg.coord_channels
+        cin = 3 + (2 if self.coords else 0)
         for c in chans:
             self.down.append(_double_conv(cin, c, cfg.norm))
             cin = c
@@ -40,6 +45,12 @@ class UNetParser(nn.Module):
         self.depth = cfg.depth
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.coords:  # where am I: tells image-left from image-right (l_brow vs r_brow)
+            b, _, h, w = x.shape
+            ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype)
+            xs = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype)
+            grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij"))[None].expand(b, 2, h, w)
+            x = torch.cat([x, grid], dim=1)
         skips = []
         for i, block in enumerate(self.down):
             x = block(x if i == 0 else F.max_pool2d(x, 2))

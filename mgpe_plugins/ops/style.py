@@ -40,7 +40,7 @@ class Style(Operation):
                          help="Style source for every region in --regions."),
             click.Option(["--regions"], default="hair", show_default=True,
                          help=f"Comma-separated: {', '.join(REGIONS)}."),
-            click.Option(["--region"], "per_region", multiple=True, metavar="REGION=SRC",
+            click.Option(["--region", "per_region"], multiple=True, metavar="REGION=SRC",
                          help="Per-region source, e.g. --region hair=a.png --region eyes=b.png."),
         ]
 
