@@ -31,6 +31,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mgpe_plugins.builtin_models",
     "mgpe_plugins.train_commands",
     "mgpe_plugins.parse_command",
+    "mgpe_plugins.fid_command",
     "mgpe_plugins.ops.mask_to_face",
     "mgpe_plugins.ops.swap",
     "mgpe_plugins.ops.edit_mask",
