@@ -21,6 +21,9 @@ CASES = [
     ("mgpe --version", [sys.executable, "-m", "mgpe_cli", "--version"]),
     ("mgpe data --help", [sys.executable, "-m", "mgpe_cli", "data", "--help"]),
     ("mgpe data synth --help", [sys.executable, "-m", "mgpe_cli", "data", "synth", "--help"]),
+    ("mgpe edit --help", [sys.executable, "-m", "mgpe_cli", "edit", "--help"]),
+    ("mgpe edit swap-mouth --help",
+     [sys.executable, "-m", "mgpe_cli", "edit", "swap-mouth", "--help"]),
 ]
 
 

@@ -22,11 +22,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .errors import LabelError, UsageError
-from .labels import LabelSchema, convert
+
+if TYPE_CHECKING:  # numpy and labels load only when an operation runs: `--help` stays fast
+    import numpy as np
+
+    from .labels import LabelSchema
 
 
 class Operation:
@@ -55,6 +58,7 @@ def read_mask_for(path: Path, schema: LabelSchema) -> np.ndarray:
     """A mask file (id PNG naming its schema, or a colour picture in the model's palette),
     converted to ``schema`` by class names."""
     from .io import read_label_map
+    from .labels import convert
 
     try:
         labels, file_schema = read_label_map(path)
@@ -90,7 +94,7 @@ class OpContext:
             from .samples import load_sample
 
             image, labels19 = load_sample(int(m.group(1)))
-            from .labels import get_schema
+            from .labels import convert, get_schema
 
             labels = convert(labels19, get_schema("celebamask-19"), self.schema)
             if mask:

@@ -219,9 +219,13 @@ def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device="cpu",
 # -- writing models ------------------------------------------------------------------------------
 
 
-def write_model_folder(dest: Path, meta: dict, tensors: dict[str, dict]) -> Path:
+def write_model_folder(dest: Path, meta: dict, tensors: dict[str, dict],
+                       half: bool = False) -> Path:
     """Write a complete model folder atomically: files go to a temp folder that is renamed
-    into place only when complete (a crash leaves no half-written model)."""
+    into place only when complete (a crash leaves no half-written model).
+
+    ``half`` stores floating-point tensors as float16 (half the size; they are loaded back
+    into float32 modules), which is how the built-in models fit in the package."""
     from . import __version__
     from .checkpoint import save_tensors
 
@@ -233,6 +237,8 @@ def write_model_folder(dest: Path, meta: dict, tensors: dict[str, dict]) -> Path
     try:
         files, weights = {}, {}
         for key, state in tensors.items():
+            if half:
+                state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
             fname = f"{key}.safetensors"
             files[fname] = save_tensors(tmp / fname, state)
             weights[key] = fname
@@ -256,7 +262,8 @@ def _check_name(name: str) -> None:
 
 def import_run(run: str | os.PathLike, name: str, parser: str | os.PathLike | None = None,
                description: str = "", licence: str = "unspecified",
-               extra: dict | None = None, dest_root: Path | None = None) -> Path:
+               extra: dict | None = None, dest_root: Path | None = None,
+               half: bool = False) -> Path:
     """Turn a training run (newest complete checkpoint) into a registered model."""
     from .checkpoint import load_checkpoint
     from .train.parser_io import resolve_parser_path
@@ -291,7 +298,7 @@ def import_run(run: str | os.PathLike, name: str, parser: str | os.PathLike | No
         meta["parser"] = {"config": pmeta["parser"], "metrics": pmeta.get("metrics", {}),
                           "recipe": pmeta.get("recipe", {})}
     root = dest_root or user_models_dir()
-    return write_model_folder(root / name, meta, groups)
+    return write_model_folder(root / name, meta, groups, half=half)
 
 
 def export_model(name: str, dest: str | os.PathLike) -> Path:

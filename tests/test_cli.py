@@ -15,7 +15,9 @@ def _run(args):
 
 
 @pytest.mark.parametrize("args", [["--help"], ["data", "--help"], ["data", "synth", "--help"],
-                                  ["data", "prepare", "--help"], ["--version"]])
+                                  ["data", "prepare", "--help"], ["--version"],
+                                  ["edit", "--help"], ["edit", "swap-mouth", "--help"],
+                                  ["models", "--help"], ["plugins"], ["train", "--help"]])
 def test_help_paths_do_not_import_torch(args):
     code = (f"import sys; from mgpe_cli.main import main; rc = main({args!r}); "
             "print('TORCH' if 'torch' in sys.modules else 'NOTORCH', rc)")

@@ -108,3 +108,25 @@ def test_import_run_export_remove(tiny_home, tmp_path, capsys):
     assert main(["models", "remove", "from-run", "--yes"]) == 0
     assert "from-run" not in {m.name for m in list_models()}
     assert main(["models", "import", str(tmp_path / "run"), "--name", "bad/name"]) == 2
+
+
+def test_half_precision_model_loads_into_float32(tiny_home, tmp_path):
+    from conftest import TINY
+    from safetensors.torch import load_file
+
+    from mgpe_core.model.build import build_networks
+    from mgpe_core.model.config import MgpeConfig
+    from mgpe_core.registry import write_model_folder
+
+    torch.manual_seed(0)
+    cfg = MgpeConfig.from_dict({"model": TINY})
+    gen = build_networks(cfg.model).generator
+    path = write_model_folder(tmp_path / "half", {"name": "half", "config": cfg.to_dict()},
+                              {"generator": gen.state_dict()}, half=True)
+    stored = load_file(str(path / "generator.safetensors"))
+    assert all(v.dtype in (torch.float16, torch.int64) for v in stored.values())
+    model = load_model(str(path))
+    for k, v in gen.state_dict().items():
+        got = model.generator.state_dict()[k]
+        assert got.dtype == v.dtype and torch.allclose(got.float(), v.float(), atol=2e-3,
+                                                       rtol=1e-3)
