@@ -54,16 +54,24 @@ def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_chann
 
     schema_obj = get_schema(schema)
     dev = resolve_device(device)
+    console = _console()
+
     with progress_bar("training parser", steps) as advance:
+        def on_step(step, loss):
+            advance()
+            advance.describe(f"training parser  loss {loss:.4f}")
+            if not console.is_terminal and (step % 100 == 0 or step == steps):
+                console.print(f"parser step {step}/{steps} loss {loss:.4f}", highlight=False)
+
         result = train_parser(
             data_dir, run_dir, schema_obj, steps=steps, batch=batch, lr=lr,
             cfg=ParserConfig(base_channels=base_channels, depth=depth), seed=seed, device=dev,
-            on_step=lambda s, loss: advance(),
+            on_step=on_step,
         )
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
-        _console().print(
+        console.print(
             f"[green]done[/]: parser in {run_dir}: pixel accuracy "
             f"{result['pixel_accuracy']:.4f}, mean IoU {result['mean_iou']:.4f} "
             f"({result['split']} split), {result['seconds']:.0f} s")
