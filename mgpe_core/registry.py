@@ -280,9 +280,10 @@ def import_run(run: str | os.PathLike, name: str, parser: str | os.PathLike | No
             groups["generator"][k[len("generator."):]] = v
         elif k.startswith("ema."):
             groups["generator_ema"][k[len("ema."):]] = v
+    extra = dict(extra or {})
+    recipe = {"run": str(Path(run)), "step": ckpt["step"], **extra.pop("recipe", {})}
     meta = {"name": name, "description": description, "licence": licence,
-            "config": ckpt["config"], "recipe": {"run": str(Path(run)), "step": ckpt["step"]},
-            "metrics": {}, **(extra or {})}
+            "config": ckpt["config"], "recipe": recipe, "metrics": {}, **extra}
     run_json = Path(run) / "run.json"
     if parser is None and run_json.exists():
         parser = read_json(run_json).get("parser")

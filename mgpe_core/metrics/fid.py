@@ -9,7 +9,9 @@ The last trace equals ``tr(sqrt(S1 S2))`` (the form most implementations compute
 ``scipy.linalg.sqrtm``, which works on a non-symmetric product and can return complex noise);
 here it is computed on the symmetric PSD matrix ``S1^1/2 S2 S1^1/2`` with two symmetric
 eigendecompositions (``numpy.linalg.eigh``), which is stable and needs no scipy. Eigenvalues
-below rounding level (``n * eps * largest``), including tiny negative ones, count as 0.
+below rounding level (``n * eps * largest``), including tiny negative ones, count as 0, and
+only the nonzero eigen-directions of ``S1`` are kept (exact; faster when ``S1`` has low rank,
+as with fewer images than feature dimensions).
 
 Statistics files are ``.npz`` archives read with ``allow_pickle=False``: ``mu``, ``sigma`` and
 metadata (``count``, ``preprocessing``, ``weights``, ``format``). Files holding only ``mu`` and
@@ -40,11 +42,10 @@ class StatsError(MgpeError):
 # -- the distance --------------------------------------------------------------------------------
 
 
-def _psd_eigvals(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eigen-decomposition of a symmetric PSD matrix, rounding noise set to 0."""
-    w, v = np.linalg.eigh((matrix + matrix.T) / 2.0)
+def _clip_noise(w: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a symmetric PSD matrix with rounding noise (|w| <= n eps max) set to 0."""
     tol = max(float(w.max(initial=0.0)), 0.0) * len(w) * np.finfo(np.float64).eps
-    return np.where(w > tol, w, 0.0), v
+    return np.where(w > tol, w, 0.0)
 
 
 def _check_gaussian(mu, sigma, which: str) -> tuple[np.ndarray, np.ndarray]:
@@ -66,9 +67,14 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     mu2, sigma2 = _check_gaussian(mu2, sigma2, "second statistics")
     if mu1.shape != mu2.shape:
         raise UsageError(f"feature dimensions differ: {mu1.shape[0]} vs {mu2.shape[0]}")
-    w1, v1 = _psd_eigvals(sigma1)
-    sqrt1 = (v1 * np.sqrt(w1)) @ v1.T
-    w, _ = _psd_eigvals(sqrt1 @ sigma2 @ sqrt1)
+    # S1 = V W V^T, so S1^1/2 S2 S1^1/2 = V (W^1/2 V^T S2 V W^1/2) V^T: same eigenvalues as
+    # U^T S2 U with U = V W^1/2, restricted to S1's nonzero eigenvalues (r x r, r = rank S1).
+    w1, v1 = np.linalg.eigh((sigma1 + sigma1.T) / 2.0)
+    w1 = _clip_noise(w1)
+    keep = w1 > 0
+    u = v1[:, keep] * np.sqrt(w1[keep])
+    inner = u.T @ sigma2 @ u
+    w = _clip_noise(np.linalg.eigvalsh((inner + inner.T) / 2.0))
     tr_covmean = float(np.sqrt(w).sum())
     diff = mu1 - mu2
     value = float(diff @ diff) + float(np.trace(sigma1)) + float(np.trace(sigma2)) \
@@ -194,7 +200,7 @@ def folder_features(folder_or_files, model, batch: int = 32, device=None,
     for start in range(0, len(files), batch):
         chunk = []
         for path in files[start:start + batch]:
-            rgb = torch.from_numpy(read_image(path)).to(device)
+            rgb = torch.tensor(read_image(path), device=device)  # a writable copy
             x = rgb.permute(2, 0, 1)[None].float().div_(255.0)
             chunk.append(resize_input(x))
         feats = model.features(torch.cat(chunk))

@@ -381,3 +381,24 @@ def load_inception(path: str | os.PathLike | None = None, device: str | torch.de
     model.load_state_dict(tensors, strict=True, assign=True)
     model.weights_name = path.name
     return model.to(device)
+
+
+def randomize_(model: FIDInception, seed: int = 0) -> FIDInception:
+    """Random weights that keep activations alive through the network (He-normal convs,
+    BatchNorm near identity): for tests and benchmarks, never for real FIDs."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Conv2d):
+                fan_in = m.weight[0].numel()
+                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * (2.0 / fan_in) ** 0.5)
+            elif isinstance(m, _BatchNorm):
+                n = m.num_features
+                m.weight.copy_(1.0 + 0.1 * torch.randn(n, generator=gen))
+                m.bias.copy_(0.1 * torch.randn(n, generator=gen))
+                m.running_mean.copy_(0.1 * torch.randn(n, generator=gen))
+                m.running_var.copy_(1.0 + 0.1 * torch.rand(n, generator=gen))
+            elif isinstance(m, nn.Linear):
+                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * 0.01)
+                m.bias.zero_()
+    return model

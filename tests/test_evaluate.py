@@ -1,0 +1,234 @@
+"""``mgpe eval`` and its metrics: PSNR / SSIM / Lab / delta E / locality on hand-made arrays,
+the benchmark on the tiny model (API and CLI), the generated default test set, bad input."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from mgpe_cli.main import main
+from mgpe_core.errors import DatasetError, UsageError
+from mgpe_core.metrics.image_metrics import (
+    PSNR_CAP,
+    delta_e76,
+    dilate,
+    erode,
+    mean_lab,
+    mean_psnr,
+    outside_change,
+    psnr,
+    rgb_to_lab,
+    ssim,
+)
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+# -- metric functions ----------------------------------------------------------------------------
+
+
+def test_psnr_against_a_hand_computation():
+    a = np.zeros((2, 2, 3), np.uint8)
+    b = a.copy()
+    b[0, 0, 0] = 255  # one of 12 values off by 255: MSE = 255^2 / 12
+    assert psnr(a, b) == pytest.approx(10 * math.log10(12))
+    c = a + np.uint8(10)  # every value off by 10: MSE = 100
+    assert psnr(a, c) == pytest.approx(10 * math.log10(255 ** 2 / 100))
+    assert psnr(a, a) == math.inf
+    assert mean_psnr([(a, a), (a, c)]) == pytest.approx((PSNR_CAP + psnr(a, c)) / 2)
+    with pytest.raises(UsageError):
+        psnr(a, np.zeros((3, 2, 3)))
+
+
+def test_ssim_known_properties():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)
+    assert ssim(x, x) == pytest.approx(1.0)
+    scores = []
+    for sigma in (5, 20, 60):
+        noisy = np.clip(x + rng.normal(0, sigma, x.shape), 0, 255)
+        scores.append(ssim(x, noisy))
+        assert ssim(noisy, x) == pytest.approx(scores[-1])  # symmetric
+    assert 1 > scores[0] > scores[1] > scores[2] > -1  # decreases with noise
+    # Constant images: variances vanish, SSIM = (2ab + C1) / (a^2 + b^2 + C1).
+    c1 = (0.01 * 255) ** 2
+    a, b = np.full((16, 16), 100.0), np.full((16, 16), 140.0)
+    assert ssim(a, b) == pytest.approx((2 * 100 * 140 + c1) / (100 ** 2 + 140 ** 2 + c1))
+    with pytest.raises(UsageError, match="smaller than"):
+        ssim(np.zeros((8, 8)), np.zeros((8, 8)))
+
+
+def test_lab_known_values_and_delta_e():
+    assert rgb_to_lab([255, 255, 255]) == pytest.approx([100, 0, 0], abs=1e-6)
+    assert rgb_to_lab([0, 0, 0]) == pytest.approx([0, 0, 0], abs=1e-9)
+    assert rgb_to_lab([255, 0, 0]) == pytest.approx([53.24, 80.09, 67.20], abs=0.01)
+    assert rgb_to_lab([0, 255, 0]) == pytest.approx([87.73, -86.18, 83.18], abs=0.01)
+    assert rgb_to_lab([0, 0, 255]) == pytest.approx([32.30, 79.19, -107.86], abs=0.01)
+    grey = rgb_to_lab(np.full((2, 3, 3), 128, np.uint8))
+    assert grey.shape == (2, 3, 3) and np.allclose(grey[..., 1:], 0, atol=1e-6)
+    assert grey[0, 0, 0] == pytest.approx(53.59, abs=0.01)
+    assert delta_e76([50, 0, 0], [50, 3, 4]) == pytest.approx(5.0)
+    assert delta_e76(rgb_to_lab([255] * 3), rgb_to_lab([0] * 3)) == pytest.approx(100.0)
+    img = np.zeros((4, 4, 3), np.uint8)
+    img[:2] = (255, 0, 0)
+    region = np.zeros((4, 4), bool)
+    region[:2] = True
+    assert mean_lab(img, region) == pytest.approx(rgb_to_lab([255, 0, 0]))
+    assert mean_lab(img, np.zeros((4, 4), bool)) is None
+
+
+def test_regions_and_locality():
+    m = np.zeros((7, 7), bool)
+    m[3, 3] = True
+    assert dilate(m, 1).sum() == 9 and dilate(m, 2).sum() == 25
+    assert (erode(dilate(m, 1), 1) == m).all()
+    assert not erode(m, 1).any()
+    full = np.ones((5, 5), bool)
+    assert erode(full, 1).all()  # the border repeats the edge: a full mask stays full
+
+    a = np.zeros((4, 4, 3), np.uint8)
+    b = a.copy()
+    region = np.zeros((4, 4), bool)
+    region[:2] = True
+    b[:2] = 200  # inside the region: ignored
+    assert outside_change(b, a, region) == 0.0
+    b[2:, :, 0] = 51  # outside: one channel of three off by 51
+    assert outside_change(b, a, region) == pytest.approx(51 / 255 / 3)
+    assert outside_change(b, a, np.ones((4, 4), bool)) is None
+
+
+def test_identity_reconstruction_is_perfect():
+    from mgpe_core.evaluate import reconstruction_scores
+
+    rng = np.random.default_rng(1)
+    imgs = [rng.integers(0, 256, (24, 24, 3)).astype(np.uint8) for _ in range(3)]
+    scores = reconstruction_scores(imgs, [im.copy() for im in imgs])
+    assert scores["psnr"] == PSNR_CAP  # inf per image, capped at PSNR_CAP dB
+    assert scores["ssim"] == pytest.approx(1.0)
+    assert scores["n"] == 3
+
+
+# -- the benchmark -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def synth_folder(tmp_path_factory):
+    """A prepared mgpe-synth folder at 64 px whose test split has 4 faces (with attributes)."""
+    from mgpe_core.data.prepare import prepare_dataset
+    from mgpe_core.synth import write_dataset
+
+    root = tmp_path_factory.mktemp("eval_data")
+    write_dataset(root / "synth", count=46, size=64, seed=5, image_format="png")
+    prepare_dataset(root / "synth", root / "prepared", size=64, schema="mgpe-11")
+    return root / "prepared"
+
+
+def _check_report(r, n):
+    json.dumps(r, allow_nan=False)  # valid JSON: no NaN or infinity anywhere
+    assert r["n"] == n and r["resolution"] == 64
+    rec = r["reconstruction"]
+    assert 0 < rec["psnr"] < PSNR_CAP and -1 <= rec["ssim"] <= 1 and rec["n"] == n
+    st = r["style_transfer"]
+    assert st["regions"] and st["total"]["n"] > 0
+    for s in st["regions"].values():
+        assert s["before"] >= 0 and s["after"] >= 0 and s["n"] > 0
+        assert s["removed"] == pytest.approx(1 - s["after"] / s["before"], abs=1e-3)
+    lo = r["locality"]
+    assert lo["dilation_px"] >= 2 and lo["total"]["n"] > 0
+    for s in lo["operations"].values():
+        assert 0 <= s["outside_change"] <= 1 and 0 <= s["reconstruction_change"] <= 1
+    assert r["fid"] == {"skipped": "FID skipped: no Inception weights (--fid-weights)"}
+    assert r["seconds"] > 0
+
+
+def test_evaluate_api(tiny_home, synth_folder):
+    from mgpe_core.evaluate import evaluate, headline, json_report
+
+    calls = []
+
+    def progress(k=1):
+        calls.append(k)
+
+    r = evaluate("tiny", synth_folder, n=4, seed=0, device="cpu", progress=progress)
+    assert len(r["_examples"]) >= 6  # one picture row per operation that ran
+    r = json_report(r)
+    _check_report(r, 4)
+    assert r["data"]["split"] == "test" and r["data"]["attributes"] is True
+    mf = r["mask_fidelity"]
+    for s in (mf["parser_on_real"], mf["reconstruction"], mf["total"],
+              *mf["operations"].values()):
+        assert 0 <= s["mean_iou"] <= 1 and 0 <= s["pixel_accuracy"] <= 1
+    assert {"swap-mouth", "swap-eyes", "edit-mask"} <= set(mf["operations"])
+    assert mf["total"]["n"] == sum(s["n"] for s in mf["operations"].values())
+    assert sum(calls) > 0
+    flat = headline(r)
+    assert flat["psnr"] == r["reconstruction"]["psnr"] and "mask_miou" in flat
+
+
+def test_cli_report_files(tiny_home, synth_folder, tmp_path, capsys):
+    from mgpe_core.io import read_image
+
+    out = tmp_path / "R"
+    code, stdout, err = run(capsys, "eval", "--model", "tiny", "--data", str(synth_folder),
+                            "--n", "4", "--json", "--out", str(out))
+    assert code == 0, err
+    r = json.loads(stdout)
+    for key in ("model", "n", "resolution", "data", "reconstruction", "mask_fidelity",
+                "style_transfer", "locality", "fid", "seconds", "skipped", "notes"):
+        assert key in r, key
+    _check_report(r, 4)
+    assert json.loads((out / "report.json").read_text()) == r
+    md = (out / "report.md").read_text()
+    assert "# mgpe eval: tiny" in md and "![examples](examples.png)" in md
+    assert "| PSNR (dB) | SSIM | n |" in md and "FID skipped" in md
+    grid = read_image(out / "examples.png")
+    assert grid.shape[1] > 4 * 128 and grid.shape[0] > 6 * 128  # 4 columns, a row per op
+
+
+def test_no_parser_resized_and_converted_data(tiny_home, tmp_path):
+    """A celebamask-19 folder at 80 px, a model without parser: resized, converted, and the
+    mask-fidelity section says why it is missing instead of failing."""
+    from mgpe_core.data.prepared import make_prepared_folder
+    from mgpe_core.evaluate import evaluate, json_report
+
+    make_prepared_folder(tmp_path / "d", count=4, size=80, schema_name="celebamask-19",
+                         n_test=2)
+    r = json_report(evaluate("tiny-noparser", tmp_path / "d", n=3))
+    assert r["n"] == 2 and r["data"]["attributes"] is False
+    assert "no parser" in r["mask_fidelity"]["skipped"]
+    assert any("resized" in note for note in r["notes"])
+    assert any("converted" in note for note in r["notes"])
+    assert np.isfinite(r["reconstruction"]["psnr"])
+
+
+def test_default_data_is_generated_once(tiny_home):
+    from mgpe_core.evaluate import SYNTH_SEED, default_data_dir, evaluate, generate_test_set
+
+    r = evaluate("tiny", None, n=2)
+    folder = default_data_dir(64, 2)
+    assert r["data"]["path"] == str(folder) and r["data"]["split"] == "all"
+    assert r["data"]["attributes"] is True and str(SYNTH_SEED) in r["data"]["source"]
+    stamp = (folder / "manifest.json").stat().st_mtime_ns
+    assert generate_test_set(64, 2) == folder  # reused, not rendered again
+    assert (folder / "manifest.json").stat().st_mtime_ns == stamp
+
+
+def test_bad_input(tiny_home, tmp_path, capsys):
+    from mgpe_core.evaluate import evaluate
+
+    code, _, err = run(capsys, "eval", "--model", "tiny", "--data", str(tmp_path / "nope"))
+    assert code == 1 and "does not exist" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "eval", "--model", "tiny", "--data", str(tmp_path / "empty"))
+    assert code == 1 and "manifest.json" in err
+    code, _, err = run(capsys, "eval", "--model", "tinny", "--data", str(tmp_path))
+    assert code == 2 and "Did you mean" in err and "tiny" in err
+    with pytest.raises(DatasetError):
+        evaluate("tiny", tmp_path / "empty", n=2)
+    with pytest.raises(UsageError):
+        evaluate("tiny", tmp_path / "empty", n=0)
