@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The built-in models' training pipeline (CPU). Resumable: every step skips what is done, and
+# the generator continues from its newest complete checkpoint (--resume auto), so a stopped
+# session loses minutes, not hours. Run it in the background:
+#
+#   nohup nice -n 5 tools/train_builtin.sh /work/runs > /work/runs/pipeline.log 2>&1 &
+#
+# VARIANT=eyemask trains the eye-mask variant (model.eye_window=mask) into g128-eyemask.
+# Then package with tools/build_builtin_model.py (see its --help).
+set -euo pipefail
+RUNS=${1:-runs}
+STEPS=${STEPS:-200000}
+M=${MGPE:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/mgpe}
+mkdir -p "$RUNS" && cd "$RUNS"
+[ -f synth128/synth.json ] || $M data synth synth128 --count 6000 --size 128 --seed 128 -j 2 --no-preview
+$M data prepare synth128 data128 --size 128 --schema mgpe-11 -j 2
+[ -f parser128/parser.json ] || $M train-parser --data data128 --out parser128 --steps 2500 \
+  --batch 8 --base-channels 16 --depth 4 --device cpu --json > parser128.result.json
+out=g128; extra=()
+if [ "${VARIANT:-}" = eyemask ]; then out=g128-eyemask; extra=(--set model.eye_window=mask); fi
+$M train --data data128 --parser parser128 --out "$out" --steps "$STEPS" --batch 8 \
+  --set model.width=0.25 --set model.latent_dim=256 "${extra[@]}" \
+  --set train.sample_every=500 --set train.checkpoint_every=250 --set train.keep_checkpoints=2 \
+  --precision bf16 --device cpu --resume auto
