@@ -113,6 +113,9 @@ class OpContext:
             p = Portrait(image, labels, str(spec))
             if labels is None and need_mask:
                 p.labels = self.parse([image])[0]
+        if need_mask and p.labels is not None and not p.labels.any():
+            raise LabelError(f"the mask of {spec} has no face (background only): nothing to "
+                             "edit or to take a style from")
         self.cache[key] = p
         return p
 
