@@ -26,9 +26,7 @@ def run_features(model, images, batch, channels_last, grad_mode):
     for i in range(0, len(images), batch):
         x = images[i:i + batch]
         if grad_mode == "inference_mode":
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            out.append(model.features(x))
+            out.append(model.features(x))  # converts to channels_last itself when set
         else:
             with torch.no_grad():
                 x = resize_input(x) * 2 - 1
@@ -48,7 +46,7 @@ def main() -> None:
     args = ap.parse_args()
     default_threads = torch.get_num_threads()
     model = randomize_(FIDInception())
-    model_cl = randomize_(FIDInception()).to(memory_format=torch.channels_last)
+    model_cl = randomize_(FIDInception()).use_channels_last()
     g = torch.Generator().manual_seed(0)
     images = torch.rand(max(args.images, max(args.batches)), 3, 299, 299, generator=g)
     print(f"torch {torch.__version__}, default threads {default_threads}, input 299x299")

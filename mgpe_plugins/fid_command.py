@@ -17,8 +17,8 @@ def _is_stats(path: Path) -> bool:
 @click.argument("real", type=click.Path(path_type=Path))
 @click.argument("fake", type=click.Path(path_type=Path))
 @click.option("--weights", type=click.Path(path_type=Path), default=None,
-              help="FID Inception weights (.safetensors) [default: "
-                   "$MGPE_HOME/weights/pt_inception-2015-12-05-6726825d.safetensors].")
+              help="FID Inception weights, a .safetensors file [default: "
+                   "pt_inception-2015-12-05-6726825d.safetensors in $MGPE_HOME/weights].")
 @click.option("--sha256", default=None, metavar="PREFIX",
               help="Refuse the weights file unless its SHA-256 starts with PREFIX.")
 @click.option("--batch", type=click.IntRange(min=1), default=32, show_default=True,
@@ -45,11 +45,17 @@ def fid_command(real, fake, weights, sha256, batch, device, save_stats, as_json)
     from mgpe_core.errors import MgpeError, UsageError
     from mgpe_core.metrics import fid as fidlib
 
+    def say(text: str) -> None:  # diagnostics: stderr, one unwrapped line, no markup
+        err_console.print(text, markup=False, soft_wrap=True)
+
     if save_stats is not None:
         if _is_stats(real):
             raise UsageError("--save-stats needs REAL to be a folder (it is already statistics)")
         if save_stats.suffix.lower() != ".npz":
             raise UsageError(f"--save-stats {save_stats}: statistics files end in .npz")
+        if not save_stats.parent.is_dir():
+            raise MgpeError(f"cannot write {save_stats}: folder {save_stats.parent} does not "
+                            "exist")
 
     # Validate both inputs (cheap) before loading the network or computing anything.
     sides = {}
@@ -80,18 +86,18 @@ def fid_command(real, fake, weights, sha256, batch, device, save_stats, as_json)
                 sides[role] = fidlib.Stats(mu, sigma, len(value), PREPROCESSING, model.weights_name)
         if save_stats is not None:
             fidlib.save_stats(save_stats, sides["real"])
-            err_console.print(f"saved REAL's statistics to {save_stats}", markup=False)
+            say(f"saved REAL's statistics to {save_stats}")
 
     real_s, fake_s = sides["real"], sides["fake"]
     for a, b, what in ((real_s.preprocessing, fake_s.preprocessing, "preprocessing"),
                        (real_s.weights, fake_s.weights, "weights")):
         if a and b and a != b:
-            err_console.print(f"warning: REAL and FAKE were computed with different {what} "
-                              f"({a!r} vs {b!r}); the FID is not comparable", markup=False)
+            say(f"warning: REAL and FAKE were computed with different {what} ({a!r} vs "
+                f"{b!r}); compare the FID only if they are equivalent")
     counts = [s.count for s in (real_s, fake_s) if s.count is not None]
     if counts and min(counts) < 2048:
-        err_console.print(f"note: {min(counts)} images on one side (< 2048): FID is biased "
-                          "upwards at small counts; compare only at equal counts", markup=False)
+        say(f"note: {min(counts)} images on one side (< 2048): FID is biased upwards at small "
+            "counts; compare only at equal counts")
     value = fidlib.frechet_distance(real_s.mu, real_s.sigma, fake_s.mu, fake_s.sigma)
     if not math.isfinite(value):
         raise MgpeError("FID is not finite (bad statistics?)")

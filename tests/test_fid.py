@@ -193,6 +193,10 @@ def test_load_inception_round_trip(random_net, weights_file):
     ref = random_net.state_dict()
     got = loaded.state_dict()
     assert set(got) == set(ref) and all(torch.equal(got[k], ref[k]) for k in ref)
+    assert loaded.channels_last  # the default fast layout computes the same function
+    image = torch.rand(1, 3, 299, 299, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(loaded.features(image), random_net.features(image),
+                               rtol=1e-4, atol=1e-5)
     with pytest.raises(CheckpointError, match="checksum mismatch"):
         load_inception(weights_file, sha256="00000000")
     from mgpe_core.checkpoint import sha256_file

@@ -236,12 +236,20 @@ class FIDInception(nn.Module):
         self.Mixed_7c = BlockE(2048, max_pool=True)
         self.fc = nn.Linear(FEATURE_DIM, NUM_CLASSES)  # unused for FID; kept so weights match
         self.weights_name: str | None = None
+        self.channels_last = False  # set by use_channels_last()
         self.eval()
         self.requires_grad_(False)
 
     def train(self, mode: bool = True):
         """The network only ever runs with BatchNorm's running statistics."""
         return super().train(False)
+
+    def use_channels_last(self) -> FIDInception:
+        """Switch weights and inputs to the channels_last memory format (1.25-1.4x faster on
+        the CPU in bench/bench_fid.py; features differ by ~1e-6 from the default layout)."""
+        self.to(memory_format=torch.channels_last)
+        self.channels_last = True
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Preprocessed input (B, 3, 299, 299) in [-1, 1] -> pool3 features (B, 2048)."""
@@ -264,6 +272,8 @@ class FIDInception(nn.Module):
         with torch.inference_mode():
             x = images.to(device=param.device, dtype=param.dtype)
             x = resize_input(x) * 2.0 - 1.0
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             return self.forward(x).float()
 
 
@@ -350,7 +360,7 @@ def _looks_like_pickle(path: Path) -> bool:
 
 
 def load_inception(path: str | os.PathLike | None = None, device: str | torch.device = "cpu",
-                   sha256: str | None = None) -> FIDInception:
+                   sha256: str | None = None, channels_last: bool = True) -> FIDInception:
     """The FID Inception network with its weights, in eval mode on ``device``.
 
     ``path``: a ``.safetensors`` file (default ``$MGPE_HOME/weights/`` + :data:`WEIGHTS_FILE`).
@@ -359,6 +369,7 @@ def load_inception(path: str | os.PathLike | None = None, device: str | torch.de
     prefix) is given, the file's SHA-256 starts with it. The published ``6726825d`` prefix is
     that of the original ``.pth`` and cannot be checked on a converted file; no hash of the
     converted tensors is built in (none is known here), so pass ``sha256`` to pin your copy.
+    ``channels_last``: see :meth:`FIDInception.use_channels_last` (on by default).
     """
     path = find_weights(path)
     try:
@@ -380,7 +391,8 @@ def load_inception(path: str | os.PathLike | None = None, device: str | torch.de
         model = FIDInception()
     model.load_state_dict(tensors, strict=True, assign=True)
     model.weights_name = path.name
-    return model.to(device)
+    model = model.to(device)
+    return model.use_channels_last() if channels_last else model
 
 
 def randomize_(model: FIDInception, seed: int = 0) -> FIDInception:
