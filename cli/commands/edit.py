@@ -135,13 +135,6 @@ def _load_editor(model_name, variant, device, precision):
     return Editor(model, device=resolve_device(device), precision=precision)
 
 
-def _outputs_for(out: Path, inputs: list[str], n_requests: int, op_name: str):
-    """Where each result goes: a file for one input and one result, else a folder."""
-    if len(inputs) == 1 and n_requests == 1:
-        return "file", out
-    return "folder", out
-
-
 def run_operation(op, kw) -> None:
     from mgpe_core.errors import UsageError
     from mgpe_core.operations import OpContext

@@ -69,43 +69,53 @@ def feature_matching_loss(fake: list[list[torch.Tensor]],
     return total / max(n, 1)
 
 
-def parsing_loss(parser, image: torch.Tensor, labels: torch.Tensor,
-                 weights: torch.Tensor) -> torch.Tensor:
-    logits = parser(image)
-    return F.cross_entropy(logits.float(), labels.long(), weight=weights.to(logits.device))
+def generator_losses(out: dict, d_fake, d_real, parser, target_labels: torch.Tensor,
+                     paired_images: torch.Tensor | None, cfg: LossConfig,
+                     weights: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Weighted total and terms of Equations 7 / 8 for one generator forward.
+
+    ``out``: the generator's output dict; ``d_fake``: discriminator outputs on ``out["image"]``.
+    The first ``len(paired_images)`` samples are paired (source == target): they also get
+    L_global against ``paired_images`` and feature matching against ``d_real`` (the
+    discriminator on those real images). ``paired_images=None``: an all-unpaired batch.
+    """
+    fake = out["image"]
+    terms = {
+        "local": local_loss(out["recons"], out["crops"]),
+        "adversarial": adversarial_loss(d_fake, True, cfg.gan_mode, for_discriminator=False),
+        "parsing": F.cross_entropy(parser(fake).float(), target_labels.long(),
+                                   weight=weights.to(fake.device)),
+    }
+    weight = {"local": cfg.local, "adversarial": cfg.adversarial, "parsing": cfg.parsing,
+              "reconstruction": cfg.reconstruction, "feature_matching": cfg.feature_matching,
+              "kl": cfg.kl}
+    if cfg.kl:
+        terms["kl"] = kl_loss(out["mu"], out["logvar"])
+    if paired_images is not None and len(paired_images):
+        b = paired_images.shape[0]
+        terms["reconstruction"] = 0.5 * F.mse_loss(fake[:b].float(), paired_images.float())
+        terms["feature_matching"] = feature_matching_loss([[f[:b] for f in s] for s in d_fake],
+                                                          d_real)
+    total = sum(weight[k] * v.float() for k, v in terms.items())
+    return total, terms
 
 
 def generator_objective(generator, discriminator, parser, batch: dict, paired: bool,
                         cfg: LossConfig, weights: torch.Tensor,
                         sample: bool = True) -> tuple[torch.Tensor, dict, dict]:
-    """Total generator loss for one branch, its terms (floats detached) and the forward output.
-
-    ``batch``: source_image, source_labels, target_image, target_labels. In a paired step source
-    and target are the same faces. The discriminator and parser are used as functions here; their
-    parameters must be excluded from the generator optimizer (the parser stays frozen).
-    ``sample``: draw the local latents (VAE reparameterisation), as training does.
-    """
+    """One branch on its own (the trainer runs both in one batch): total loss, detached terms
+    and the forward output. ``batch``: source/target image/labels; ``paired``: source == target.
+    ``sample``: draw the local latents (VAE reparameterisation), as training does."""
     out = generator(batch["source_image"], batch["source_labels"], batch["target_image"],
                     batch["target_labels"], sample=sample)
-    fake = out["image"]
-    onehot = one_hot(batch["target_labels"], generator.num_classes, fake.dtype)
-    d_fake = discriminator(fake, onehot)
-    terms = {
-        "local": local_loss(out["recons"], out["crops"]),
-        "adversarial": adversarial_loss(d_fake, True, cfg.gan_mode, for_discriminator=False),
-        "parsing": parsing_loss(parser, fake, batch["target_labels"], weights),
-    }
-    weight = {"local": cfg.local, "adversarial": cfg.adversarial, "parsing": cfg.parsing}
-    if cfg.kl:
-        terms["kl"], weight["kl"] = kl_loss(out["mu"], out["logvar"]), cfg.kl
+    onehot = one_hot(batch["target_labels"], generator.num_classes, out["image"].dtype)
+    d_fake = discriminator(out["image"], onehot)
+    d_real = None
     if paired:
-        terms["reconstruction"] = 0.5 * F.mse_loss(fake.float(), batch["source_image"].float())
-        weight["reconstruction"] = cfg.reconstruction
         with torch.no_grad():
             d_real = discriminator(batch["target_image"], onehot)
-        terms["feature_matching"] = feature_matching_loss(d_fake, d_real)
-        weight["feature_matching"] = cfg.feature_matching
-    total = sum(weight[k] * v for k, v in terms.items())
+    total, terms = generator_losses(out, d_fake, d_real, parser, batch["target_labels"],
+                                    batch["source_image"] if paired else None, cfg, weights)
     return total, {k: float(v.detach()) for k, v in terms.items()}, out
 
 

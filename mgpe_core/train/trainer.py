@@ -37,17 +37,11 @@ from ..checkpoint import (
     unflatten_optimizer,
 )
 from ..errors import MgpeError
-from ..io import write_image, write_json
+from ..io import write_image
 from ..model.build import build_networks, parameter_counts
 from ..model.config import MgpeConfig
 from ..model.generator import one_hot
-from ..model.losses import (
-    adversarial_loss,
-    class_weights,
-    feature_matching_loss,
-    kl_loss,
-    local_loss,
-)
+from ..model.losses import adversarial_loss, class_weights, generator_losses
 from .distributed import DistInfo, precision_context
 from .ema import make_ema, update_ema
 
@@ -289,22 +283,8 @@ class Trainer:
             d_fake = self.discriminator(fake, onehot)
             with torch.no_grad():
                 d_real = self.discriminator(images, onehot[:b])
-            terms = {
-                "local": local_loss(out["recons"], out["crops"]),
-                "adversarial": adversarial_loss(d_fake, True, lcfg.gan_mode, False),
-                "parsing": torch.nn.functional.cross_entropy(
-                    self.parser(fake).float(), tgt_lab, weight=self.weights),
-                "reconstruction": 0.5 * torch.nn.functional.mse_loss(fake[:b].float(),
-                                                                     images.float()),
-                "feature_matching": feature_matching_loss([[f[:b] for f in s] for s in d_fake],
-                                                          d_real),
-            }
-            if lcfg.kl:
-                terms["kl"] = kl_loss(out["mu"], out["logvar"])
-            weight = {"local": lcfg.local, "adversarial": lcfg.adversarial,
-                      "parsing": lcfg.parsing, "reconstruction": lcfg.reconstruction,
-                      "feature_matching": lcfg.feature_matching, "kl": lcfg.kl}
-            g_loss = sum(weight[k] * v.float() for k, v in terms.items())
+            g_loss, terms = generator_losses(out, d_fake, d_real, self.parser, tgt_lab, images,
+                                             lcfg, self.weights)
         self.discriminator.requires_grad_(True)
         if not torch.isfinite(g_loss):
             return self._nonfinite("generator")
@@ -443,11 +423,4 @@ def describe(cfg: MgpeConfig) -> dict:
             "parameters_millions": {k: round(v / 1e6, 3) for k, v in counts.items()}}
 
 
-def write_run_config(run_dir: Path, cfg: MgpeConfig, extra: dict) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "config.json", {**cfg.to_dict()})
-    write_json(run_dir / "run.json", extra)
-
-
-__all__ = ["Trainer", "StopFlag", "install_signal_handlers", "describe", "write_run_config",
-           "TrainingAborted"]
+__all__ = ["Trainer", "StopFlag", "install_signal_handlers", "describe", "TrainingAborted"]
