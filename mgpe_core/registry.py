@@ -287,6 +287,10 @@ def import_run(run: str | os.PathLike, name: str, parser: str | os.PathLike | No
     run_json = Path(run) / "run.json"
     if parser is None and run_json.exists():
         parser = read_json(run_json).get("parser")
+        # runs written by older versions stored the path as typed: relative to where training
+        # ran, usually the run folder's parent
+        if parser and not Path(parser).is_absolute() and not Path(parser).exists():
+            parser = str(Path(run).resolve().parent / parser)
     if parser is not None:
         from .checkpoint import load_tensors
 

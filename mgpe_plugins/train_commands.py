@@ -179,7 +179,8 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
         trainer.resume(resume)
         if info.is_main:
             write_json(run_dir / "run.json", {
-                "data": str(data_dir), "parser": str(parser_path), "device": str(dev),
+                "data": str(Path(data_dir).resolve()), "parser": str(Path(parser_path).resolve()),
+                "device": str(dev),
                 "world_size": info.world_size, "pid": os.getpid(),
                 "parameters": trainer.param_counts,
             })

@@ -206,3 +206,16 @@ def test_ddp_on_cpu_with_gloo_keeps_ranks_identical(data_and_parser, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in params)
     assert (tmp_path / "run" / "checkpoints").exists()  # rank 0 wrote it
     assert DistInfo(rank=1, world_size=2).is_main is False
+
+
+def test_ema_warmup_follows_early_weights():
+    from mgpe_core.train.ema import make_ema, update_ema, warmup_decay
+
+    assert warmup_decay(0.999, 0) == 0.1 and warmup_decay(0.999, 10**6) == 0.999
+    model = torch.nn.Linear(2, 2)
+    ema = make_ema(model)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    update_ema(ema, model, 0.999, step=0)
+    # 90% of the way to the new weights at step 0, instead of 0.1% without warm-up
+    assert torch.allclose(ema.weight, model.weight - 0.1, atol=1e-6)

@@ -15,10 +15,18 @@ def make_ema(model: nn.Module) -> nn.Module:
     return ema
 
 
+def warmup_decay(decay: float, step: int) -> float:
+    """Decay used at ``step`` (0-based): ramps up as (1 + step) / (10 + step) to ``decay``, so an
+    early checkpoint's EMA follows the trained weights instead of the random initialisation."""
+    return min(decay, (1.0 + step) / (10.0 + step))
+
+
 @torch.no_grad()
-def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    """Parameters: ema = decay * ema + (1 - decay) * model. Buffers (BatchNorm statistics) are
-    copied, since averaging running statistics has no meaning."""
+def update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int | None = None) -> None:
+    """Parameters: ema = d * ema + (1 - d) * model, d = ``decay`` (warmed up by ``step`` when
+    given). Buffers (BatchNorm statistics) are copied: averaging them has no meaning."""
+    if step is not None:
+        decay = warmup_decay(decay, step)
     for e, p in zip(ema.parameters(), model.parameters(), strict=True):
         e.lerp_(p.detach(), 1.0 - decay)
     for e, b in zip(ema.buffers(), model.buffers(), strict=True):

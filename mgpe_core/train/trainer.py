@@ -308,7 +308,7 @@ class Trainer:
         self.scaler.scale(d_loss).backward()
         self.scaler.step(self.opt_d)
         self.scaler.update()
-        update_ema(self.ema, self.generator, cfg.train.ema_decay)
+        update_ema(self.ema, self.generator, cfg.train.ema_decay, step=self.step)
         self.nonfinite_in_row = 0
         losses = {k: float(v.detach()) for k, v in terms.items()}
         losses.update(g_total=float(g_loss.detach()), d_real=float(d_real_loss.detach()),
