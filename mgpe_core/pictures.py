@@ -41,3 +41,12 @@ def make_grid(
             draw.text((x + 1, y), text[: max(1, w // 6)], fill=(0, 0, 0))
         grid = np.asarray(pil)
     return grid
+
+
+def fit_square(img: np.ndarray, size: int) -> np.ndarray:
+    """``img`` resized (Lanczos) to size x size, or itself when it already is: grid tiles."""
+    if img.shape[:2] == (size, size):
+        return img
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.LANCZOS))

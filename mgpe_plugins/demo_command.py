@@ -44,17 +44,9 @@ FIGURES = [
 ]
 
 
-def _tile(img, size):
-    import numpy as np
-    from PIL import Image
-
-    if img.shape[:2] == (size, size):
-        return img
-    return np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.LANCZOS))
-
-
 def _run_rows(editor, ctx, rows):
     """(captions, tiles per row) for a list of (op, target, options, label)."""
+    from mgpe_core.pictures import fit_square
     from mgpe_core.plugins import get_operation
 
     size = max(128, editor.resolution)  # room for captions under small models' tiles
@@ -76,7 +68,7 @@ def _run_rows(editor, ctx, rows):
         else:
             tiles = [tgt.image, editor.schema.colorize(results[0].mask), results[0].image]
             caps = ["photo", "edited mask", label]
-        out_rows.append((caps, [_tile(t, size) for t in tiles]))
+        out_rows.append((caps, [fit_square(t, size) for t in tiles]))
     return out_rows
 
 

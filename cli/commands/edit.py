@@ -192,7 +192,7 @@ def _stem_of(spec: str) -> str:
 
 def _write_results(op, spec, requests, results, out, many, common, editor) -> list[dict]:
     from mgpe_core.io import write_image
-    from mgpe_core.pictures import make_grid
+    from mgpe_core.pictures import fit_square, make_grid
 
     records = []
     paths = []
@@ -219,29 +219,20 @@ def _write_results(op, spec, requests, results, out, many, common, editor) -> li
         records.append(rec)
     if len(requests) > 1:
         tiles = [editor.schema.colorize(results[0].mask)] + [r.model_image for r in results]
-        tiles = [_fit(t, results[0].model_image.shape[0]) for t in tiles]
+        tiles = [fit_square(t, results[0].model_image.shape[0]) for t in tiles]
         grid_path = out / f"{_stem_of(spec)}.{op.name}.grid.png"
         write_image(grid_path, make_grid(tiles, ncol=min(len(tiles), 6)))
         records.append({"input": spec, "grid": str(grid_path)})
     return records
 
 
-def _fit(img, size):
-    import numpy as np
-    from PIL import Image
-
-    if img.shape[:2] == (size, size):
-        return img
-    return np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.LANCZOS))
-
-
 def _compare_strip(req, res, schema):
     """Inputs | edited mask | output, each at the output's height."""
-    from mgpe_core.pictures import make_grid
+    from mgpe_core.pictures import fit_square, make_grid
 
     size = res.model_image.shape[0]
-    tiles = [_fit(req.target.image, size)]
+    tiles = [fit_square(req.target.image, size)]
     for p in {id(p): p for p in req.styles.values() if p is not req.target}.values():
-        tiles.append(_fit(p.image, size))
-    tiles += [_fit(schema.colorize(res.mask), size), _fit(res.model_image, size)]
+        tiles.append(fit_square(p.image, size))
+    tiles += [fit_square(schema.colorize(res.mask), size), fit_square(res.model_image, size)]
     return make_grid(tiles, ncol=len(tiles))
