@@ -97,13 +97,17 @@ def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_chann
               help="[default: bf16 on GPU, fp32 on CPU]")
 @click.option("--resume", default=None, metavar="auto|PATH",
               help="Continue the run: auto = newest complete checkpoint in --out.")
+@click.option("--init-from", "init_from", type=click.Path(exists=True, path_type=Path),
+              help="Fine-tune: start from another run's weights (run folder or checkpoint) "
+                   "with fresh optimizers, e.g. a variant from the original model. Ignored "
+                   "when --resume finds a checkpoint.")
 @click.option("--seed", type=int, default=None)
 @click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
               help="DataLoader worker processes.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and parameter counts.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def train_command(data_dir, run_dir, parser_path, size, steps, batch, config_file, overrides,
-                  device, precision, resume, seed, workers, dry_run, as_json):
+                  device, precision, resume, init_from, seed, workers, dry_run, as_json):
     """Train the MGPE generator (paired + unpaired steps, multiscale discriminators, feature
     matching, parsing loss through the frozen parser, device augmentations).
 
@@ -145,12 +149,12 @@ def train_command(data_dir, run_dir, parser_path, size, steps, batch, config_fil
         return
     if data_dir is None or parser_path is None:
         raise UsageError("mgpe train needs --data and --parser (or --dry-run)")
-    _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume, workers,
-                  as_json)
+    _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume, init_from,
+                  workers, as_json)
 
 
-def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume, workers,
-                  as_json):
+def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume, init_from,
+                  workers, as_json):
     import dataclasses
 
     from mgpe_cli.console import progress_bar
@@ -176,9 +180,16 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
         trainer = Trainer(cfg, data_dir, run_dir, parser_path, dev, info,
                           log=console.print if info.is_main else (lambda *_: None),
                           num_workers=workers)
-        trainer.resume(resume)
+        resumed = trainer.resume(resume)
+        run_info = {}
+        if init_from is not None and not resumed:
+            run_info["init_from"] = str(trainer.init_from(init_from).resolve())
+        elif (run_dir / "run.json").exists():  # a resumed fine-tune keeps its origin on record
+            previous = json.loads((run_dir / "run.json").read_text())
+            run_info.update({k: previous[k] for k in ("init_from",) if k in previous})
         if info.is_main:
             write_json(run_dir / "run.json", {
+                **run_info,
                 "data": str(Path(data_dir).resolve()), "parser": str(Path(parser_path).resolve()),
                 "device": str(dev),
                 "world_size": info.world_size, "pid": os.getpid(),

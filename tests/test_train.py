@@ -105,6 +105,29 @@ def test_run_folder_loads_as_generator(data_and_parser, tmp_path):
         load_run_generator(tmp_path / "samples")
 
 
+def test_init_from_copies_weights_into_a_variant_with_fresh_optimizers(data_and_parser,
+                                                                       tmp_path):
+    from mgpe_core.checkpoint import CheckpointError
+
+    data, parser_dir, _ = data_and_parser
+    origin = _trainer(tiny_cfg(), data, parser_dir, tmp_path / "origin")
+    origin.run(2)
+    variant_cfg = MgpeConfig.from_dict({**tiny_cfg().to_dict(),
+                                        "model": {**TINY_MODEL, "eye_window": "mask"}})
+    variant = _trainer(variant_cfg, data, parser_dir, tmp_path / "variant")
+    variant.init_from(tmp_path / "origin")
+    assert variant.step == 0 and not variant.opt_g.state
+    for name in ("generator", "ema", "discriminator"):
+        a, b = getattr(origin, name).state_dict(), getattr(variant, name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    assert variant.run(1)["step"] == 1
+
+    wider = MgpeConfig.from_dict({**tiny_cfg().to_dict(),
+                                  "model": {**TINY_MODEL, "latent_dim": 8}})
+    with pytest.raises(CheckpointError, match="generator weights do not fit"):
+        _trainer(wider, data, parser_dir, tmp_path / "w").init_from(tmp_path / "origin")
+
+
 def test_stop_flag_checkpoints_and_returns(data_and_parser, tmp_path):
     data, parser_dir, _ = data_and_parser
     trainer = _trainer(tiny_cfg(), data, parser_dir, tmp_path)
@@ -164,6 +187,26 @@ def test_cli_sigterm_then_resume(data_and_parser, tmp_path):
                              timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["step"] == done + 1
+
+
+def test_cli_init_from_records_origin_and_survives_resume(data_and_parser, tmp_path, capsys):
+    data, parser_dir, _ = data_and_parser
+    cfg_file = tmp_path / "cfg.json"
+    cfg_file.write_text(tiny_cfg().to_json())
+    base = ["train", "--data", str(data), "--parser", str(parser_dir), "--config",
+            str(cfg_file), "--device", "cpu", "--json"]
+    assert main([*base, "--out", str(tmp_path / "a"), "--steps", "1"]) == 0
+    tune = [*base, "--out", str(tmp_path / "b"), "--init-from", str(tmp_path / "a"),
+            "--set", "model.eye_window=mask"]
+    assert main([*tune, "--steps", "1"]) == 0
+    origin = json.loads((tmp_path / "b" / "run.json").read_text())["init_from"]
+    assert origin.endswith("step-000000001.json")
+    assert main([*tune, "--steps", "2", "--resume", "auto"]) == 0
+    run = json.loads((tmp_path / "b" / "run.json").read_text())
+    assert run["init_from"] == origin
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["model"]["eye_window"] == \
+        "mask"
+    capsys.readouterr()
 
 
 def _ddp_worker(rank, world, data, parser_dir, run, port, out):

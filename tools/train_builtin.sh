@@ -5,7 +5,8 @@
 #
 #   nohup nice -n 5 tools/train_builtin.sh /work/runs > /work/runs/pipeline.log 2>&1 &
 #
-# VARIANT=eyemask trains the eye-mask variant (model.eye_window=mask) into g128-eyemask.
+# VARIANT=eyemask trains the eye-mask variant (model.eye_window=mask) into g128-eyemask,
+# fine-tuned from g128's newest checkpoint (same data, parser and losses; fresh optimizers).
 # Then package with tools/build_builtin_model.py (see its --help).
 set -euo pipefail
 RUNS=${1:-runs}
@@ -17,7 +18,9 @@ $M data prepare synth128 data128 --size 128 --schema mgpe-11 -j 2
 [ -f parser128/parser.json ] || $M train-parser --data data128 --out parser128 --steps 2500 \
   --batch 8 --base-channels 16 --depth 4 --device cpu --json > parser128.result.json
 out=g128; extra=()
-if [ "${VARIANT:-}" = eyemask ]; then out=g128-eyemask; extra=(--set model.eye_window=mask); fi
+if [ "${VARIANT:-}" = eyemask ]; then
+  out=g128-eyemask; extra=(--set model.eye_window=mask --init-from g128)
+fi
 $M train --data data128 --parser parser128 --out "$out" --steps "$STEPS" --batch 8 \
   --set model.width=0.25 --set model.latent_dim=256 "${extra[@]}" \
   --set train.sample_every=500 --set train.checkpoint_every=250 --set train.keep_checkpoints=2 \

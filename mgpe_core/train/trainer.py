@@ -237,6 +237,27 @@ class Trainer:
         self.log(f"resumed from {path} (step {self.step})")
         return True
 
+    def init_from(self, path: str | Path) -> Path:
+        """Start from another run's weights (generator, EMA, discriminators) with fresh
+        optimizers at step 0: fine-tuning, e.g. a variant from the original model. The
+        architectures must match parameter for parameter (variants such as ``eye_window`` do)."""
+        from .runs import resolve_checkpoint
+
+        sidecar = resolve_checkpoint(path)
+        tensors, meta = load_checkpoint(sidecar)
+        for name, module in (("generator", self.generator), ("ema", self.ema),
+                             ("discriminator", self.discriminator)):
+            state = {k[len(name) + 1:]: v for k, v in tensors.items()
+                     if k.startswith(name + ".")}
+            try:
+                module.load_state_dict(state)
+            except RuntimeError as e:
+                first = str(e).strip().splitlines()[0]
+                raise CheckpointError(f"{sidecar}: {name} weights do not fit this run's model "
+                                      f"config ({first})") from None
+        self.log(f"initialised from {sidecar} (its step {meta.get('step')})")
+        return sidecar
+
     # -- data ----------------------------------------------------------------------------------
 
     def batches(self):
