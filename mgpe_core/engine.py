@@ -48,6 +48,9 @@ class EditRequest:
     target: Portrait
     mask: np.ndarray | None = None
     styles: dict[str, Portrait] = field(default_factory=dict)
+    #: Keep the target's own pixels outside the edited region (see :func:`edit_region`); the
+    #: generated pixels are blended in with a feathered edge. False: the whole generated image.
+    keep_unedited: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.styles) - set(COMPONENT_NAMES)
@@ -63,7 +66,41 @@ class EditRequest:
 class EditResult:
     image: np.ndarray  # uint8 (H, W, 3): model resolution, or the original size if pasted back
     mask: np.ndarray  # the target mask used, same size as image
-    model_image: np.ndarray  # the raw output at the model's resolution
+    model_image: np.ndarray  # the raw generator output at the model's resolution
+
+
+def edit_region(request: EditRequest, schema) -> np.ndarray:
+    """Pixels an edit may change (bool, the target's size): where the edited mask differs from
+    the target's own, plus, for every component whose style comes from another portrait, that
+    component's pixels in the old and the new mask. Everything else is the photo as it was:
+    re-rendering it would only add the generator's reconstruction error."""
+    from .components import get_component
+
+    old = request.target.labels
+    new = request.mask if request.mask is not None else old
+    region = new != old
+    for comp, source in request.styles.items():
+        if source is request.target:
+            continue
+        ids = schema.ids(get_component(comp).classes)
+        region |= np.isin(old, ids) | np.isin(new, ids)
+    return region
+
+
+def blend_radius(size: int) -> int:
+    """Feather radius (px) of the edited region at an image's longer side: 1/64 of it. The
+    blend reaches at most twice this beyond the region (dilation, then blur)."""
+    return max(1, round(size / 64))
+
+
+def blend(generated: np.ndarray, original: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """alpha * generated + (1 - alpha) * original, uint8, in row blocks (bounded memory)."""
+    out = np.empty_like(original)
+    for y in range(0, original.shape[0], 512):
+        a = alpha[y:y + 512, :, None]
+        mix = a * generated[y:y + 512] + (1 - a) * original[y:y + 512].astype(np.float32)
+        out[y:y + 512] = np.clip(np.round(mix), 0, 255).astype(np.uint8)
+    return out
 
 
 def to_square(image: np.ndarray, labels: np.ndarray | None, size: int):
@@ -223,23 +260,27 @@ class Editor:
         for i, req in enumerate(requests):
             model_img = pixels[i]
             if paste_back:
-                results.append(self._paste_back(req, model_img, masks[i], geos[i]))
+                results.append(self._paste_back(req, model_img, geos[i]))
+            elif req.keep_unedited:
+                square = prepared[index[id(req.target)]][0]
+                _, region, _ = to_square(req.target.image,
+                                         edit_region(req, self.schema).astype(np.uint8), r)
+                alpha = feathered(region.astype(bool), blend_radius(r))
+                results.append(EditResult(blend(model_img, square, alpha), masks[i], model_img))
             else:
                 results.append(EditResult(model_img, masks[i], model_img))
         return results
 
-    def _paste_back(self, req: EditRequest, model_img: np.ndarray, model_mask: np.ndarray,
-                    geo) -> EditResult:
-        """Blend the output into the original photo inside the face region (feathered)."""
+    def _paste_back(self, req: EditRequest, model_img: np.ndarray, geo) -> EditResult:
+        """Blend the output into the original photo (feathered): inside the edited region, or
+        inside the face region with ``keep_unedited=False``."""
         target = req.target
         hw = target.image.shape[:2]
         full = from_square(model_img, geo, hw)
         mask = req.mask if req.mask is not None else target.labels
-        region = (mask != 0) | (target.labels != 0)
-        alpha = feathered(region, max(1, int(round(0.01 * max(hw)))))
-        out = np.empty_like(target.image)
-        for y in range(0, hw[0], 512):  # row blocks: bounded memory for huge photos
-            a = alpha[y:y + 512, :, None]
-            blend = a * full[y:y + 512] + (1 - a) * target.image[y:y + 512].astype(np.float32)
-            out[y:y + 512] = np.clip(np.round(blend), 0, 255).astype(np.uint8)
-        return EditResult(out, mask, model_img)
+        if req.keep_unedited:
+            alpha = feathered(edit_region(req, self.schema), blend_radius(max(hw)))
+        else:
+            alpha = feathered((mask != 0) | (target.labels != 0),
+                              max(1, int(round(0.01 * max(hw)))))
+        return EditResult(blend(full, target.image, alpha), mask, model_img)

@@ -19,10 +19,14 @@ parses the outputs with the model's parser in batches and returns a JSON-ready r
   64 px) and the mean Lab colour of the same region in the style source photo, against the
   same distance before the transfer (the target photo's own region); ``removed = 1 - after /
   before`` (of the means).
-- ``locality``: mean absolute change (in /255 units) of the pixels outside the edited region
-  (the changed mask pixels, dilated by :func:`locality_radius` px) between the output and the
-  input photo, for the component edits (and the style edits, outside their region); beside it
-  the reconstruction's change of the same pixels (what re-rendering costs without any edit).
+- ``locality``: mean absolute change (a fraction of 255) of the pixels outside the edited
+  region (the changed mask pixels, dilated by :func:`locality_radius` px) between the output
+  and the input photo, for the component edits (and the style edits, outside their region):
+  ``outside_change`` of the engine's result (which keeps unedited pixels, blending the
+  generated ones in within 2 x :func:`~mgpe_core.engine.blend_radius`), ``generator_change``
+  of the raw generator output, and ``reconstruction_change``, the unedited re-rendering's
+  change of the same pixels (what re-rendering costs without any edit). Every other metric
+  scores the raw generator output.
 - ``fid``: FID of the reconstructions and of all unpaired edits vs the real test photos, only
   with Inception weights (``fid_weights``); otherwise an entry saying it was skipped.
 
@@ -261,7 +265,8 @@ class _Job:
     region: np.ndarray | None = None  # style: the measured region of the target (eroded)
     source_region: np.ndarray | None = None  # style: the same region in the source
     changed: np.ndarray | None = None  # the edited region (for locality)
-    output: np.ndarray | None = None
+    output: np.ndarray | None = None  # the raw generator output
+    blended: np.ndarray | None = None  # what users get: unedited pixels kept (engine default)
 
 
 @dataclass
@@ -281,7 +286,7 @@ def _short(e: Exception) -> str:
 
 def _plan_jobs(faces: list[_Face], schema, seed: int, use_attrs: bool) -> _Plan:
     from . import mask_edit
-    from .engine import EditRequest
+    from .engine import EditRequest, edit_region
     from .metrics.image_metrics import erode
 
     plan = _Plan()
@@ -360,10 +365,11 @@ def _plan_jobs(faces: list[_Face], schema, seed: int, use_attrs: bool) -> _Plan:
             # than 3 px (lips at 64 px) would vanish: then its un-eroded pixels are used.
             tgt = erode(tgt, 1) if erode(tgt, 1).any() else tgt
             src = erode(src, 1) if erode(src, 1).any() else src
-            styles = {c: faces[p].portrait for c in region.components}
-            plan.jobs.append(_Job(op, i, EditRequest(f.portrait, styles=styles), f.labels, p,
-                                  region=tgt, source_region=src,
-                                  changed=np.isin(f.labels, ids)))
+            request = EditRequest(f.portrait, styles={c: faces[p].portrait
+                                                      for c in region.components})
+            # locality: outside the whole styled components (lips style the mouth component)
+            plan.jobs.append(_Job(op, i, request, f.labels, p, region=tgt, source_region=src,
+                                  changed=edit_region(request, schema)))
     return plan
 
 
@@ -552,7 +558,7 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     editor = Editor(loaded, device=dev)
     results = editor.edit([j.request for j in jobs], batch_size=BATCH, progress=prog)
     for job, res in zip(jobs, results, strict=True):
-        job.output = res.model_image
+        job.output, job.blended = res.model_image, res.image
     timings["edits"] = time.perf_counter() - t
     recon = {j.face: j for j in jobs if j.op == "reconstruction"}
 
@@ -669,28 +675,31 @@ def _style_scores(jobs: list[_Job], faces: list[_Face]) -> dict:
 def _locality_scores(jobs, faces, recon, radius: int) -> dict:
     from .metrics.image_metrics import dilate, outside_change
 
-    ops, all_edit, all_rec = {}, [], []
+    ops, totals = {}, {}
     names = (*COMPONENT_OPS, *(f"style-{r.name}" for r in STYLE_REGIONS))
     for op in names:
-        edit_vals, rec_vals = [], []
+        vals = {"outside_change": [], "generator_change": [], "reconstruction_change": []}
         for j in (j for j in jobs if j.op == op):
             region = dilate(j.changed, radius)
-            e = outside_change(j.output, faces[j.face].image, region)
+            e = outside_change(j.blended, faces[j.face].image, region)
             if e is None:
                 continue
-            edit_vals.append(e)
-            rec_vals.append(outside_change(recon[j.face].output, faces[j.face].image, region))
-        if not edit_vals:
+            vals["outside_change"].append(e)
+            vals["generator_change"].append(
+                outside_change(j.output, faces[j.face].image, region))
+            vals["reconstruction_change"].append(
+                outside_change(recon[j.face].output, faces[j.face].image, region))
+        if not vals["outside_change"]:
             continue
-        ops[op] = {"outside_change": _r(_mean(edit_vals), 5),
-                   "reconstruction_change": _r(_mean(rec_vals), 5), "n": len(edit_vals)}
+        ops[op] = {**{k: _r(_mean(v), 5) for k, v in vals.items()},
+                   "n": len(vals["outside_change"])}
         if op in COMPONENT_OPS:
-            all_edit += edit_vals
-            all_rec += rec_vals
+            for k, v in vals.items():
+                totals.setdefault(k, []).extend(v)
     total = None
-    if all_edit:
-        total = {"outside_change": _r(_mean(all_edit), 5),
-                 "reconstruction_change": _r(_mean(all_rec), 5), "n": len(all_edit)}
+    if totals:
+        total = {**{k: _r(_mean(v), 5) for k, v in totals.items()},
+                 "n": len(totals["outside_change"])}
     return {"dilation_px": radius, "unit": "mean |output - input| / 255 outside the region",
             "operations": ops, "total": total}
 
@@ -814,10 +823,14 @@ def report_markdown(report: dict, examples: str | None = "examples.png") -> str:
     lo = report["locality"]
     lines += [f"## Locality (mean |output - input| / 255 outside the edited region dilated "
               f"by {lo['dilation_px']} px)", "",
-              "| operation | edit | reconstruction (same pixels) | n |", "|---|---:|---:|---:|"]
+              "Edit: the engine's result, which keeps the photo's pixels outside the edited "
+              "region; generator: its raw output; reconstruction: the unedited re-rendering.", "",
+              "| operation | edit | generator | reconstruction (same pixels) | n |",
+              "|---|---:|---:|---:|---:|"]
     for name, s in [*lo["operations"].items(), ("**component edits**", lo["total"])]:
         if s:
             lines.append(f"| {name} | {_fmt(s['outside_change'], 4)} | "
+                         f"{_fmt(s['generator_change'], 4)} | "
                          f"{_fmt(s['reconstruction_change'], 4)} | {s['n']} |")
     lines.append("")
     fid = report["fid"]
@@ -883,7 +896,8 @@ def headline(report: dict) -> dict:
            "style_delta_e_before": (st["total"] or {}).get("before"),
            "style_delta_e_after": (st["total"] or {}).get("after"),
            "style_removed": (st["total"] or {}).get("removed"),
-           "locality": (lo["total"] or {}).get("outside_change")}
+           "locality": (lo["total"] or {}).get("outside_change"),
+           "locality_generator": (lo["total"] or {}).get("generator_change")}
     fid = report.get("fid", {})
     if "reconstruction" in fid:
         out["fid_reconstruction"] = fid["reconstruction"]

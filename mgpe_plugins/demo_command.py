@@ -92,7 +92,13 @@ def run_demo(out: Path, model_name: str | None, device: str, progress=None) -> d
     from mgpe_core.engine import Editor
     from mgpe_core.io import write_bytes, write_image
     from mgpe_core.operations import OpContext
-    from mgpe_core.registry import DEFAULT_MODEL, find_model, load_model, read_model_config
+    from mgpe_core.registry import (
+        DEFAULT_MODEL,
+        find_model,
+        list_models,
+        load_model,
+        read_model_config,
+    )
 
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -107,6 +113,11 @@ def run_demo(out: Path, model_name: str | None, device: str, progress=None) -> d
         if progress:
             progress()
     variant = read_model_config(find_model(name).path).get("variants", {}).get("eye-mask")
+    skipped = []
+    if variant and variant not in {m.name for m in list_models()}:
+        skipped.append(f"eye_mask_variant: {name} names the eye-mask variant {variant!r}, "
+                       "which is not installed")
+        variant = None
     if variant:
         eye_editor = Editor(load_model(variant, device=device), device=device)
         eye_ctx = OpContext(eye_editor.schema, eye_editor.model.config)
@@ -139,7 +150,7 @@ def run_demo(out: Path, model_name: str | None, device: str, progress=None) -> d
             f"({editor.resolution} px), built-in samples, {seconds:.1f} s.</p>{body}\n")
     write_bytes(out / "index.html", page.encode())
     return {"out": str(out), "model": editor.model.name, "seconds": round(seconds, 2),
-            "figures": [f"{s}.png" for s, _, _ in written]}
+            "figures": [f"{s}.png" for s, _, _ in written], "skipped": skipped}
 
 
 @click.command("demo")
@@ -159,6 +170,8 @@ def demo_command(out, model, device, as_json):
 
     with progress_bar("demo figures", len(FIGURES) + 1) as advance:
         summary = run_demo(out, model, device, progress=advance)
+    for why in summary["skipped"]:
+        err_console.print(f"[yellow]skipped[/] {why}", highlight=False)
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:

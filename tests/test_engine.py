@@ -42,10 +42,33 @@ def test_style_mixing_matches_manual_computation(editor, tiny_home):
         feats, _ = gen.decode(lat)
         want = gen.synthesize(feats, xa, la)
     want = ((want.clamp(-1, 1) + 1) * 127.5).round().byte()[0].permute(1, 2, 0).numpy()
-    assert res.image.shape == (64, 64, 3)
-    assert np.abs(res.image.astype(int) - want.astype(int)).max() <= 1
-    plain = editor.edit([EditRequest(a)])[0]
-    assert not np.array_equal(plain.image, res.image)  # the styles really changed something
+    assert res.image.shape == res.model_image.shape == (64, 64, 3)
+    assert np.abs(res.model_image.astype(int) - want.astype(int)).max() <= 1
+    plain = editor.edit([EditRequest(a, keep_unedited=False)])[0]
+    assert not np.array_equal(plain.image, res.model_image)  # the styles changed something
+
+
+def test_unedited_pixels_are_kept_and_the_edited_region_is_generated(editor):
+    from mgpe_core.engine import blend_radius, edit_region
+    from mgpe_core.metrics.image_metrics import dilate
+
+    a, b = sample(0), sample(5)
+    square, la, _ = to_square(a.image, a.labels, 64)
+    res = editor.edit([EditRequest(a, styles={"hair": b})])[0]
+    region = to_square(a.image, edit_region(EditRequest(a, styles={"hair": b}), M11)
+                       .astype(np.uint8), 64)[1].astype(bool)
+    assert region.any() and np.array_equal(region, la == M11.index("hair"))
+    reach = dilate(region, 2 * blend_radius(64))
+    assert np.array_equal(res.image[~reach], square[~reach])  # outside: the photo, exactly
+    core = ~dilate(~region, 2 * blend_radius(64))
+    assert core.any() and np.array_equal(res.image[core], res.model_image[core])
+    # no edit at all: the photo comes back unchanged
+    assert np.array_equal(editor.edit([EditRequest(a)])[0].image, square)
+    # a mask edit: the changed pixels are in the region; style from the target itself is not
+    edited = a.labels.copy()
+    edited[100:110, 100:110] = M11.index("hair")
+    req = EditRequest(a, mask=edited, styles={"mouth": a})
+    assert np.array_equal(edit_region(req, M11), edited != a.labels)
 
 
 def test_batching_gives_the_same_results(editor):
@@ -63,7 +86,7 @@ def test_any_input_size_and_paste_back(editor):
     small = np.asarray(Image.fromarray(img).resize((90, 120)))
     small_lab = np.asarray(Image.fromarray(lab).resize((90, 120), Image.Resampling.NEAREST))
     p = Portrait(small, small_lab, "resized")
-    res = editor.edit([EditRequest(p)], paste_back=True)[0]
+    res = editor.edit([EditRequest(p, keep_unedited=False)], paste_back=True)[0]
     assert res.image.shape == (120, 90, 3) and res.model_image.shape == (64, 64, 3)
     # far from the face region the original pixels are kept exactly
     from mgpe_core.engine import feathered
@@ -71,6 +94,15 @@ def test_any_input_size_and_paste_back(editor):
     alpha = feathered((small_lab != 0), 2)
     assert np.array_equal(res.image[alpha == 0], small[alpha == 0])
     assert (alpha == 0).sum() > 1000
+    # keeping unedited pixels at the photo's own size: only the hair region may change
+    from mgpe_core.engine import blend_radius
+    from mgpe_core.metrics.image_metrics import dilate
+
+    kept = editor.edit([EditRequest(p, styles={"hair": sample(5)})], paste_back=True)[0]
+    hair = small_lab == M11.index("hair")
+    outside = ~dilate(hair, 2 * blend_radius(120))
+    assert np.array_equal(kept.image[outside], small[outside]) and outside.sum() > 1000
+    assert not np.array_equal(kept.image[hair], small[hair])
 
 
 def test_parser_fills_missing_masks_and_errors(editor, tiny_home):

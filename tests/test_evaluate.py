@@ -141,7 +141,10 @@ def _check_report(r, n):
     lo = r["locality"]
     assert lo["dilation_px"] >= 2 and lo["total"]["n"] > 0
     for s in lo["operations"].values():
-        assert 0 <= s["outside_change"] <= 1 and 0 <= s["reconstruction_change"] <= 1
+        assert 0 <= s["generator_change"] <= 1 and 0 <= s["reconstruction_change"] <= 1
+        # the engine keeps unedited pixels: the blend never reaches past the measured dilation
+        assert s["outside_change"] == 0.0, (lo["operations"], lo["dilation_px"])
+    assert lo["total"]["generator_change"] > 0  # the raw output does change them
     assert r["fid"] == {"skipped": "FID skipped: no Inception weights (--fid-weights)"}
     assert r["seconds"] > 0
 

@@ -10,6 +10,7 @@ from PIL import Image
 from mgpe_cli.main import main
 from mgpe_core.io import read_image, read_label_map, write_image, write_label_map
 from mgpe_core.labels import convert, get_schema
+from mgpe_core.metrics.image_metrics import dilate
 from mgpe_core.samples import load_sample
 
 M11 = get_schema("mgpe-11")
@@ -68,7 +69,16 @@ def test_mask_edits_change_the_mask_where_expected(tiny_home, tmp_path, capsys):
     ys, xs = np.nonzero(changed)
     mouth_rows = np.nonzero(np.isin(before, M11.ids(["u_lip", "l_lip", "mouth"])))[0]
     assert ys.min() >= mouth_rows.min() - 40 and ys.max() <= mouth_rows.max() + 40
-    assert read_image(tmp_path / "m.png").shape == (256, 256, 3)  # pasted back at 256 px
+    result = read_image(tmp_path / "m.png")
+    assert result.shape == (256, 256, 3)  # pasted back at 256 px
+    far = ~dilate(changed, 12)  # beyond the feathered edge: the photo's own pixels, exactly
+    photo = load_sample(0)[0]
+    assert np.array_equal(result[far], photo[far])
+    code, _, err = run(capsys, "edit", "swap-mouth", "sample:0", "--reference", "sample:4",
+                       "--model", "tiny", "--paste-back", "--whole-image", "-o",
+                       str(tmp_path / "w.png"))
+    assert code == 0, err
+    assert not np.array_equal(read_image(tmp_path / "w.png")[far], photo[far])
     del lab4
 
 

@@ -6,8 +6,8 @@
         [--eval-n 500]
 
 Steps: import the run's newest complete checkpoint (raw + EMA generator) and its parser into a
-temporary model folder; run ``mgpe eval`` on the held-out mgpe-synth test split; write the final
-folder with float16 weights (the package budget) and a ``config.json`` that records the exact
+temporary float16 model folder (what ships); run ``mgpe eval`` on the held-out mgpe-synth test
+split; write the final folder with float16 weights (the package budget) and a ``config.json`` that records the exact
 recipe (data command and seed, training command, steps, wall time from ``stats.jsonl``, the
 machine) and the measured metrics. The folder is replaced atomically.
 """
@@ -69,8 +69,9 @@ def main() -> None:
     extra = {"recipe": recipe, "variants": variants,
              "licence": "MIT; trained only on procedurally generated mgpe-synth faces"}
     with tempfile.TemporaryDirectory() as tmp:
+        # evaluate the float16 weights that ship, not the float32 ones of the run
         probe = import_run(args.run, args.name, parser=args.parser, dest_root=Path(tmp),
-                           description=args.description, extra=extra)
+                           description=args.description, extra=extra, half=True)
         report = evaluate(str(probe), n=args.eval_n, device=args.device)
         metrics = headline(report)
         print(json.dumps(metrics, indent=2))

@@ -96,6 +96,10 @@ def common_options(op) -> list[click.Parameter]:
                      help="Output picture (a folder for several inputs or outputs)."),
         click.Option(["--paste-back"], is_flag=True,
                      help="Blend the result into the original-resolution photo."),
+        click.Option(["--whole-image"], is_flag=True,
+                     help="Use the generated pixels everywhere. Default: keep the photo's own "
+                          "pixels outside the edited region (changed mask pixels and restyled "
+                          "components), blending the generated ones in with a soft edge."),
         click.Option(["--save-mask"], is_flag=True,
                      help="Also write the mask used, as <out>.mask.png."),
         click.Option(["--compare"], is_flag=True,
@@ -141,7 +145,8 @@ def run_operation(op, kw) -> None:
 
     inputs = [kw.pop("inputs")] if op.input_kind == "mask" else list(kw.pop("inputs"))
     common = {k: kw.pop(k) for k in ("mask", "model", "variant", "device", "precision", "seed",
-                                     "out", "paste_back", "save_mask", "compare", "as_json")}
+                                     "out", "paste_back", "whole_image", "save_mask", "compare",
+                                     "as_json")}
     if common["mask"] and len(inputs) > 1:
         raise UsageError("--mask goes with a single IMAGE; with several, put <stem>.mask.png "
                          "beside each")
@@ -162,6 +167,9 @@ def run_operation(op, kw) -> None:
         requests = op.prepare(ctx, target, **kw)
         if not requests:
             raise UsageError(f"{op.name}: nothing to do for {spec}")
+        if common["whole_image"]:
+            for req in requests:
+                req.keep_unedited = False
         jobs.append((spec, requests))
     total = sum(len(r) for _, r in jobs)
     many = len(jobs) > 1 or total > 1
