@@ -7,9 +7,9 @@
 
 Steps: import the run's newest complete checkpoint (raw + EMA generator) and its parser into a
 temporary float16 model folder (what ships); run ``mgpe eval`` on the held-out mgpe-synth test
-split; write the final folder with float16 weights (the package budget) and a ``config.json`` that records the exact
-recipe (data command and seed, training command, steps, wall time from ``stats.jsonl``, the
-machine) and the measured metrics. The folder is replaced atomically.
+split; write the final folder with float16 weights (the package budget) and a ``config.json``
+that records the exact recipe (data command and seed, training command, steps, wall time from
+``stats.jsonl``, the machine) and the measured metrics. The folder is replaced atomically.
 """
 
 from __future__ import annotations
