@@ -60,7 +60,15 @@ def main() -> None:
     from mgpe_core.registry import import_run
 
     variants = dict(v.split("=", 1) for v in args.variant)
-    recipe = {
+    run_info = json.loads((args.run / "run.json").read_text()) \
+        if (args.run / "run.json").exists() else {}
+    origin = {}
+    if run_info.get("init_from"):  # a fine-tune: name the run and step it started from
+        sidecar = Path(run_info["init_from"])
+        origin = {"init_from": f"{sidecar.parent.parent.name} step "
+                               f"{json.loads(sidecar.read_text())['step']}"
+                  if sidecar.exists() else sidecar.name}
+    recipe = {**origin,
         "data_command": args.data_command, "parser_command": args.parser_command,
         "train_command": args.train_command, **training_wall_time(args.run),
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
