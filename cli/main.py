@@ -2,7 +2,8 @@
 
 Error policy (one place for the whole CLI): library code raises typed errors; here they become one
 line on stderr and an exit code: 2 for usage errors (click's and :class:`mgpe_core.UsageError`),
-1 for other failures, 130 for Ctrl-C. A traceback is shown only with ``--debug`` (or
+1 for other failures (an :class:`OSError` from the file system, such as a file where a folder
+should be created, counts as one), 130 for Ctrl-C. A traceback is shown only with ``--debug`` (or
 ``MGPE_DEBUG=1``), so users see what went wrong, not where.
 """
 
@@ -78,6 +79,15 @@ def _print_error(prefix: str, message: str) -> None:
     err_console.print(Text.assemble((f"{prefix}: ", "bold red"), message), soft_wrap=True)
 
 
+def _os_error_message(e: OSError) -> str:
+    """``PATH: reason`` (``SRC -> DEST: reason`` for a rename), not Python's ``[Errno N] ...``."""
+    reason = e.strerror or str(e)
+    if e.filename is None:
+        return reason
+    where = str(e.filename) if e.filename2 is None else f"{e.filename} -> {e.filename2}"
+    return f"{where}: {reason}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and turn errors into messages and exit codes (see module docstring)."""
     from mgpe_core.errors import MgpeError, UsageError
@@ -109,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         _print_error("Error", str(e))
+        code = 1
+    except OSError as e:  # the file system said no (a file in the way, no permission, disk full)
+        if debug:
+            raise
+        _print_error("Error", _os_error_message(e))
         code = 1
     except Exception as e:  # a bug, not bad input: still no traceback unless asked
         if debug:

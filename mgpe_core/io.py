@@ -68,6 +68,21 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", durable: bool = Fals
         raise
 
 
+def check_output_folder(path: str | os.PathLike, option: str = "--out") -> None:
+    """Refuse, before any work starts, an output folder that cannot be made: the path is a file,
+    or a file stands where one of its parent folders would go. Creates nothing."""
+    from .errors import UsageError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path} is a file, not a folder")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"{option} {path}: {parent} is a file, not a folder")
+            break
+
+
 def write_bytes(path: str | os.PathLike, data: bytes, durable: bool = False) -> None:
     with atomic_write(path, "wb", durable=durable) as f:
         f.write(data)

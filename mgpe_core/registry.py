@@ -115,9 +115,12 @@ def find_model(name_or_path: str | os.PathLike) -> ModelEntry:
     p = Path(text).expanduser()
     if p.is_dir() and (p / "config.json").exists():
         return ModelEntry(p.name, p, "path")
+    known = ", ".join(sorted(models)) or "none"
+    if p.is_dir():
+        raise ModelNotFound(f"{text} is a folder but not a model folder (no config.json in it); "
+                            f"give a model name (known: {known}) or a model folder")
     close = difflib.get_close_matches(text, models, n=3, cutoff=0.4)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    known = ", ".join(sorted(models)) or "none"
     raise ModelNotFound(f"unknown model {text!r} (known: {known}).{hint}")
 
 
@@ -188,6 +191,10 @@ def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device="cpu",
     from .typed_config import from_dict
 
     entry = find_model(name_or_path)
+    if isinstance(device, str):  # an unknown device is a usage error, not a torch traceback
+        from .train.distributed import resolve_device
+
+        device = resolve_device(device)
     path = entry.path
     meta = read_model_config(path)
     manifest = _require_verified(path)
@@ -266,6 +273,7 @@ def import_run(run: str | os.PathLike, name: str, parser: str | os.PathLike | No
                half: bool = False) -> Path:
     """Turn a training run (newest complete checkpoint) into a registered model."""
     from .checkpoint import load_checkpoint
+    from .train.parser_io import FORMAT as PARSER_FORMAT
     from .train.parser_io import resolve_parser_path
     from .train.runs import resolve_checkpoint
 
@@ -295,7 +303,10 @@ def import_run(run: str | os.PathLike, name: str, parser: str | os.PathLike | No
         from .checkpoint import load_tensors
 
         pmeta_path = resolve_parser_path(parser)
-        pmeta = read_json(pmeta_path)
+        pmeta = read_json(pmeta_path, "parser description")
+        if pmeta.get("format") != PARSER_FORMAT:
+            raise ModelError(f"{pmeta_path} does not describe an mgpe parser "
+                             "(give a parser folder or its parser.json, from `mgpe train-parser`)")
         if pmeta["schema"]["classes"] != ckpt["config"]["model"]["schema"]["classes"]:
             raise ModelError(f"parser {parser} predicts other classes than the model")
         groups["parser"] = load_tensors(pmeta_path.with_name("parser.safetensors"),
@@ -314,8 +325,12 @@ def export_model(name: str, dest: str | os.PathLike) -> Path:
         raise ModelError(f"{dest} already exists")
     tmp = dest.with_name(f".{dest.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(entry.path, tmp)
-    os.replace(tmp, dest)
+    try:
+        shutil.copytree(entry.path, tmp)
+        os.replace(tmp, dest)
+    except OSError as e:  # a file in the way, no permission, disk full: leave nothing behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ModelError(f"cannot export to {dest}: {e.strerror or e}") from None
     return dest
 
 

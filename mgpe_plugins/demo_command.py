@@ -101,9 +101,9 @@ def run_demo(out: Path, model_name: str | None, device: str, progress=None) -> d
     )
 
     t0 = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
     name = model_name or DEFAULT_MODEL
     editor = Editor(load_model(name, device=device), device=device)
+    out.mkdir(parents=True, exist_ok=True)  # only once the model loaded: a refusal leaves nothing
     ctx = OpContext(editor.schema, editor.model.config,
                     parse=editor.parse if editor.parser else None)
     written = []

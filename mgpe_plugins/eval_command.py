@@ -43,10 +43,24 @@ def eval_command(model, data, n, split, as_json, out, device, seed, fid_weights)
     from mgpe_core.registry import DEFAULT_MODEL, find_model
 
     find_model(model or DEFAULT_MODEL)  # an unknown name fails now, with suggestions
+    if out is not None:  # the report is written last: refuse an impossible --out first
+        from mgpe_core.errors import MgpeError, UsageError
+
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {out} is a file; give a folder for the report")
+        blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise MgpeError(f"cannot create {out}: {blocker} is a file")
     if data is not None:
         from mgpe_core.data.prepared import PreparedFolder
 
         PreparedFolder(data)  # a missing or invalid folder fails before any network loads
+    if fid_weights is not None:
+        from mgpe_core.metrics.inception import load_inception
+
+        # a missing or wrong weights file fails now, not after the whole benchmark (which may
+        # also skip FID altogether, e.g. with fewer than 2 faces)
+        load_inception(fid_weights, device="cpu", channels_last=False)
     with progress_bar("evaluating", None) as advance:
         report = evaluate(model or DEFAULT_MODEL, data, n=n, seed=seed, device=device,
                           fid_weights=fid_weights, progress=advance, split=split)

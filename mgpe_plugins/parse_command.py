@@ -28,17 +28,26 @@ def parse_command(images, out, model, device, color):
     from mgpe_core.operations import _SAMPLE
     from mgpe_core.registry import DEFAULT_MODEL, load_model
     from mgpe_core.samples import load_sample
+    from mgpe_core.train.distributed import resolve_device
 
     many = len(images) > 1
     if many:
-        out.mkdir(parents=True, exist_ok=True)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {out}: several masks need a folder, and this is a file")
     elif out.suffix.lower() != ".png":
         raise UsageError(f"--out {out}: masks are PNG files")
+    dev = resolve_device(device)
     pictures = []
     for spec in images:  # read (and validate) everything before writing anything
         m = _SAMPLE.match(spec)
         pictures.append(load_sample(int(m.group(1)))[0] if m else read_image(spec))
-    editor = Editor(load_model(model or DEFAULT_MODEL, device=device), device=device)
+    loaded = load_model(model or DEFAULT_MODEL, device=dev)
+    if loaded.parser is None:
+        raise UsageError(f"model {loaded.name} has no parser: parse needs a model with one "
+                         "(`mgpe models list` shows which have)")
+    editor = Editor(loaded, device=dev)
+    if many:
+        out.mkdir(parents=True, exist_ok=True)
     with progress_bar("parsing", len(images)) as advance:
         for spec, img in zip(images, pictures, strict=True):
             labels = editor.parse([img])[0]

@@ -47,12 +47,18 @@ def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_chann
     Example: mgpe train-parser --data prepared128/ --out runs/parser128 --steps 2000
     """
     from mgpe_cli.console import progress_bar
+    from mgpe_core.errors import LabelError, UsageError
+    from mgpe_core.io import check_output_folder
     from mgpe_core.labels import get_schema
     from mgpe_core.model.config import ParserConfig
     from mgpe_core.train.distributed import resolve_device
     from mgpe_core.train.parser_trainer import train_parser
 
-    schema_obj = get_schema(schema)
+    try:
+        schema_obj = get_schema(schema)
+    except LabelError as e:
+        raise UsageError(f"--schema: {e}") from None
+    check_output_folder(run_dir)
     dev = resolve_device(device)
     console = _console()
 
@@ -158,7 +164,7 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
     import dataclasses
 
     from mgpe_cli.console import progress_bar
-    from mgpe_core.io import write_json
+    from mgpe_core.io import check_output_folder, write_json
     from mgpe_core.train.distributed import (
         destroy_process_group,
         dist_info_from_env,
@@ -167,6 +173,7 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
     )
     from mgpe_core.train.trainer import StopFlag, Trainer, install_signal_handlers
 
+    check_output_folder(run_dir)
     info = dist_info_from_env()
     dev = resolve_device(device, info)
     if precision is None and dev.type == "cuda":
@@ -174,9 +181,8 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
     init_process_group(info, dev)
     console = _console()
     try:
-        if info.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            write_json(run_dir / "config.json", cfg.to_dict())
+        # Everything is checked (data, parser, resume / init checkpoints) before the run folder
+        # gets its first file: a refused run leaves nothing behind.
         trainer = Trainer(cfg, data_dir, run_dir, parser_path, dev, info,
                           log=console.print if info.is_main else (lambda *_: None),
                           num_workers=workers)
@@ -188,6 +194,8 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
             previous = json.loads((run_dir / "run.json").read_text())
             run_info.update({k: previous[k] for k in ("init_from",) if k in previous})
         if info.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_json(run_dir / "config.json", cfg.to_dict())
             write_json(run_dir / "run.json", {
                 **run_info,
                 "data": str(Path(data_dir).resolve()), "parser": str(Path(parser_path).resolve()),

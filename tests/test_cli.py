@@ -66,7 +66,7 @@ def test_library_error_is_one_line_without_traceback(tmp_path):
 def test_unknown_schema_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "src").mkdir()
     assert main(["data", "prepare", str(tmp_path / "src"), str(tmp_path / "o"),
-                 "--schema", "mgpe11"]) == 1
+                 "--schema", "mgpe11"]) == 2  # an unknown option value: a usage error
     assert "Did you mean mgpe-11" in capsys.readouterr().err
 
 

@@ -109,9 +109,13 @@ def prepare(root, out, size, schema, workers, image_format, as_json):
     Example: mgpe data prepare CelebAMask-HQ/ prepared256/ --size 256 --schema mgpe-11
     """
     from mgpe_core.data.prepare import prepare_dataset
+    from mgpe_core.errors import LabelError, UsageError
     from mgpe_core.labels import get_schema
 
-    get_schema(schema)  # fail before any work on a mistyped schema
+    try:
+        get_schema(schema)  # fail before any work on a mistyped schema
+    except LabelError as e:  # an option value, like an unknown model: a usage error
+        raise UsageError(f"--schema: {e}") from None
     with progress_bar("preparing faces", None) as advance:
         summary = prepare_dataset(
             root, out, size=size, schema=schema, workers=workers or _workers_default(),
@@ -170,7 +174,10 @@ def check(root, as_json):
         if report["ok"]:
             err_console.print("[green]ok[/]: no problems found")
     if not report["ok"]:
-        raise click.exceptions.Exit(1)
+        from mgpe_core.errors import DatasetError
+
+        found = ", ".join(f"{kind} ({p['count']})" for kind, p in report["problems"].items())
+        raise DatasetError(f"{root} has problems: {found}")
 
 
 def _report(summary: dict, as_json: bool, line: str) -> None:

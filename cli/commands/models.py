@@ -113,16 +113,19 @@ def verify_command(name, as_json):
 
     Example: mgpe models verify mgpe-synth-128
     """
+    from mgpe_core.errors import MgpeError
     from mgpe_core.registry import find_model, verify
 
-    report = verify(find_model(name).path)
+    entry = find_model(name)
+    report = verify(entry.path)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
         for f, status in report["files"].items():
             out_console.print(f"{f}: {status}", highlight=False)
     if not report["ok"]:
-        raise click.exceptions.Exit(1)
+        bad = [f"{f}: {status}" for f, status in report["files"].items() if status != "ok"]
+        raise MgpeError(f"model {entry.name} failed verification ({', '.join(bad)})")
 
 
 @models.command("remove")

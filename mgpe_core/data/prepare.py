@@ -19,11 +19,15 @@ Why it is built this way:
   recorded in the summary and the face is skipped.
 - Fast: JPEG photos are decoded at reduced DCT scale when far larger than the target (PIL's
   ``draft``), and part masks are sampled at the output grid before merging instead of merging at
-  512 px and resizing (the same nearest rule, so the same labels).
+  512 px and resizing (the same nearest rule, so the same labels). The rule is
+  :func:`nearest_indices` (pixel centres); PIL's nearest resize agrees with it except at exact
+  ties (e.g. 512 -> 96, 192, 384 px, where PIL takes the lower pixel), and is used to sample
+  only at sizes where it agrees.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -120,6 +124,9 @@ def load_photo(path: Path, size: int) -> np.ndarray:
             if img.format == "JPEG":
                 img.draft("RGB", (size * 2, size * 2))  # DCT-domain downscale, >= 2x target
             img.load()
+            if img.mode == "RGB" and img.size != (size, size):
+                # the same resize as below without the round trip through numpy
+                return np.asarray(img.resize((size, size), Image.Resampling.LANCZOS))
             rgb = pil_to_rgb(img)
     except UnidentifiedImageError:
         raise ImageReadError(f"not an image: {path}") from None
@@ -132,8 +139,33 @@ def load_photo(path: Path, size: int) -> np.ndarray:
     return rgb
 
 
+@functools.cache
+def _pil_nearest_exact(src: int, dst: int) -> bool:
+    """Whether PIL's nearest resize from ``src`` to ``dst`` pixels samples exactly
+    :func:`nearest_indices`, along both axes.
+
+    PIL computes nearest coordinates in fixed point and takes the lower pixel at exact ties
+    (e.g. 512 -> 96 px, where a centre falls on a pixel boundary); for those sizes the labels
+    come from :func:`nearest_indices` on the full mask instead, so they never depend on PIL's
+    rounding.
+    """
+    from PIL import Image
+
+    want = nearest_indices(src, dst)
+    ramp = Image.fromarray(np.arange(src, dtype=np.int32)[None])
+    across = np.asarray(ramp.resize((dst, 1), Image.Resampling.NEAREST))[0]
+    down = np.asarray(ramp.transpose(Image.Transpose.TRANSPOSE)
+                      .resize((1, dst), Image.Resampling.NEAREST))[:, 0]
+    return bool(np.array_equal(across, want) and np.array_equal(down, want))
+
+
 def merge_parts_resized(parts: dict[str, Path], size: int) -> np.ndarray:
-    """Merge part files into a celebamask-19 label map sampled at size x size (nearest)."""
+    """Merge part files into a celebamask-19 label map sampled at size x size (nearest).
+
+    Each mask is sampled at the output grid before merging (the same pixels as merging at mask
+    resolution and resizing). Where PIL's nearest resize picks exactly those pixels it does the
+    sampling (in C, without copying the full mask into numpy); otherwise numpy indexing does.
+    """
     from PIL import Image
 
     out = np.zeros((size, size), dtype=np.uint8)
@@ -144,11 +176,18 @@ def merge_parts_resized(parts: dict[str, Path], size: int) -> np.ndarray:
         try:
             with Image.open(path) as img:
                 img.load()
-                arr = np.asarray(img.convert("L") if img.mode not in ("L", "1") else img)
+                if img.mode != "L":  # RGB, palette, 16-bit, 1-bit ("1" becomes 0 / 255)
+                    img = img.convert("L")
+                w, h = img.size
+                if (w, h) == (size, size):
+                    sampled = np.asarray(img)
+                elif _pil_nearest_exact(w, size) and _pil_nearest_exact(h, size):
+                    sampled = np.asarray(img.resize((size, size), Image.Resampling.NEAREST))
+                else:
+                    arr = np.asarray(img)
+                    sampled = arr[np.ix_(nearest_indices(h, size), nearest_indices(w, size))]
         except (OSError, SyntaxError, ValueError) as e:
             raise ImageReadError(f"corrupt part mask {path}: {e}") from None
-        h, w = arr.shape[:2]
-        sampled = arr[np.ix_(nearest_indices(h, size), nearest_indices(w, size))]
         out[sampled > 127] = k
     return out
 

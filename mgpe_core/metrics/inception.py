@@ -337,8 +337,10 @@ def find_weights(path: str | os.PathLike | None = None) -> Path:
     if path is not None:
         path = Path(path).expanduser()
         if not path.exists():
-            raise WeightsNotFound(f"weights file not found: {path}. "
-                                  + _missing_message(path.parent))
+            raise WeightsNotFound(
+                f"weights file not found: {path} (the FID Inception weights: obtain "
+                f"{WEIGHTS_PTH}, SHA-256 starting {WEIGHTS_SHA256_PREFIX}, and convert it once "
+                f"to safetensors with: {CONVERT_COMMAND})")
         if path.is_dir():
             raise WeightsNotFound(f"--weights {path} is a folder; expected {WEIGHTS_FILE}")
         return path
