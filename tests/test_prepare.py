@@ -8,7 +8,12 @@ from PIL import Image
 
 from mgpe_cli.main import main
 from mgpe_core.data.check import check_prepared
-from mgpe_core.data.prepare import nearest_indices, prepare_dataset, split_ids
+from mgpe_core.data.prepare import (
+    merge_parts_resized,
+    nearest_indices,
+    prepare_dataset,
+    split_ids,
+)
 from mgpe_core.errors import MgpeError
 from mgpe_core.io import read_image, read_label_map
 from mgpe_core.labels import CELEBAMASK_CLASSES, convert, get_schema, merge_parts
@@ -81,6 +86,30 @@ def test_nearest_indices_match_pil():
         ramp = np.arange(src, dtype=np.int32)[None]  # mode "I": no wrap-around
         pil = np.asarray(Image.fromarray(ramp).resize((dst, 1), Image.Resampling.NEAREST))[0]
         assert np.array_equal(ramp[0, nearest_indices(src, dst)], pil), (src, dst)
+
+
+def test_merge_parts_resized_samples_nearest_indices_at_every_size(source):
+    """PIL's fast resize is used only where it picks the same pixels: at sizes where its
+    fixed-point rounding differs at exact ties (48 -> 9, 30, 40 px) the labels still follow
+    nearest_indices, so they equal merging at mask resolution and sampling those pixels."""
+    sub = source / "CelebAMask-HQ-mask-anno" / "0"
+    parts = {n: sub / f"00001_{n}.png" for n in PART_BOXES}
+    masks = {n: np.asarray(Image.open(p)) > 127 for n, p in parts.items()}
+    merged = merge_parts(masks, (48, 48))
+    for size in (9, 16, 30, 32, 40, 48, 64, 96):
+        idx = nearest_indices(48, size)
+        assert np.array_equal(merge_parts_resized(parts, size), merged[np.ix_(idx, idx)]), size
+
+
+def test_one_bit_and_rgb_part_masks_are_read(source):
+    sub = source / "CelebAMask-HQ-mask-anno" / "0"
+    want = merge_parts_resized({"skin": sub / "00000_skin.png", "nose": sub / "00000_nose.png"},
+                               32)
+    Image.open(sub / "00000_skin.png").convert("1").save(sub / "00000_skin.png")
+    Image.open(sub / "00000_nose.png").convert("RGB").save(sub / "00000_nose.png")
+    got = merge_parts_resized({"skin": sub / "00000_skin.png", "nose": sub / "00000_nose.png"},
+                              32)
+    assert np.array_equal(got, want) and set(np.unique(got)) == {0, 1, 2}
 
 
 def test_bad_faces_are_reported_and_skipped(source, tmp_path):
