@@ -101,7 +101,7 @@ def bound(root: Path, out: Path, ids: list[int], size: int,
         for path in items[k].parts.values():
             with Image.open(path) as img:
                 img.load()
-        encode_image(photos[k], ".png")
+        encode_image(photos[k], ".png", png_level=1)  # as prepare writes them
 
 
 def _prepare(root: Path, out: Path, size: int, workers: int) -> None:

@@ -180,8 +180,9 @@ def read_binary_mask(path: str | os.PathLike) -> np.ndarray:
     return arr > 127
 
 
-def encode_image(rgb: np.ndarray, suffix: str, quality: int = 95) -> bytes:
-    """Encode (H, W, 3) or (H, W) uint8 to PNG or JPEG bytes (deterministic for equal input)."""
+def encode_image(rgb: np.ndarray, suffix: str, quality: int = 95, png_level: int = 6) -> bytes:
+    """Encode (H, W, 3) or (H, W) uint8 to PNG or JPEG bytes (deterministic for equal input).
+    ``png_level``: zlib level of PNGs (1 encodes ~3x faster, ~13% larger; same pixels)."""
     from PIL import Image
 
     rgb = np.ascontiguousarray(rgb)
@@ -193,7 +194,7 @@ def encode_image(rgb: np.ndarray, suffix: str, quality: int = 95) -> bytes:
     if suffix in (".jpg", ".jpeg"):
         img.save(buf, format="JPEG", quality=quality, subsampling=0)
     elif suffix == ".png":
-        img.save(buf, format="PNG", compress_level=6)
+        img.save(buf, format="PNG", compress_level=png_level)
     elif suffix in (".bmp", ".tif", ".tiff", ".webp"):
         img.save(buf, format=Image.registered_extensions()[suffix])
     else:
