@@ -1,9 +1,11 @@
 """One edit's forward pass (encode styles -> decode -> synthesize) on the CPU.
 
 Compares, in the same run and on the same inputs, the plain eager fp32 forward (eval mode,
-no_grad) with the fast paths: inference_mode + folded BatchNorm + channels_last, in fp32 and
-in bf16 autocast. Prints ms per edit, speed-up over the eager baseline, and the largest absolute
-difference of the output from the baseline's.
+no_grad) with the fast paths: inference_mode + folded BatchNorm + channels_last, in fp32, in
+bf16 autocast, and in bf16 autocast with the conv / linear weights stored in bf16 (no per-call
+weight casts). Prints ms per edit, speed-up over the eager baseline and the largest absolute
+difference of the output from the baseline's; then the per-image throughput of the largest batch
+against the smallest.
 
     python bench/bench_model_forward.py [--sizes 128 256] [--batches 1 8] [--width 1.0]
 """
@@ -62,6 +64,7 @@ def main() -> None:
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, width {args.width}")
     print(f"{'size':>4} {'batch':>5} {'path':<34} {'ms/edit':>9} {'speed-up':>9} {'max|diff|':>10}")
+    per_image = {}
     for res in args.sizes:
         gen = build_generator(ModelConfig(resolution=res, width=args.width)).eval()
         # give BatchNorm non-trivial statistics so folding is really exercised
@@ -71,6 +74,7 @@ def main() -> None:
                     m.running_mean.uniform_(-0.1, 0.1)
                     m.running_var.uniform_(0.5, 1.5)
         fast = prepare_for_inference(gen, channels_last=True)
+        fast_bf16w = prepare_for_inference(gen, channels_last=True, dtype=torch.bfloat16)
         for b in args.batches:
             img, lab = face_batch(res, b)
             img_cl = img.contiguous(memory_format=torch.channels_last)
@@ -87,14 +91,26 @@ def main() -> None:
                 with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
                     return edit(fast, img, lab).float()
 
+            def fast_bf16_weights(fast=fast_bf16w, img=img_cl, lab=lab):
+                with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+                    return edit(fast, img, lab).float()
+
             base_t, base_out = timed(eager, args.repeat)
             for name, fn in (("eager fp32 (baseline)", None),
                              ("inference+folded+channels_last", fast_fp32),
-                             ("  + bf16 autocast", fast_bf16)):
+                             ("  + bf16 autocast", fast_bf16),
+                             ("  + bf16 weights stored", fast_bf16_weights)):
                 t, out = (base_t, base_out) if fn is None else timed(fn, args.repeat)
                 diff = float((out.float() - base_out).abs().max())
+                per_image[(res, name, b)] = t / b
                 print(f"{res:>4} {b:>5} {name:<34} {1000 * t / b:>9.1f} "
                       f"{base_t / t:>8.2f}x {diff:>10.2e}")
+    if len(args.batches) > 1:
+        lo, hi = min(args.batches), max(args.batches)
+        print(f"\nthroughput per image, batch {hi} vs batch {lo} (same path):")
+        for (res, name, b), t in per_image.items():
+            if b == hi:
+                print(f"{res:>4} {name:<34} {per_image[(res, name, lo)] / t:>6.2f}x")
 
 
 if __name__ == "__main__":

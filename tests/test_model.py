@@ -207,5 +207,13 @@ def test_inference_copy_with_folded_norms_matches_eager():
         got = fast(img.contiguous(memory_format=torch.channels_last), lab, img.flip(0),
                    lab.flip(0))["image"]
     assert (got - want).abs().max() < 1e-4
+    # bf16 weights under bf16 autocast: the same result as autocast over fp32 weights
+    half = prepare_for_inference(gen, dtype=torch.bfloat16)
+    convs = [m for m in half.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(m.weight.dtype == torch.bfloat16 for m in convs)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        ref = fast(img, lab, img.flip(0), lab.flip(0))["image"].float()
+        low = half(img, lab, img.flip(0), lab.flip(0))["image"].float()
+    assert (low - ref).abs().max() < 1e-6 and (low - want).abs().max() < 2e-2
     with pytest.raises(RuntimeError, match="eval mode"):
         fold_batchnorm(gen.train())

@@ -40,12 +40,21 @@ def fold_batchnorm(module: nn.Module) -> int:
     return folded
 
 
-def prepare_for_inference(module: nn.Module, channels_last: bool = True) -> nn.Module:
-    """A frozen, folded (and optionally channels-last) copy for fast inference."""
+def prepare_for_inference(module: nn.Module, channels_last: bool = True,
+                          dtype: torch.dtype | None = None) -> nn.Module:
+    """A frozen, folded (and optionally channels-last) copy for fast inference.
+
+    ``dtype=torch.bfloat16`` stores the convolution and linear weights in bf16 (for use under
+    bf16 autocast, which would otherwise cast every fp32 weight on every call); everything
+    else stays fp32, as autocast expects."""
     fast = copy.deepcopy(module).eval()
     fold_batchnorm(fast)
     for p in fast.parameters():
         p.requires_grad_(False)
     if channels_last:
         fast = fast.to(memory_format=torch.channels_last)
+    if dtype is not None:
+        for m in fast.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+                m.to(dtype)
     return fast
