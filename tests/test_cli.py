@@ -1,5 +1,6 @@
 """The CLI's contract: fast help without torch, version, exit codes, one-line errors."""
 
+import os
 import subprocess
 import sys
 
@@ -74,3 +75,15 @@ def test_debug_shows_traceback(tmp_path):
     (tmp_path / "empty").mkdir()
     proc = _run(["--debug", "data", "prepare", str(tmp_path / "empty"), str(tmp_path / "o")])
     assert proc.returncode == 1 and "Traceback" in proc.stderr
+
+
+@pytest.mark.parametrize("given, want", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_cli_makes_cpu_threads_wait_passively_unless_told(given, want):
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = ("import os, sys\nfrom mgpe_cli.main import main\nmain(['--version'])\n"
+            "print(os.environ['OMP_WAIT_POLICY'], 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=60)
+    assert out.stdout.split()[-2:] == [want, "False"]  # set before torch could load OpenMP
