@@ -54,6 +54,8 @@ def main() -> None:
     ap.add_argument("--variant", action="append", default=[], metavar="KIND=MODEL")
     ap.add_argument("--eval-n", type=int, default=500)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--report", type=Path, default=None,
+                    help="Also write the full evaluation report (JSON, Markdown, examples) here.")
     args = ap.parse_args()
 
     from mgpe_core.evaluate import evaluate, headline
@@ -82,6 +84,10 @@ def main() -> None:
                            description=args.description, extra=extra, half=True)
         report = evaluate(str(probe), n=args.eval_n, device=args.device)
         metrics = headline(report)
+        if args.report is not None:
+            from mgpe_core.evaluate import write_report
+
+            write_report(report, args.report)
         print(json.dumps(metrics, indent=2))
         staged = Path(tmp) / "staged"
         final = import_run(args.run, args.name, parser=args.parser, dest_root=staged,
