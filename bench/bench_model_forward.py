@@ -5,9 +5,11 @@ no_grad) with the fast paths: inference_mode + folded BatchNorm + channels_last,
 bf16 autocast, and in bf16 autocast with the conv / linear weights stored in bf16 (no per-call
 weight casts). Prints ms per edit, speed-up over the eager baseline and the largest absolute
 difference of the output from the baseline's; then the per-image throughput of the largest batch
-against the smallest.
+against the smallest. ``--compile`` adds a row with the synthesis network compiled by
+``torch.compile`` (inductor, ``freezing=True``: weights prepacked for oneDNN), an experiment the
+engine does not use yet; the compile time is printed, not counted.
 
-    python bench/bench_model_forward.py [--sizes 128 256] [--batches 1 8] [--width 1.0]
+    python bench/bench_model_forward.py [--sizes 128 256] [--batches 1 8] [--width 1.0] [--compile]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from functools import partial
 
 import torch
 
@@ -60,6 +63,8 @@ def main() -> None:
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--width", type=float, default=1.0, help="1.0 = the paper's channel widths")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--compile", action="store_true",
+                    help="add the torch.compile row (slow to compile: ~30 s per size and batch)")
     args = ap.parse_args()
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, width {args.width}")
@@ -75,6 +80,13 @@ def main() -> None:
                     m.running_var.uniform_(0.5, 1.5)
         fast = prepare_for_inference(gen, channels_last=True)
         fast_bf16w = prepare_for_inference(gen, channels_last=True, dtype=torch.bfloat16)
+        compiled = None
+        if args.compile:
+            import torch._inductor.config as inductor_config
+
+            inductor_config.freezing = True
+            compiled = prepare_for_inference(gen, channels_last=True, dtype=torch.bfloat16)
+            compiled.synthesize = torch.compile(compiled.synthesize)
         for b in args.batches:
             img, lab = face_batch(res, b)
             img_cl = img.contiguous(memory_format=torch.channels_last)
@@ -95,11 +107,18 @@ def main() -> None:
                 with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
                     return edit(fast, img, lab).float()
 
+            rows = [("eager fp32 (baseline)", None),
+                    ("inference+folded+channels_last", fast_fp32),
+                    ("  + bf16 autocast", fast_bf16),
+                    ("  + bf16 weights stored", fast_bf16_weights)]
+            if compiled is not None:
+                compiled_fn = partial(fast_bf16_weights, fast=compiled)
+                t0 = time.perf_counter()
+                compiled_fn()
+                print(f"(compiling synthesis for batch {b}: {time.perf_counter() - t0:.1f} s)")
+                rows.append(("  + torch.compile(synthesis)", compiled_fn))
             base_t, base_out = timed(eager, args.repeat)
-            for name, fn in (("eager fp32 (baseline)", None),
-                             ("inference+folded+channels_last", fast_fp32),
-                             ("  + bf16 autocast", fast_bf16),
-                             ("  + bf16 weights stored", fast_bf16_weights)):
+            for name, fn in rows:
                 t, out = (base_t, base_out) if fn is None else timed(fn, args.repeat)
                 diff = float((out.float() - base_out).abs().max())
                 per_image[(res, name, b)] = t / b

@@ -170,7 +170,11 @@ class Editor:
         self.schema = model.schema
         self.resolution = model.resolution
         gen = model.generator.to(self.device).eval()
-        self.generator = prepare_for_inference(gen, channels_last=True) if fast else gen
+        # bf16: store the conv/linear weights in bf16 too, so autocast does not cast every fp32
+        # weight on every call (bench/bench_model_forward.py: "bf16 weights stored")
+        dtype = torch.bfloat16 if precision == "bf16" else None
+        self.generator = (prepare_for_inference(gen, channels_last=True, dtype=dtype) if fast
+                          else gen)
         self.parser = model.parser
         self.precision = precision
 

@@ -120,3 +120,13 @@ def test_parser_fills_missing_masks_and_errors(editor, tiny_home):
         editor.edit([EditRequest(bad)])
     with pytest.raises(UsageError, match="unknown components"):
         EditRequest(sample(0), styles={"beard": sample(1)})
+
+
+def test_bf16_precision_stores_bf16_weights_and_stays_close_to_fp32(editor, tiny_home):
+    fast_bf16 = Editor(load_model("tiny"), precision="bf16")
+    convs = [m for m in fast_bf16.generator.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(m.weight.dtype == torch.bfloat16 for m in convs)
+    req = [EditRequest(sample(0), styles={"hair": sample(5)}, keep_unedited=False)]
+    ref, out = editor.edit(req)[0].image, fast_bf16.edit(req)[0].image
+    assert out.shape == ref.shape and out.dtype == ref.dtype == np.uint8
+    assert 0 < np.abs(out.astype(float) - ref.astype(float)).mean() < 2.0  # bf16 rounding: a couple of 8-bit levels at most
