@@ -3,9 +3,11 @@
     python tools/build_builtin_model.py --run RUN --parser PARSER --name mgpe-synth-128 \\
         --data-command "mgpe data synth ... && mgpe data prepare ..." \\
         --train-command "mgpe train ..." [--variant eye-mask=mgpe-synth-128-eyemask] \\
-        [--eval-n 500]
+        [--eval-n 500] [--checkpoint RUN/checkpoints/step-000003250.json]
 
-Steps: import the run's newest complete checkpoint (raw + EMA generator) and its parser into a
+Steps: import the run's newest complete checkpoint (or the one ``--checkpoint`` names: the
+generator's metrics move from one checkpoint to the next, so picking among the last few by
+``mgpe eval`` can pay) (raw + EMA generator) and its parser into a
 temporary float16 model folder (what ships); run ``mgpe eval`` on the held-out mgpe-synth test
 split; write the final folder with float16 weights (the package budget) and a ``config.json``
 that records the exact recipe (data command and seed, training command, steps, wall time from
@@ -26,8 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL_DATA = ROOT / "mgpe_plugins" / "model_data"
 
 
-def training_wall_time(run: Path) -> dict:
-    """Sum of step times in stats.jsonl (across resumed sessions) and the last step."""
+def training_wall_time(run: Path, upto: int | None = None) -> dict:
+    """Sum of step times in stats.jsonl (across resumed sessions) and the last step, counting
+    only steps up to ``upto`` when given (an older checkpoint than the newest)."""
     total, last = 0.0, 0
     stats = run / "stats.jsonl"
     if stats.exists():
@@ -35,6 +38,8 @@ def training_wall_time(run: Path) -> dict:
             try:
                 rec = json.loads(line)
             except ValueError:
+                continue
+            if upto is not None and int(rec.get("step", 0)) > upto:
                 continue
             total += float(rec.get("step_time", 0.0))
             last = max(last, int(rec.get("step", 0)))
@@ -54,6 +59,9 @@ def main() -> None:
     ap.add_argument("--variant", action="append", default=[], metavar="KIND=MODEL")
     ap.add_argument("--eval-n", type=int, default=500)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--checkpoint", type=Path, default=None,
+                    help="Package this checkpoint of the run (its .json sidecar) instead of the "
+                         "newest.")
     ap.add_argument("--report", type=Path, default=None,
                     help="Also write the full evaluation report (JSON, Markdown, examples) here.")
     args = ap.parse_args()
@@ -62,6 +70,10 @@ def main() -> None:
     from mgpe_core.registry import import_run
 
     variants = dict(v.split("=", 1) for v in args.variant)
+    source, upto = args.run, None
+    if args.checkpoint is not None:
+        source = args.checkpoint
+        upto = int(json.loads(args.checkpoint.read_text())["step"])
     run_info = json.loads((args.run / "run.json").read_text()) \
         if (args.run / "run.json").exists() else {}
     origin = {}
@@ -72,7 +84,7 @@ def main() -> None:
                   if sidecar.exists() else sidecar.name}
     recipe = {**origin,
         "data_command": args.data_command, "parser_command": args.parser_command,
-        "train_command": args.train_command, **training_wall_time(args.run),
+        "train_command": args.train_command, **training_wall_time(args.run, upto),
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "cpus": os.cpu_count(), "python": platform.python_version()},
     }
@@ -80,7 +92,7 @@ def main() -> None:
              "licence": "MIT; trained only on procedurally generated mgpe-synth faces"}
     with tempfile.TemporaryDirectory() as tmp:
         # evaluate the float16 weights that ship, not the float32 ones of the run
-        probe = import_run(args.run, args.name, parser=args.parser, dest_root=Path(tmp),
+        probe = import_run(source, args.name, parser=args.parser, dest_root=Path(tmp),
                            description=args.description, extra=extra, half=True)
         report = evaluate(str(probe), n=args.eval_n, device=args.device)
         metrics = headline(report)
@@ -90,7 +102,7 @@ def main() -> None:
             write_report(report, args.report)
         print(json.dumps(metrics, indent=2))
         staged = Path(tmp) / "staged"
-        final = import_run(args.run, args.name, parser=args.parser, dest_root=staged,
+        final = import_run(source, args.name, parser=args.parser, dest_root=staged,
                            description=args.description,
                            extra={**extra, "metrics": metrics}, half=True)
         target = MODEL_DATA / args.name

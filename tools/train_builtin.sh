@@ -10,7 +10,9 @@
 # by a little instead of 25x. It changes speed only, not results.
 # VARIANT=eyemask trains the eye-mask variant (model.eye_window=mask) into g128-eyemask,
 # fine-tuned from g128's newest checkpoint (same data, parser and losses; fresh optimizers).
-# Then package with tools/build_builtin_model.py (see its --help).
+# Six checkpoints are kept (every 250 steps) so that packaging can pick among them: the GAN's
+# metrics move from one checkpoint to the next (tools/build_builtin_model.py --checkpoint).
+# Then package with tools/package_builtin.sh (or tools/build_builtin_model.py, see its --help).
 set -euo pipefail
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 RUNS=${1:-runs}
@@ -27,5 +29,5 @@ if [ "${VARIANT:-}" = eyemask ]; then
 fi
 $M train --data data128 --parser parser128 --out "$out" --steps "$STEPS" --batch 8 \
   --set model.width=0.25 --set model.latent_dim=256 "${extra[@]}" \
-  --set train.sample_every=500 --set train.checkpoint_every=250 --set train.keep_checkpoints=2 \
+  --set train.sample_every=500 --set train.checkpoint_every=250 --set train.keep_checkpoints=6 \
   --precision bf16 --device cpu --resume auto
