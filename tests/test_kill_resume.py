@@ -23,7 +23,8 @@ def test_sigkill_ten_times_then_resume(tmp_path):
     train_parser(data, tmp_path / "parser", get_schema("mgpe-11"), steps=1, batch=2,
                  cfg=ParserConfig(base_channels=4, depth=2))
     cfg = MgpeConfig.from_dict({"model": TINY, "train": {
-        "batch": 2, "checkpoint_every": 1, "keep_checkpoints": 2, "sample_every": 10**6}})
+        "batch": 2, "checkpoint_every": 1, "keep_checkpoints": 2, "sample_every": 10**6,
+        "ema_bn_batches": 1}})
     (tmp_path / "cfg.json").write_text(cfg.to_json())
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "mgpe_cli", "train", "--data", str(data), "--parser",

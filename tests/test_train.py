@@ -26,8 +26,9 @@ TINY_MODEL = dict(resolution=64, width=0.125, latent_dim=16, res_blocks=1,
 
 
 def tiny_cfg(**train):
-    return MgpeConfig.from_dict({"model": TINY_MODEL,
-                                 "train": {"batch": 2, "sample_every": 1000, **train}})
+    # two batches for the EMA's BatchNorm statistics (default 16) keep checkpoints quick here
+    return MgpeConfig.from_dict({"model": TINY_MODEL, "train": {
+        "batch": 2, "sample_every": 1000, "ema_bn_batches": 2, **train}})
 
 
 @pytest.fixture(scope="module")
@@ -262,3 +263,41 @@ def test_ema_warmup_follows_early_weights():
     update_ema(ema, model, 0.999, step=0)
     # 90% of the way to the new weights at step 0, instead of 0.1% without warm-up
     assert torch.allclose(ema.weight, model.weight - 0.1, atol=1e-6)
+
+
+def test_recalibrate_batchnorm_averages_each_batch_statistics():
+    from mgpe_core.train.ema import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4)).eval()
+    batches = [torch.randn(2, 3, 5, 5) * (i + 1) + i for i in range(3)]
+    with torch.no_grad():
+        feats = [model[0](x) for x in batches]
+    want_mean = torch.stack([f.mean((0, 2, 3)) for f in feats]).mean(0)
+    want_var = torch.stack([f.var((0, 2, 3), unbiased=True) for f in feats]).mean(0)
+    assert recalibrate_batchnorm(model, [], lambda m, x: m(x)) == 0  # nothing to learn from
+    assert torch.equal(model[1].running_mean, torch.zeros(4))
+    assert recalibrate_batchnorm(model, batches, lambda m, x: m(x)) == 3
+    assert torch.allclose(model[1].running_mean, want_mean, atol=1e-5)
+    assert torch.allclose(model[1].running_var, want_var, atol=1e-4)
+    assert model[1].momentum == 0.1 and not model.training  # settings restored
+
+
+def test_checkpoint_ema_gets_its_own_batchnorm_statistics(data_and_parser, tmp_path):
+    from mgpe_core.train.runs import load_run_generator
+
+    data, parser_dir, _ = data_and_parser
+    buffers = {}
+    for k in (0, 2):
+        run = tmp_path / f"bn{k}"
+        trainer = _trainer(tiny_cfg(ema_bn_batches=k), data, parser_dir, run)
+        trainer.run(2)
+        rng = torch.get_rng_state()
+        assert trainer.recalibrate_ema() == k
+        assert torch.equal(torch.get_rng_state(), rng)  # training's random stream untouched
+        ema, _, _ = load_run_generator(run)
+        raw, _, _ = load_run_generator(run, ema=False)
+        buffers[k] = [(n, b, raw.state_dict()[n]) for n, b in ema.named_buffers()
+                      if n.endswith("running_mean")]
+    assert buffers[0] and all(torch.equal(b, r) for _, b, r in buffers[0])  # copied as before
+    assert any(not torch.allclose(b, r) for _, b, r in buffers[2])  # its own statistics

@@ -116,6 +116,9 @@ class TrainConfig:
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     ema_decay: float = 0.999
+    #: Batches of training faces over which the EMA generator's BatchNorm statistics are
+    #: recomputed before each checkpoint (0: keep the trained generator's, as before).
+    ema_bn_batches: int = 16
     seed: int = 0
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     augment: bool = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
@@ -31,3 +32,34 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int | None 
         e.lerp_(p.detach(), 1.0 - decay)
     for e, b in zip(ema.buffers(), model.buffers(), strict=True):
         e.copy_(b)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, batches: Iterable,
+                          forward: Callable[[nn.Module, object], object]) -> int:
+    """Recompute ``model``'s BatchNorm running statistics for its own weights.
+
+    :func:`update_ema` copies the trained model's statistics, which belong to the trained
+    weights of the last few steps, not to the EMA's average of the last ~1/(1-decay) steps: the
+    mismatch makes the EMA's outputs wander from one checkpoint to the next. Here every
+    BatchNorm's statistics are reset and accumulated as a plain average (``momentum=None``)
+    over ``forward(model, batch)`` for each batch, in training mode ("standing statistics").
+    Returns the number of batches used; with none, nothing is changed."""
+    batches = list(batches)
+    norms = [m for m in model.modules()
+             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not batches or not norms:
+        return 0
+    momenta, was_training = [m.momentum for m in norms], model.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    try:
+        for batch in batches:
+            forward(model, batch)
+    finally:
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+        model.train(was_training)
+    return len(batches)

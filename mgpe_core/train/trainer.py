@@ -43,7 +43,7 @@ from ..model.config import MgpeConfig
 from ..model.generator import one_hot
 from ..model.losses import adversarial_loss, class_weights, generator_losses
 from .distributed import DistInfo, precision_context
-from .ema import make_ema, update_ema
+from .ema import make_ema, recalibrate_batchnorm, update_ema
 
 
 class TrainingAborted(MgpeError):
@@ -221,9 +221,39 @@ class Trainer:
     def save(self) -> Path | None:
         if not self.dist.is_main:
             return None
+        self.recalibrate_ema()
         tensors, meta = self.state()
         return save_checkpoint(self.run_dir / "checkpoints", self.step, tensors, meta,
                                keep=self.cfg.train.keep_checkpoints)
+
+    def recalibrate_ema(self) -> int:
+        """Give the EMA generator BatchNorm statistics of its own weights before it is saved
+        (see :func:`recalibrate_batchnorm`): ``train.ema_bn_batches`` batches of training faces,
+        evenly spread over the training split (the same faces every time), each run paired and
+        with rolled partners as in training. The RNG is left untouched, so training continues
+        (and resumes) exactly as without it."""
+        k, b = self.cfg.train.ema_bn_batches, self.cfg.train.batch
+        if k <= 0 or len(self.dataset) == 0:
+            return 0
+        picks = np.linspace(0, len(self.dataset) - 1, k * b).round().astype(int).tolist()
+        amp = precision_context(self.cfg.train.precision, self.device)
+
+        def batches():
+            for start in range(0, len(picks), b):
+                items = [self.dataset[i] for i in picks[start:start + b]]
+                yield (torch.stack([it["image"] for it in items]).to(self.device),
+                       torch.stack([it["labels"] for it in items]).to(self.device))
+
+        def forward(model, batch):
+            img, lab = batch
+            partner = torch.roll(torch.arange(img.shape[0], device=img.device), 1)
+            with amp:
+                model(torch.cat([img, img[partner]]), torch.cat([lab, lab[partner]]),
+                      torch.cat([img, img]), torch.cat([lab, lab]))
+
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            return recalibrate_batchnorm(self.ema, batches(), forward)
 
     def resume(self, spec: str | None) -> bool:
         """``auto``: newest complete checkpoint of the run, if any; else a sidecar path."""

@@ -1,0 +1,81 @@
+"""Compare a run's kept checkpoints by ``mgpe eval`` before packaging one as a built-in model.
+
+A GAN's figures move from one checkpoint to the next (the built-in original measured PSNR
+23.38 / hair transfer 76% at step 2328 and 22.68 / 69% at step 3380), so the newest checkpoint is
+not always the one to ship. This evaluates each checkpoint's float16 EMA generator (what would
+ship) on the same held-out faces and prints one row per checkpoint with the issue's target
+measures and the distance from each target, best first:
+
+    python tools/pick_checkpoint.py --run runs/g128 --parser runs/parser128 [--n 100] [--last 4]
+
+Then package the chosen one: ``tools/build_builtin_model.py ... --checkpoint SIDECAR``.
+The score is the sum of the shortfalls from the targets, each relative to its target (0 = every
+target met); ties and trade-offs are for the reader of the table to judge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+# issue 7's targets: (report path, goal); every measure here is "higher is better"
+TARGETS = {
+    "psnr": (("reconstruction", "psnr"), 26.0),
+    "mask_miou": (("mask_fidelity", "total", "mean_iou"), 0.85),
+    "hair": (("style_transfer", "regions", "hair", "removed"), 0.75),
+    "lips": (("style_transfer", "regions", "lips", "removed"), 0.75),
+}
+
+
+def measure(report: dict, path: tuple[str, ...]) -> float:
+    value = report
+    for key in path:
+        value = (value or {}).get(key)
+    return float("nan") if value is None else float(value)
+
+
+def shortfall(values: dict) -> float:
+    """Sum over targets of how far below its goal a measure is, relative to the goal."""
+    return sum(max(0.0, goal - values[k]) / goal for k, (_, goal) in TARGETS.items())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", type=Path, required=True)
+    ap.add_argument("--parser", type=Path, required=True)
+    ap.add_argument("--n", type=int, default=100, help="held-out faces per checkpoint")
+    ap.add_argument("--last", type=int, default=4, help="how many of the newest checkpoints")
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+
+    from mgpe_core.evaluate import evaluate
+    from mgpe_core.registry import import_run
+
+    sidecars = sorted((args.run / "checkpoints").glob("step-*.json"))[-args.last:]
+    if not sidecars:
+        raise SystemExit(f"no checkpoints in {args.run / 'checkpoints'}")
+    rows = []
+    for sidecar in sidecars:
+        step = json.loads(sidecar.read_text())["step"]
+        with tempfile.TemporaryDirectory() as tmp:
+            probe = import_run(sidecar, f"probe-{step}", parser=args.parser,
+                               dest_root=Path(tmp), half=True)
+            report = evaluate(str(probe), n=args.n, device=args.device)
+        values = {k: measure(report, path) for k, (path, _) in TARGETS.items()}
+        rows.append((shortfall(values), step, values, sidecar))
+        print(f"step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()),
+              flush=True)
+    rows.sort(key=lambda r: r[0])
+    print(f"\n{args.n} held-out faces each; shortfall = sum of (goal - value) / goal")
+    print("| step | " + " | ".join(f"{k} (>= {g})" for k, (_, g) in TARGETS.items())
+          + " | shortfall | checkpoint |")
+    print("|---:|" + "---:|" * len(TARGETS) + "---:|---|")
+    for score, step, values, sidecar in rows:
+        print(f"| {step} | " + " | ".join(f"{values[k]:.3f}" for k in TARGETS)
+              + f" | {score:.3f} | {sidecar} |")
+
+
+if __name__ == "__main__":
+    main()
