@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Callable, Iterable
 
 import torch
@@ -45,21 +46,24 @@ def recalibrate_batchnorm(model: nn.Module, batches: Iterable,
     BatchNorm's statistics are reset and accumulated as a plain average (``momentum=None``)
     over ``forward(model, batch)`` for each batch, in training mode ("standing statistics").
     Returns the number of batches used; with none, nothing is changed."""
-    batches = list(batches)
+    batches = iter(batches)  # one batch at a time: they may be large and on the GPU
+    first = next(batches, None)
     norms = [m for m in model.modules()
              if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
-    if not batches or not norms:
+    if first is None or not norms:
         return 0
     momenta, was_training = [m.momentum for m in norms], model.training
     for m in norms:
         m.reset_running_stats()
         m.momentum = None
     model.train()
+    count = 0
     try:
-        for batch in batches:
+        for batch in itertools.chain([first], batches):
             forward(model, batch)
+            count += 1
     finally:
         for m, momentum in zip(norms, momenta, strict=True):
             m.momentum = momentum
         model.train(was_training)
-    return len(batches)
+    return count
