@@ -5,9 +5,8 @@
         --train-command "mgpe train ..." [--variant eye-mask=mgpe-synth-128-eyemask] \\
         [--eval-n 500] [--checkpoint RUN/checkpoints/step-000003250.json]
 
-Steps: import the run's newest complete checkpoint (or the one ``--checkpoint`` names: the
-generator's metrics move from one checkpoint to the next, so picking among the last few by
-``mgpe eval`` can pay) (raw + EMA generator) and its parser into a
+Steps: import the run's newest complete checkpoint (raw + EMA generator; or the one
+``--checkpoint`` names, e.g. chosen with tools/pick_checkpoint.py) and its parser into a
 temporary float16 model folder (what ships); run ``mgpe eval`` on the held-out mgpe-synth test
 split; write the final folder with float16 weights (the package budget) and a ``config.json``
 that records the exact recipe (data command and seed, training command, steps, wall time from

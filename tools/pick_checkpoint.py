@@ -50,10 +50,11 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
 
+    from mgpe_core.checkpoint import list_checkpoints
     from mgpe_core.evaluate import evaluate
     from mgpe_core.registry import import_run
 
-    sidecars = sorted((args.run / "checkpoints").glob("step-*.json"))[-args.last:]
+    sidecars = list_checkpoints(args.run / "checkpoints")[-args.last:]
     if not sidecars:
         raise SystemExit(f"no checkpoints in {args.run / 'checkpoints'}")
     rows = []

@@ -98,6 +98,20 @@ def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict) -> None:
     random.setstate((p[0], tuple(p[1]), p[2]))
 
 
+def paired_and_partnered(images: torch.Tensor, labels: torch.Tensor, partner: torch.Tensor):
+    """(source images, source labels, target images, target labels) of the generator's 2B
+    training batch: the first B rebuild each face from itself (paired), the next B render each
+    face's mask with the styles of its ``partner`` (unpaired)."""
+    return (torch.cat([images, images[partner]]), torch.cat([labels, labels[partner]]),
+            torch.cat([images, images]), torch.cat([labels, labels]))
+
+
+def stack_items(items: list[dict], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dataset items as an (images, labels) batch on ``device``."""
+    return (torch.stack([it["image"] for it in items]).to(device),
+            torch.stack([it["labels"] for it in items]).to(device))
+
+
 @dataclass
 class DataCursor:
     """Where the data order stands: epoch and batches already used in it."""
@@ -238,22 +252,18 @@ class Trainer:
         picks = np.linspace(0, len(self.dataset) - 1, k * b).round().astype(int).tolist()
         amp = precision_context(self.cfg.train.precision, self.device)
 
-        def batches():
-            for start in range(0, len(picks), b):
-                items = [self.dataset[i] for i in picks[start:start + b]]
-                yield (torch.stack([it["image"] for it in items]).to(self.device),
-                       torch.stack([it["labels"] for it in items]).to(self.device))
+        batches = (stack_items([self.dataset[i] for i in picks[start:start + b]], self.device)
+                   for start in range(0, len(picks), b))
 
         def forward(model, batch):
             img, lab = batch
             partner = torch.roll(torch.arange(img.shape[0], device=img.device), 1)
             with amp:
-                model(torch.cat([img, img[partner]]), torch.cat([lab, lab[partner]]),
-                      torch.cat([img, img]), torch.cat([lab, lab]))
+                model(*paired_and_partnered(img, lab, partner))
 
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            return recalibrate_batchnorm(self.ema, batches(), forward)
+            return recalibrate_batchnorm(self.ema, batches, forward)
 
     def resume(self, spec: str | None) -> bool:
         """``auto``: newest complete checkpoint of the run, if any; else a sidecar path."""
@@ -319,8 +329,7 @@ class Trainer:
             images, labels = self.augment(images, labels)
         b = images.shape[0]
         perm = partner_permutation(b, None).to(self.device)
-        src_img, src_lab = torch.cat([images, images[perm]]), torch.cat([labels, labels[perm]])
-        tgt_img, tgt_lab = torch.cat([images, images]), torch.cat([labels, labels])
+        src_img, src_lab, tgt_img, tgt_lab = paired_and_partnered(images, labels, perm)
         nc = self.schema.num_classes
         amp = precision_context(cfg.train.precision, self.device)
 
@@ -395,8 +404,7 @@ class Trainer:
             except (MgpeError, IndexError):
                 ds = self.dataset
             items = [ds[i] for i in range(min(4, len(ds)))]
-            self.sample_batch = (torch.stack([it["image"] for it in items]).to(self.device),
-                                 torch.stack([it["labels"] for it in items]).to(self.device))
+            self.sample_batch = stack_items(items, self.device)
         img, lab = self.sample_batch
         n = img.shape[0]
         partner = torch.roll(torch.arange(n), 1).to(self.device)
