@@ -186,9 +186,7 @@ def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device="cpu",
     """Verify and load a model (EMA weights when present unless ``weights="raw"``)."""
     from .checkpoint import load_tensors
     from .model.build import build_generator
-    from .model.config import MgpeConfig, ParserConfig
-    from .model.parser import UNetParser
-    from .typed_config import from_dict
+    from .model.config import MgpeConfig
 
     entry = find_model(name_or_path)
     if isinstance(device, str):  # an unknown device is a usage error, not a torch traceback
@@ -209,18 +207,66 @@ def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device="cpu",
         gen.load_state_dict(load_tensors(path / wfiles[key], sha[wfiles[key]]))
     except RuntimeError as e:
         raise ModelError(f"model {entry.name}: weights do not fit its config: {e}") from None
-    parser = None
-    if "parser" in wfiles:
-        pcfg = from_dict(ParserConfig, meta["parser"]["config"], "parser.config")
-        parser = UNetParser(cfg.model.label_schema.num_classes, pcfg)
-        try:
-            parser.load_state_dict(load_tensors(path / wfiles["parser"], sha[wfiles["parser"]]))
-        except RuntimeError as e:
-            raise ModelError(f"model {entry.name}: parser weights do not fit: {e}") from None
-        parser.eval().to(device)
+    parser = _load_parser(entry, meta, cfg, device) if "parser" in wfiles else None
     del manifest
     return LoadedModel(entry.name, path, meta, cfg, gen.eval().to(device), parser,
                        "ema" if key == "generator_ema" else "raw")
+
+
+def _load_parser(entry: ModelEntry, meta: dict, cfg, device):
+    """The model's parser in eval mode (config and SHA-256 as recorded; verify first)."""
+    from .checkpoint import load_tensors
+    from .model.config import ParserConfig
+    from .model.parser import UNetParser
+    from .typed_config import from_dict
+
+    pcfg = from_dict(ParserConfig, meta["parser"]["config"], "parser.config")
+    parser = UNetParser(cfg.model.label_schema.num_classes, pcfg)
+    file = meta["weights"]["parser"]
+    sha = read_json(entry.path / "manifest.json")["files"]
+    try:
+        parser.load_state_dict(load_tensors(entry.path / file, sha[file]))
+    except RuntimeError as e:
+        raise ModelError(f"model {entry.name}: parser weights do not fit: {e}") from None
+    return parser.eval().to(device)
+
+
+def load_model_parser(name_or_path: str | os.PathLike, device="cpu"):
+    """(frozen parser, its config schema) of a model: ``mgpe train --parser MODEL``."""
+    from .model.config import MgpeConfig
+
+    entry = find_model(name_or_path)
+    meta = read_model_config(entry.path)
+    _require_verified(entry.path)
+    if "parser" not in meta.get("weights", {}):
+        raise ModelError(f"model {entry.name} ships no parser")
+    cfg = MgpeConfig.from_dict(meta["config"])
+    parser = _load_parser(entry, meta, cfg, device)
+    for p in parser.parameters():
+        p.requires_grad_(False)
+    return parser, cfg.model.label_schema
+
+
+def load_generator_states(name_or_path: str | os.PathLike) -> tuple[ModelEntry, dict, dict]:
+    """(entry, model config.json, {"generator": state, "generator_ema": state}) of a model, in
+    float32, SHA-256 checked: the weights a fine-tune starts from (``mgpe train --init-from``).
+    A model without EMA weights gives its generator weights for both."""
+    from .checkpoint import load_tensors
+
+    entry = find_model(name_or_path)
+    meta = read_model_config(entry.path)
+    _require_verified(entry.path)
+    wfiles = meta.get("weights", {})
+    if "generator" not in wfiles and "generator_ema" not in wfiles:
+        raise ModelError(f"model {entry.name} has no generator weights")
+    sha = read_json(entry.path / "manifest.json")["files"]
+    states = {}
+    for key in ("generator", "generator_ema"):
+        file = wfiles.get(key) or wfiles.get("generator_ema" if key == "generator" else
+                                             "generator")
+        states[key] = {k: v.float() if v.is_floating_point() else v
+                       for k, v in load_tensors(entry.path / file, sha[file]).items()}
+    return entry, meta, states
 
 
 # -- writing models ------------------------------------------------------------------------------
@@ -273,8 +319,6 @@ def import_run(run: str | os.PathLike, name: str, parser: str | os.PathLike | No
                half: bool = False) -> Path:
     """Turn a training run (newest complete checkpoint) into a registered model."""
     from .checkpoint import load_checkpoint
-    from .train.parser_io import FORMAT as PARSER_FORMAT
-    from .train.parser_io import resolve_parser_path
     from .train.runs import resolve_checkpoint
 
     _check_name(name)
@@ -296,25 +340,45 @@ def import_run(run: str | os.PathLike, name: str, parser: str | os.PathLike | No
     if parser is None and run_json.exists():
         parser = read_json(run_json).get("parser")
         # runs written by older versions stored the path as typed: relative to where training
-        # ran, usually the run folder's parent
-        if parser and not Path(parser).is_absolute() and not Path(parser).exists():
+        # ran, usually the run folder's parent (a model name stays a name)
+        if parser and not Path(parser).is_absolute() and not Path(parser).exists() and \
+                (Path(run).resolve().parent / parser).exists():
             parser = str(Path(run).resolve().parent / parser)
     if parser is not None:
-        from .checkpoint import load_tensors
-
-        pmeta_path = resolve_parser_path(parser)
-        pmeta = read_json(pmeta_path, "parser description")
-        if pmeta.get("format") != PARSER_FORMAT:
-            raise ModelError(f"{pmeta_path} does not describe an mgpe parser "
-                             "(give a parser folder or its parser.json, from `mgpe train-parser`)")
-        if pmeta["schema"]["classes"] != ckpt["config"]["model"]["schema"]["classes"]:
+        groups["parser"], meta["parser"], classes = _parser_for_import(parser)
+        if classes != ckpt["config"]["model"]["schema"]["classes"]:
             raise ModelError(f"parser {parser} predicts other classes than the model")
-        groups["parser"] = load_tensors(pmeta_path.with_name("parser.safetensors"),
-                                        pmeta.get("sha256"))
-        meta["parser"] = {"config": pmeta["parser"], "metrics": pmeta.get("metrics", {}),
-                          "recipe": pmeta.get("recipe", {})}
     root = dest_root or user_models_dir()
     return write_model_folder(root / name, meta, groups, half=half)
+
+
+def _parser_for_import(parser) -> tuple[dict, dict, list]:
+    """(weights, the model config's "parser" entry, class names) of a parser given as a
+    train-parser folder / parser.json, or as a model (name or folder) that ships one."""
+    from .checkpoint import load_tensors
+    from .train.parser_io import FORMAT as PARSER_FORMAT
+    from .train.parser_io import is_parser_path, resolve_parser_path
+
+    p = Path(parser)
+    if not is_parser_path(p) and (not p.exists() or (p / "config.json").exists()):
+        entry = find_model(parser)
+        meta = read_model_config(entry.path)
+        _require_verified(entry.path)
+        if "parser" not in meta.get("weights", {}):
+            raise ModelError(f"model {entry.name} ships no parser")
+        file = meta["weights"]["parser"]
+        sha = read_json(entry.path / "manifest.json")["files"][file]
+        tensors = {k: v.float() if v.is_floating_point() else v
+                   for k, v in load_tensors(entry.path / file, sha).items()}
+        return tensors, dict(meta["parser"]), meta["config"]["model"]["schema"]["classes"]
+    pmeta_path = resolve_parser_path(parser)
+    pmeta = read_json(pmeta_path, "parser description")
+    if pmeta.get("format") != PARSER_FORMAT:
+        raise ModelError(f"{pmeta_path} does not describe an mgpe parser "
+                         "(give a parser folder or its parser.json, from `mgpe train-parser`)")
+    tensors = load_tensors(pmeta_path.with_name("parser.safetensors"), pmeta.get("sha256"))
+    return (tensors, {"config": pmeta["parser"], "metrics": pmeta.get("metrics", {}),
+                      "recipe": pmeta.get("recipe", {})}, pmeta["schema"]["classes"])
 
 
 def export_model(name: str, dest: str | os.PathLike) -> Path:

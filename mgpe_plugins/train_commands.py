@@ -89,7 +89,8 @@ def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_chann
 @click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Run folder: config, stats.jsonl, samples/, checkpoints/.")
 @click.option("--parser", "parser_path", type=click.Path(path_type=Path),
-              help="Trained parser (run folder or parser.json) for the parsing loss.")
+              help="Trained parser for the parsing loss: a train-parser run folder, its "
+                   "parser.json, or a model (name or folder) whose parser is used.")
 @click.option("--size", type=click.Choice(["64", "128", "256", "512"]), default=None,
               help="Resolution [default: the data's].")
 @click.option("--steps", type=click.IntRange(1), default=None, help="Total steps to reach.")
@@ -103,10 +104,13 @@ def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_chann
               help="[default: bf16 on GPU, fp32 on CPU]")
 @click.option("--resume", default=None, metavar="auto|PATH",
               help="Continue the run: auto = newest complete checkpoint in --out.")
-@click.option("--init-from", "init_from", type=click.Path(exists=True, path_type=Path),
-              help="Fine-tune: start from another run's weights (run folder or checkpoint) "
-                   "with fresh optimizers, e.g. a variant from the original model. Ignored "
-                   "when --resume finds a checkpoint.")
+@click.option("--init-from", "init_from", metavar="RUN|CHECKPOINT|MODEL",
+              help="Fine-tune: start from other weights with fresh optimizers. A run folder or "
+                   "checkpoint gives generator, EMA and discriminators (e.g. a variant from the "
+                   "original model); a model (name such as mgpe-synth-128, or folder) gives "
+                   "generator and EMA, the discriminators start fresh: pair it with --set "
+                   "train.d_warmup_steps=N. Without --config the run takes its model config "
+                   "(change a variant with --set). Ignored when --resume finds a checkpoint.")
 @click.option("--seed", type=int, default=None)
 @click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
               help="DataLoader worker processes.")
@@ -131,6 +135,10 @@ def train_command(data_dir, run_dir, parser_path, size, steps, batch, config_fil
         cfg = MgpeConfig.load(run_config)  # a resumed run keeps its own config
     elif config_file:
         cfg = MgpeConfig.load(config_file)
+    elif init_from:  # a fine-tune starts from the architecture of what it starts from
+        from mgpe_core.train.trainer import init_model_config
+
+        cfg = MgpeConfig.from_dict({"model": init_model_config(init_from)})
     else:
         cfg = MgpeConfig()
     data_size = None
@@ -166,6 +174,7 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
     from mgpe_cli.console import progress_bar
     from mgpe_core.io import check_output_folder, write_json
     from mgpe_core.train.distributed import (
+        bf16_emulation_note,
         destroy_process_group,
         dist_info_from_env,
         init_process_group,
@@ -180,6 +189,9 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, precision="bf16"))
     init_process_group(info, dev)
     console = _console()
+    note = bf16_emulation_note(cfg.train.precision, dev)
+    if note and info.is_main:
+        console.print(f"warning: {note}", markup=False, highlight=False)
     try:
         # Everything is checked (data, parser, resume / init checkpoints) before the run folder
         # gets its first file: a refused run leaves nothing behind.
@@ -189,7 +201,7 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
         resumed = trainer.resume(resume)
         run_info = {}
         if init_from is not None and not resumed:
-            run_info["init_from"] = str(trainer.init_from(init_from).resolve())
+            run_info["init_from"] = trainer.init_from(init_from)
         elif (run_dir / "run.json").exists():  # a resumed fine-tune keeps its origin on record
             previous = json.loads((run_dir / "run.json").read_text())
             run_info.update({k: previous[k] for k in ("init_from",) if k in previous})
@@ -198,7 +210,9 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
             write_json(run_dir / "config.json", cfg.to_dict())
             write_json(run_dir / "run.json", {
                 **run_info,
-                "data": str(Path(data_dir).resolve()), "parser": str(Path(parser_path).resolve()),
+                "data": str(Path(data_dir).resolve()),
+                "parser": str(Path(parser_path).resolve() if Path(parser_path).exists()
+                              else parser_path),
                 "device": str(dev),
                 "world_size": info.world_size, "pid": os.getpid(),
                 "parameters": trainer.param_counts,
@@ -212,15 +226,17 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
 
             def on_step(step, record, dt):
                 advance()
-                advance.describe(
-                    f"training  G {record['g_total']:.3f}  L_local {record['local']:.3f}  "
-                    f"L_GP {record['parsing']:.3f}  D {record['d_real'] + record['d_fake']:.3f}")
+                d = record["d_real"] + record["d_fake"]
+                if "g_total" in record:
+                    text = (f"G {record['g_total']:.3f}  L_local {record['local']:.3f}  "
+                            f"L_GP {record['parsing']:.3f}  D {d:.3f}")
+                else:
+                    text = f"discriminator warm-up  D {d:.3f}"
+                advance.describe(f"training  {text}")
                 if info.is_main and (step % 50 == 0 or step == total) and \
                         not console.is_terminal:
-                    console.print(
-                        f"step {step}/{total} g {record['g_total']:.3f} "
-                        f"d {record['d_real'] + record['d_fake']:.3f} "
-                        f"{record['images_per_second']:.1f} img/s", highlight=False)
+                    console.print(f"step {step}/{total} {text} "
+                                  f"{record['images_per_second']:.1f} img/s", highlight=False)
 
             try:
                 result = trainer.run(total, stop, on_step)

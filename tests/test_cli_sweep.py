@@ -82,6 +82,10 @@ CASES = [
          "is a file, not a folder"),
     case("train --out {tmp}/run --data {fx}/prep --parser {fx}/parser --device cpu --batch 2 "
          "--set model.width=0.125 --init-from {fx}/empty", 1, "no complete checkpoint in"),
+    case("train --out {tmp}/run --data {fx}/prep --parser {fx}/parser --device cpu --batch 2 "
+         "--set model.width=0.125 --init-from no-such-model", 2, "unknown model 'no-such-model'"),
+    case("train --out {tmp}/run --data {fx}/prep --parser no-such-parser --batch 2 --device cpu",
+         1, "parser not found: no-such-parser (give a parser folder"),
     case("train-parser --data {fx}/prep --out {fx}/text.txt/p", 2, "is a file, not a folder"),
     case("train-parser --data {tmp}/missing --out {tmp}/parser", 2, "does not exist"),
     case("train-parser --data {fx}/empty --out {tmp}/parser --device cpu", 1,

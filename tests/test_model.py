@@ -1,5 +1,6 @@
 """The MGPE networks: shapes for every variant, gradients, paired path, placement, determinism."""
 
+import dataclasses
 import json
 
 import pytest
@@ -217,3 +218,54 @@ def test_inference_copy_with_folded_norms_matches_eager():
     assert (low - ref).abs().max() < 1e-6 and (low - want).abs().max() < 2e-2
     with pytest.raises(RuntimeError, match="eval mode"):
         fold_batchnorm(gen.train())
+
+
+def test_region_reconstruction_averages_inside_each_component():
+    from mgpe_core.components import component_masks
+    from mgpe_core.model.losses import region_reconstruction_loss
+
+    torch.manual_seed(0)
+    img, lab = batch_for(64, b=2)
+    regions = component_masks(lab, M11)
+    fake = img + 0.1 * torch.randn_like(img)
+    expected = 0.0
+    for c in range(regions.shape[1]):  # reference: one component at a time
+        m = regions[:, c:c + 1].bool().expand_as(img)
+        if m.any():
+            expected += 0.5 * float(((fake - img)[m] ** 2).mean())
+    got = float(region_reconstruction_loss(fake, img, regions))
+    assert got == pytest.approx(expected, rel=1e-5)
+
+    # an error only on the mouth weighs like an error on the whole image would
+    mouth = regions[:, 2:3].bool().expand_as(img)
+    assert mouth.any() and mouth.float().mean() < 0.1
+    only_mouth = torch.where(mouth, img + 0.2, img)
+    assert float(region_reconstruction_loss(only_mouth, img, regions)) == pytest.approx(
+        0.5 * 0.04, rel=1e-4)
+    assert float(0.5 * torch.nn.functional.mse_loss(only_mouth, img)) < 0.5 * 0.04 * 0.1
+    # a component absent from every face adds nothing (no division by zero)
+    assert float(region_reconstruction_loss(img, img, torch.zeros_like(regions))) == 0.0
+
+
+def test_region_reconstruction_term_in_the_generator_objective():
+    from mgpe_core.model.losses import generator_losses
+
+    cfg = MgpeConfig(model=small_cfg(64))
+    loss_cfg = dataclasses.replace(cfg.loss, region_reconstruction=5.0)
+    nets = build_networks(cfg.model)
+    img, lab = batch_for(64, b=2)
+    batch = dict(source_image=img, source_labels=lab, target_image=img, target_labels=lab)
+    weights = class_weights(loss_cfg, M11)
+    total, terms, out = generator_objective(nets.generator, nets.discriminator, nets.parser,
+                                            batch, True, loss_cfg, weights)
+    assert terms["region_reconstruction"] > 0
+    base, base_terms, _ = generator_objective(nets.generator.eval(), nets.discriminator,
+                                              nets.parser, batch, True, cfg.loss, weights,
+                                              sample=False)
+    assert "region_reconstruction" not in base_terms
+    _, unpaired_terms, _ = generator_objective(nets.generator, nets.discriminator, nets.parser,
+                                               batch, False, loss_cfg, weights)
+    assert "region_reconstruction" not in unpaired_terms  # paired steps only
+    d = nets.discriminator(out["image"], one_hot(lab, 11))
+    with pytest.raises(ValueError, match="needs the paired targets' regions"):
+        generator_losses(out, d, d, nets.parser, lab, img, loss_cfg, weights)

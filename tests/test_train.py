@@ -301,3 +301,97 @@ def test_checkpoint_ema_gets_its_own_batchnorm_statistics(data_and_parser, tmp_p
                       if n.endswith("running_mean")]
     assert buffers[0] and all(torch.equal(b, r) for _, b, r in buffers[0])  # copied as before
     assert any(not torch.allclose(b, r) for _, b, r in buffers[2])  # its own statistics
+
+
+def test_init_from_a_model_then_discriminator_warm_up(data_and_parser, tmp_path):
+    """A released model (no discriminators) as the start: generator and EMA come from it, the
+    discriminators learn alone for d_warmup_steps, then everything trains; the EMA keeps its
+    full decay (no warm-up from the model's averaged weights towards the raw ones)."""
+    from conftest import make_model
+
+    from mgpe_core.registry import load_generator_states
+
+    data, parser_dir, _ = data_and_parser
+    folder = make_model(tmp_path / "models", "released", seed=3)
+    _, _, states = load_generator_states(folder)
+    trainer = _trainer(tiny_cfg(d_warmup_steps=2), data, parser_dir, tmp_path / "run")
+    fresh_d = {k: v.clone() for k, v in trainer.discriminator.state_dict().items()}
+    origin = trainer.init_from(folder)
+    assert "released" in origin and trainer.ema_initialised
+    params = dict(trainer.generator.named_parameters())
+    for k, v in states["generator"].items():
+        assert torch.equal(trainer.generator.state_dict()[k], v), k
+    for k, v in fresh_d.items():
+        assert torch.equal(trainer.discriminator.state_dict()[k], v), k
+
+    trainer.run(2)
+    for name, p in params.items():
+        assert torch.equal(p, states["generator"][name]), f"{name} moved during warm-up"
+    ema = trainer.ema.state_dict()
+    for name in params:
+        assert torch.equal(ema[name], states["generator_ema"][name]), name
+    assert any(not torch.equal(v, fresh_d[k])
+               for k, v in trainer.discriminator.state_dict().items())
+    lines = [json.loads(x) for x in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
+    assert "g_total" not in lines[0] and "d_real" in lines[0]
+
+    resumed = _trainer(tiny_cfg(d_warmup_steps=2), data, parser_dir, tmp_path / "run")
+    assert resumed.resume("auto") and resumed.ema_initialised
+    resumed.run(3)
+    assert any(not torch.equal(p, states["generator"][n])
+               for n, p in resumed.generator.named_parameters())
+    last = json.loads((tmp_path / "run" / "stats.jsonl").read_text().splitlines()[-1])
+    assert "g_total" in last
+
+
+def test_region_reconstruction_in_training_and_parser_from_a_model(data_and_parser, tmp_path):
+    from conftest import make_model
+
+    from mgpe_core.checkpoint import CheckpointError
+    from mgpe_core.registry import import_run, load_model
+
+    data, parser_dir, _ = data_and_parser
+    folder = make_model(tmp_path / "models", "with-parser", seed=4)
+    cfg = MgpeConfig.from_dict({**tiny_cfg().to_dict(),
+                                "loss": {"region_reconstruction": 10.0}})
+    trainer = _trainer(cfg, data, folder, tmp_path / "run")  # the model's parser
+    expected = load_model(folder).parser.state_dict()
+    assert all(torch.equal(trainer.parser.state_dict()[k], v) for k, v in expected.items())
+    trainer.run(1)
+    line = json.loads((tmp_path / "run" / "stats.jsonl").read_text())
+    assert line["region_reconstruction"] > 0
+    # a run trained against a model's parser imports with that parser
+    imported = import_run(tmp_path / "run", "tuned", parser=folder, dest_root=tmp_path / "out")
+    assert all(torch.equal(load_model(imported).parser.state_dict()[k], v)
+               for k, v in expected.items())
+    with pytest.raises(CheckpointError, match="parser not found: .*no-such-parser"):
+        load_parser(tmp_path / "no-such-parser")
+
+
+def test_bf16_emulation_note(monkeypatch):
+    from mgpe_core.train import distributed
+
+    cpu = torch.device("cpu")
+    assert distributed.bf16_emulation_note("fp32", cpu) is None
+    assert distributed.bf16_emulation_note("bf16", torch.device("cuda")) is None
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert "--precision fp32" in distributed.bf16_emulation_note("bf16", cpu)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert distributed.bf16_emulation_note("bf16", cpu) is None
+
+
+def test_cli_fine_tune_from_a_model_takes_its_architecture(data_and_parser, tmp_path, capsys):
+    from conftest import make_model
+
+    data, _, _ = data_and_parser
+    folder = make_model(tmp_path / "models", "released", eye_window="mask", seed=5)
+    args = ["train", "--data", str(data), "--parser", str(folder), "--out", str(tmp_path / "ft"),
+            "--init-from", str(folder), "--steps", "2", "--batch", "2", "--device", "cpu",
+            "--set", "train.d_warmup_steps=1", "--set", "train.ema_bn_batches=1", "--json"]
+    assert main(args) == 0
+    cfg = json.loads((tmp_path / "ft" / "config.json").read_text())
+    released = json.loads((folder / "config.json").read_text())["config"]["model"]
+    assert cfg["model"] == released and cfg["train"]["d_warmup_steps"] == 1
+    run = json.loads((tmp_path / "ft" / "run.json").read_text())
+    assert run["init_from"].startswith("model released") and run["parser"] == str(folder)
+    capsys.readouterr()

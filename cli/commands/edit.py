@@ -121,7 +121,7 @@ def _load_editor(model_name, variant, device, precision):
     from mgpe_core.engine import Editor
     from mgpe_core.errors import UsageError
     from mgpe_core.registry import DEFAULT_MODEL, find_model, load_model, read_model_config
-    from mgpe_core.train.distributed import resolve_device
+    from mgpe_core.train.distributed import bf16_emulation_note, resolve_device
 
     name = model_name or DEFAULT_MODEL
     entry = find_model(name)
@@ -134,9 +134,14 @@ def _load_editor(model_name, variant, device, precision):
                     f"model {entry.name} has no eye-mask variant (its eye windows are fixed); "
                     "train one with --set model.eye_window=mask and import it")
             entry = find_model(other)
-    model = load_model(entry.path if entry.source == "path" else entry.name,
-                       device=resolve_device(device))
-    return Editor(model, device=resolve_device(device), precision=precision)
+    dev = resolve_device(device)
+    note = bf16_emulation_note(precision, dev)
+    if note:
+        from mgpe_cli.console import err_console
+
+        err_console.print(f"warning: {note}", markup=False, highlight=False)
+    model = load_model(entry.path if entry.source == "path" else entry.name, device=dev)
+    return Editor(model, device=dev, precision=precision)
 
 
 def run_operation(op, kw) -> None:

@@ -99,6 +99,12 @@ class LossConfig:
     feature_matching: float = 10.0
     parsing: float = 1.0
     kl: float = 0.0  # the original code keeps a KL term with weight 0
+    #: Per-component reconstruction (paired steps, not in the seed): the squared error inside
+    #: each component's target region, averaged over that region's pixels, summed over the five
+    #: components. L_global averages over the whole image, where the lips are 1-2 % of the
+    #: pixels: lip (and iris) colour then barely counts and the mouth embedding need not carry
+    #: it. This term gives every component the weight of a whole image. 0 = the seed's losses.
+    region_reconstruction: float = 0.0
     gan_mode: Literal["bce", "hinge"] = "bce"
     #: Parsing loss class weights by class name (small parts count more); others weigh 1.
     parsing_class_weights: dict[str, float] = field(default_factory=lambda: {
@@ -119,6 +125,10 @@ class TrainConfig:
     #: Batches of training faces over which the EMA generator's BatchNorm statistics are
     #: recomputed before each checkpoint (0: keep the trained generator's, as before).
     ema_bn_batches: int = 16
+    #: Steps at the start of the run in which only the discriminators learn (the generator and
+    #: its EMA stay as they are): for fine-tuning a released model, which ships without
+    #: discriminators, so that the generator first meets a discriminator that knows its images.
+    d_warmup_steps: int = 0
     seed: int = 0
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     augment: bool = True

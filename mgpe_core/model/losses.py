@@ -9,7 +9,9 @@
   of the real target, every layer but the logits, paired steps only;
 - parsing (Eq. 6): class-weighted cross-entropy of the frozen parser on the output against the
   target mask;
-- KL of the local encoders (weight 0 by default, as in the original code).
+- KL of the local encoders (weight 0 by default, as in the original code);
+- region reconstruction (not in the seed, weight 0 by default): 1/2 * squared error inside each
+  component's target region, averaged over the region, summed over components, paired steps.
 
 L_G = l_local L_local + l_global L_global + l_GD L_GD + l_GP L_GP (+ l_FM L_FM) (Eq. 7); on
 unpaired steps the global and feature-matching terms drop out (Eq. 8).
@@ -32,6 +34,19 @@ def class_weights(cfg: LossConfig, schema: LabelSchema) -> torch.Tensor:
 
 def local_loss(recons: dict[str, torch.Tensor], crops: dict[str, torch.Tensor]) -> torch.Tensor:
     return sum(0.5 * F.mse_loss(recons[k], crops[k].detach()) for k in recons)
+
+
+def region_reconstruction_loss(fake: torch.Tensor, real: torch.Tensor,
+                               regions: torch.Tensor) -> torch.Tensor:
+    """Sum over components of 1/2 * mean squared error over that component's pixels.
+
+    ``regions``: (B, C, H, W) binary component masks of the targets. The mean runs over every
+    pixel (and channel) of a component in the whole batch, so a face missing a component adds
+    nothing and small components (lips, eyes) weigh as much as the skin."""
+    sq = (fake.float() - real.float()).pow(2).sum(1, keepdim=True)  # (B, 1, H, W)
+    w = regions.float()
+    per_comp = (sq * w).sum((0, 2, 3)) / (w.sum((0, 2, 3)) * fake.shape[1]).clamp(min=1)
+    return 0.5 * per_comp.sum()
 
 
 def kl_loss(mu: dict[str, torch.Tensor], logvar: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -71,13 +86,16 @@ def feature_matching_loss(fake: list[list[torch.Tensor]],
 
 def generator_losses(out: dict, d_fake, d_real, parser, target_labels: torch.Tensor,
                      paired_images: torch.Tensor | None, cfg: LossConfig,
-                     weights: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                     weights: torch.Tensor, regions: torch.Tensor | None = None,
+                     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Weighted total and terms of Equations 7 / 8 for one generator forward.
 
     ``out``: the generator's output dict; ``d_fake``: discriminator outputs on ``out["image"]``.
     The first ``len(paired_images)`` samples are paired (source == target): they also get
     L_global against ``paired_images`` and feature matching against ``d_real`` (the
     discriminator on those real images). ``paired_images=None``: an all-unpaired batch.
+    ``regions``: component masks of the paired targets (:func:`~mgpe_core.components.
+    component_masks`), needed when ``cfg.region_reconstruction`` is non-zero.
     """
     fake = out["image"]
     terms = {
@@ -88,7 +106,7 @@ def generator_losses(out: dict, d_fake, d_real, parser, target_labels: torch.Ten
     }
     weight = {"local": cfg.local, "adversarial": cfg.adversarial, "parsing": cfg.parsing,
               "reconstruction": cfg.reconstruction, "feature_matching": cfg.feature_matching,
-              "kl": cfg.kl}
+              "kl": cfg.kl, "region_reconstruction": cfg.region_reconstruction}
     if cfg.kl:
         terms["kl"] = kl_loss(out["mu"], out["logvar"])
     if paired_images is not None and len(paired_images):
@@ -96,6 +114,11 @@ def generator_losses(out: dict, d_fake, d_real, parser, target_labels: torch.Ten
         terms["reconstruction"] = 0.5 * F.mse_loss(fake[:b].float(), paired_images.float())
         terms["feature_matching"] = feature_matching_loss([[f[:b] for f in s] for s in d_fake],
                                                           d_real)
+        if cfg.region_reconstruction:
+            if regions is None:
+                raise ValueError("region_reconstruction needs the paired targets' regions")
+            terms["region_reconstruction"] = region_reconstruction_loss(
+                fake[:b], paired_images, regions[:b])
     total = sum(weight[k] * v.float() for k, v in terms.items())
     return total, terms
 
@@ -114,8 +137,14 @@ def generator_objective(generator, discriminator, parser, batch: dict, paired: b
     if paired:
         with torch.no_grad():
             d_real = discriminator(batch["target_image"], onehot)
+    regions = None
+    if paired and cfg.region_reconstruction:
+        from ..components import component_masks
+
+        regions = component_masks(batch["target_labels"], generator.cfg.label_schema)
     total, terms = generator_losses(out, d_fake, d_real, parser, batch["target_labels"],
-                                    batch["source_image"] if paired else None, cfg, weights)
+                                    batch["source_image"] if paired else None, cfg, weights,
+                                    regions)
     return total, {k: float(v.detach()) for k, v in terms.items()}, out
 
 

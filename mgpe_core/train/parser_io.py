@@ -41,10 +41,27 @@ def resolve_parser_path(path: str | Path) -> Path:
     return path
 
 
+def is_parser_path(path: str | Path) -> bool:
+    path = Path(path)
+    return (path / "parser.json").exists() or path.suffix in (".json", ".safetensors")
+
+
 def load_parser(path: str | Path, device="cpu"):
-    """(UNetParser in eval mode, frozen; metadata). Checks the weights' SHA-256."""
+    """(UNetParser in eval mode, frozen; metadata). Checks the weights' SHA-256. ``path``: a
+    parser folder or file, or else a model (name or folder) whose parser is used."""
     from ..model.parser import UNetParser
 
+    if not is_parser_path(path) and (not Path(path).exists()
+                                     or (Path(path) / "config.json").exists()):
+        from ..registry import ModelNotFound, load_model_parser
+
+        try:
+            parser, schema = load_model_parser(path, device)
+        except ModelNotFound:
+            raise CheckpointError(f"parser not found: {path} (give a parser folder, its "
+                                  "parser.json or a model name; train one with "
+                                  "`mgpe train-parser`)") from None
+        return parser, {"format": FORMAT, "schema_obj": schema, "model": str(path)}
     meta_path = resolve_parser_path(path)
     meta = read_json(meta_path, "parser description")
     if meta.get("format") != FORMAT:

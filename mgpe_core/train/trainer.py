@@ -36,6 +36,7 @@ from ..checkpoint import (
     save_checkpoint,
     unflatten_optimizer,
 )
+from ..components import component_masks
 from ..errors import MgpeError
 from ..io import write_image
 from ..model.build import build_networks, parameter_counts
@@ -175,6 +176,8 @@ class Trainer:
         self.step = 0
         self.cursor = DataCursor()
         self.nonfinite_in_row = 0
+        #: The EMA starts from trained weights (``init_from``): no decay warm-up.
+        self.ema_initialised = False
         self.g_train, self.d_train = self.generator, self.discriminator
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -202,6 +205,7 @@ class Trainer:
             config=self.cfg.to_dict(), rng=rm, scaler=self.scaler.state_dict(),
             cursor={"epoch": self.cursor.epoch, "batch": self.cursor.batch},
             nonfinite_in_row=self.nonfinite_in_row, world_size=self.dist.world_size,
+            ema_initialised=self.ema_initialised,
         )
         return tensors, meta
 
@@ -231,6 +235,7 @@ class Trainer:
         self.step = meta["step"]
         self.cursor = DataCursor(**meta["cursor"])
         self.nonfinite_in_row = meta.get("nonfinite_in_row", 0)
+        self.ema_initialised = meta.get("ema_initialised", False)
 
     def save(self) -> Path | None:
         if not self.dist.is_main:
@@ -277,10 +282,14 @@ class Trainer:
         self.log(f"resumed from {path} (step {self.step})")
         return True
 
-    def init_from(self, path: str | Path) -> Path:
-        """Start from another run's weights (generator, EMA, discriminators) with fresh
-        optimizers at step 0: fine-tuning, e.g. a variant from the original model. The
-        architectures must match parameter for parameter (variants such as ``eye_window`` do)."""
+    def init_from(self, path: str | Path) -> str:
+        """Start from other weights with fresh optimizers at step 0 (fine-tuning): another
+        run's checkpoint (generator, EMA, discriminators; e.g. a variant from the original
+        model) or a model (registry name or folder: generator and EMA; the discriminators stay
+        freshly initialised, see ``train.d_warmup_steps``). The architectures must match
+        parameter for parameter (variants such as ``eye_window`` do). Returns what was used."""
+        if _is_model_spec(path):
+            return self._init_from_model(str(path))
         from .runs import resolve_checkpoint
 
         sidecar = resolve_checkpoint(path)
@@ -289,14 +298,32 @@ class Trainer:
                              ("discriminator", self.discriminator)):
             state = {k[len(name) + 1:]: v for k, v in tensors.items()
                      if k.startswith(name + ".")}
-            try:
-                module.load_state_dict(state)
-            except RuntimeError as e:
-                first = str(e).strip().splitlines()[0]
-                raise CheckpointError(f"{sidecar}: {name} weights do not fit this run's model "
-                                      f"config ({first})") from None
+            self._load_init(module, state, f"{sidecar}: {name}")
+        self.ema_initialised = True
         self.log(f"initialised from {sidecar} (its step {meta.get('step')})")
-        return sidecar
+        return str(sidecar.resolve())
+
+    def _init_from_model(self, name: str) -> str:
+        from ..registry import load_generator_states
+
+        entry, meta, states = load_generator_states(name)
+        self._load_init(self.generator, states["generator"], f"model {entry.name}: generator")
+        self._load_init(self.ema, states["generator_ema"], f"model {entry.name}: EMA generator")
+        self.ema_initialised = True
+        step = meta.get("recipe", {}).get("step")
+        self.log(f"initialised from model {entry.name} (generator and EMA"
+                 f"{f', its step {step}' if step is not None else ''}); the discriminators "
+                 f"start fresh (train.d_warmup_steps = {self.cfg.train.d_warmup_steps})")
+        return f"model {entry.name} ({entry.path.resolve()})"
+
+    @staticmethod
+    def _load_init(module, state: dict, what: str) -> None:
+        try:
+            module.load_state_dict(state)
+        except RuntimeError as e:
+            first = str(e).strip().splitlines()[0]
+            raise CheckpointError(f"{what} weights do not fit this run's model config "
+                                  f"({first})") from None
 
     # -- data ----------------------------------------------------------------------------------
 
@@ -333,8 +360,13 @@ class Trainer:
         nc = self.schema.num_classes
         amp = precision_context(cfg.train.precision, self.device)
 
-        # generator step (D frozen: no D gradients, no DDP sync of D here)
         self.generator.train()
+        if self.step < cfg.train.d_warmup_steps:  # only the discriminators learn
+            with torch.no_grad(), amp:
+                fake = self.generator(src_img, src_lab, tgt_img, tgt_lab, sample=True)["image"]
+            return self._discriminator_step(images, labels, fake, tgt_lab, amp, {}, None)
+
+        # generator step (D frozen: no D gradients, no DDP sync of D here)
         self.discriminator.requires_grad_(False)
         with amp:
             out = self.g_train(src_img, src_lab, tgt_img, tgt_lab, sample=True)
@@ -343,16 +375,24 @@ class Trainer:
             d_fake = self.discriminator(fake, onehot)
             with torch.no_grad():
                 d_real = self.discriminator(images, onehot[:b])
+            regions = (component_masks(labels, self.schema) if lcfg.region_reconstruction
+                       else None)
             g_loss, terms = generator_losses(out, d_fake, d_real, self.parser, tgt_lab, images,
-                                             lcfg, self.weights)
+                                             lcfg, self.weights, regions)
         self.discriminator.requires_grad_(True)
         if not torch.isfinite(g_loss):
             return self._nonfinite("generator")
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(g_loss).backward()
         self.scaler.step(self.opt_g)
+        return self._discriminator_step(images, labels, fake, tgt_lab, amp, terms, g_loss)
 
-        # discriminator step: one forward over real targets and both branches' outputs
+    def _discriminator_step(self, images, labels, fake, tgt_lab, amp, terms: dict,
+                            g_loss) -> StepResult:
+        """One step of the discriminators on real targets vs. both branches' outputs (one
+        forward), then the EMA update (skipped while only the discriminators learn)."""
+        cfg, lcfg = self.cfg, self.cfg.loss
+        b, nc = images.shape[0], self.schema.num_classes
         with amp:
             d_in = torch.cat([images, fake.detach()])
             d_lab = torch.cat([labels, tgt_lab])
@@ -368,11 +408,14 @@ class Trainer:
         self.scaler.scale(d_loss).backward()
         self.scaler.step(self.opt_d)
         self.scaler.update()
-        update_ema(self.ema, self.generator, cfg.train.ema_decay, step=self.step)
+        if g_loss is not None:
+            update_ema(self.ema, self.generator, cfg.train.ema_decay,
+                       step=None if self.ema_initialised else self.step)
         self.nonfinite_in_row = 0
         losses = {k: float(v.detach()) for k, v in terms.items()}
-        losses.update(g_total=float(g_loss.detach()), d_real=float(d_real_loss.detach()),
-                      d_fake=float(d_fake_loss.detach()))
+        if g_loss is not None:
+            losses["g_total"] = float(g_loss.detach())
+        losses.update(d_real=float(d_real_loss.detach()), d_fake=float(d_fake_loss.detach()))
         return StepResult(losses)
 
     def _nonfinite(self, which: str) -> StepResult:
@@ -473,6 +516,31 @@ class Trainer:
         elapsed = time.perf_counter() - started
         return {"step": self.step, "checkpoint": str(path) if path else None,
                 "stopped_by": stop.signal_name, "seconds": round(elapsed, 2)}
+
+
+def _is_model_spec(path: str | Path) -> bool:
+    """``--init-from`` names a model (registry name or model folder), not a run/checkpoint."""
+    p = Path(path)
+    if p.is_dir():
+        return (p / "config.json").exists() and not (p / "checkpoints").is_dir()
+    return not p.exists()
+
+
+def init_model_config(path: str | Path) -> dict:
+    """The model config (as a dict) of what ``--init-from`` names: a model or a run's
+    checkpoint, so that a fine-tune need not repeat the architecture."""
+    if _is_model_spec(path):
+        from ..registry import find_model, read_model_config
+
+        return read_model_config(find_model(str(path)).path)["config"]["model"]
+    from ..io import read_json
+    from .runs import resolve_checkpoint
+
+    sidecar = resolve_checkpoint(path)
+    meta = read_json(sidecar, "checkpoint sidecar")
+    if "config" not in meta:
+        raise CheckpointError(f"{sidecar} is not an mgpe checkpoint sidecar")
+    return meta["config"]["model"]
 
 
 def describe(cfg: MgpeConfig) -> dict:
