@@ -5,11 +5,14 @@ no_grad) with the fast paths: inference_mode + folded BatchNorm + channels_last,
 bf16 autocast, and in bf16 autocast with the conv / linear weights stored in bf16 (no per-call
 weight casts). Prints ms per edit, speed-up over the eager baseline and the largest absolute
 difference of the output from the baseline's; then the per-image throughput of the largest batch
-against the smallest. ``--compile`` adds a row with the synthesis network compiled by
-``torch.compile`` (inductor, ``freezing=True``: weights prepacked for oneDNN), an experiment the
-engine does not use yet; the compile time is printed, not counted.
+against the smallest. ``--compile`` adds rows with the synthesis network compiled by
+``torch.compile`` (inductor, ``freezing=True``: weights prepacked for oneDNN), in fp32 and with
+bf16 weights: what ``Editor(compile=True)`` / ``--compile`` do; the compile time is printed, not
+counted. On a CPU without native bf16 (AVX2 only) the bf16 rows are left out: oneDNN emulates
+bf16 there, many times slower than fp32 (``--bf16`` runs them anyway).
 
     python bench/bench_model_forward.py [--sizes 128 256] [--batches 1 8] [--width 1.0] [--compile]
+                                        [--bf16]
 """
 
 from __future__ import annotations
@@ -64,11 +67,20 @@ def main() -> None:
     ap.add_argument("--width", type=float, default=1.0, help="1.0 = the paper's channel widths")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--compile", action="store_true",
-                    help="add the torch.compile row (slow to compile: ~30 s per size and batch)")
+                    help="add the torch.compile rows (slow to compile: ~30 s per size and batch)")
+    ap.add_argument("--bf16", action="store_true",
+                    help="run the bf16 rows even where this CPU would emulate bf16")
     args = ap.parse_args()
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, width {args.width}")
-    print(f"{'size':>4} {'batch':>5} {'path':<34} {'ms/edit':>9} {'speed-up':>9} {'max|diff|':>10}")
+    from mgpe_core.train.distributed import bf16_emulation_note
+
+    note = bf16_emulation_note("bf16", torch.device("cpu"))
+    with_bf16 = args.bf16 or note is None
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, width {args.width}, "
+          f"CPU {torch.backends.cpu.get_cpu_capability()}")
+    if not with_bf16:
+        print(f"bf16 rows left out: {note.split(';')[0]} (--bf16 runs them)")
+    print(f"{'size':>4} {'batch':>5} {'path':<42} {'ms/edit':>9} {'speed-up':>9} {'max|diff|':>10}")
     per_image = {}
     for res in args.sizes:
         gen = build_generator(ModelConfig(resolution=res, width=args.width)).eval()
@@ -80,13 +92,14 @@ def main() -> None:
                     m.running_var.uniform_(0.5, 1.5)
         fast = prepare_for_inference(gen, channels_last=True)
         fast_bf16w = prepare_for_inference(gen, channels_last=True, dtype=torch.bfloat16)
-        compiled = None
+        compiled = {}
         if args.compile:
-            import torch._inductor.config as inductor_config
-
-            inductor_config.freezing = True
-            compiled = prepare_for_inference(gen, channels_last=True, dtype=torch.bfloat16)
-            compiled.synthesize = torch.compile(compiled.synthesize)
+            for label, dtype in (("fp32", None), ("bf16 weights", torch.bfloat16)):
+                if dtype is None or with_bf16:
+                    c = prepare_for_inference(gen, channels_last=True, dtype=dtype)
+                    c.synthesize = torch.compile(c.synthesize, dynamic=False,
+                                                 options={"freezing": True})
+                    compiled[label] = c
         for b in args.batches:
             img, lab = face_batch(res, b)
             img_cl = img.contiguous(memory_format=torch.channels_last)
@@ -108,28 +121,31 @@ def main() -> None:
                     return edit(fast, img, lab).float()
 
             rows = [("eager fp32 (baseline)", None),
-                    ("inference+folded+channels_last", fast_fp32),
-                    ("  + bf16 autocast", fast_bf16),
-                    ("  + bf16 weights stored", fast_bf16_weights)]
-            if compiled is not None:
-                compiled_fn = partial(fast_bf16_weights, fast=compiled)
+                    ("inference+folded+channels_last", fast_fp32)]
+            if with_bf16:
+                rows += [("  + bf16 autocast", fast_bf16),
+                         ("  + bf16 weights stored", fast_bf16_weights)]
+            for label, c in compiled.items():
+                fn = (partial(fast_fp32, fast=c) if label == "fp32"
+                      else partial(fast_bf16_weights, fast=c))
                 t0 = time.perf_counter()
-                compiled_fn()
-                print(f"(compiling synthesis for batch {b}: {time.perf_counter() - t0:.1f} s)")
-                rows.append(("  + torch.compile(synthesis)", compiled_fn))
+                fn()
+                print(f"(compiling synthesis, {label}, batch {b}: "
+                      f"{time.perf_counter() - t0:.1f} s)")
+                rows.append((f"  + torch.compile(synthesis) {label}", fn))
             base_t, base_out = timed(eager, args.repeat)
             for name, fn in rows:
                 t, out = (base_t, base_out) if fn is None else timed(fn, args.repeat)
                 diff = float((out.float() - base_out).abs().max())
                 per_image[(res, name, b)] = t / b
-                print(f"{res:>4} {b:>5} {name:<34} {1000 * t / b:>9.1f} "
+                print(f"{res:>4} {b:>5} {name:<42} {1000 * t / b:>9.1f} "
                       f"{base_t / t:>8.2f}x {diff:>10.2e}")
     if len(args.batches) > 1:
         lo, hi = min(args.batches), max(args.batches)
         print(f"\nthroughput per image, batch {hi} vs batch {lo} (same path):")
         for (res, name, b), t in per_image.items():
             if b == hi:
-                print(f"{res:>4} {name:<34} {per_image[(res, name, lo)] / t:>6.2f}x")
+                print(f"{res:>4} {name:<42} {per_image[(res, name, lo)] / t:>6.2f}x")
 
 
 if __name__ == "__main__":

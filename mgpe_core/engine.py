@@ -160,7 +160,14 @@ def feathered(mask: np.ndarray, radius: int, work_size: int = 1024) -> np.ndarra
 class Editor:
     """Runs edits with a loaded model (see :func:`mgpe_core.registry.load_model`)."""
 
-    def __init__(self, model, device="cpu", fast: bool = True, precision: str = "fp32"):
+    def __init__(self, model, device="cpu", fast: bool = True, precision: str = "fp32",
+                 compile: bool = False):
+        """``fast``: folded BatchNorm, channels-last copy (same outputs within float error).
+        ``precision="bf16"``: bf16 weights and autocast (pays on GPUs and CPUs with native
+        bf16). ``compile``: the synthesis network (most of an edit's time) goes through
+        ``torch.compile`` with weights frozen into the graph; the first edit of each batch
+        size then waits for the compiler (tens of seconds on a CPU), so it pays only for long
+        jobs (``mgpe eval``, many edits); implies ``fast``. Figures: bench/README.md."""
         import torch
 
         from .model.optimize import prepare_for_inference
@@ -173,8 +180,16 @@ class Editor:
         # bf16: store the conv/linear weights in bf16 too, so autocast does not cast every fp32
         # weight on every call (bench/bench_model_forward.py: "bf16 weights stored")
         dtype = torch.bfloat16 if precision == "bf16" else None
-        self.generator = (prepare_for_inference(gen, channels_last=True, dtype=dtype) if fast
-                          else gen)
+        self.generator = (prepare_for_inference(gen, channels_last=True, dtype=dtype)
+                          if fast or compile else gen)
+        if compile:  # an attribute of this private copy: the model's generator is untouched
+            import warnings
+
+            # the component tables are lru_cached functions of the schema: constants to dynamo
+            warnings.filterwarnings("ignore", message=r"Dynamo detected a call to a "
+                                    r"`functools.lru_cache`", category=UserWarning)
+            self.generator.synthesize = torch.compile(
+                self.generator.synthesize, dynamic=False, options={"freezing": True})
         self.parser = model.parser
         self.precision = precision
 

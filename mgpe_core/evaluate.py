@@ -481,7 +481,8 @@ def _resolve_device(device):
 
 
 def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cpu",
-             fid_weights=None, progress=None, split: str | None = None) -> dict:
+             fid_weights=None, progress=None, split: str | None = None,
+             compile: bool = False) -> dict:
     """Run the benchmark; returns the report (a JSON-ready dict, see the module docstring).
 
     ``model``: a name or path (loaded with :func:`~mgpe_core.registry.load_model`) or a
@@ -490,6 +491,8 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     pairings (which face is whose reference / style source). ``split``: default ``test`` (every
     face when it is empty; every face of a generated set, which is all held out).
     ``progress(k)``: called as work finishes (may have ``set_total`` and ``describe``).
+    ``compile``: run the edits with a compiled synthesis network (:class:`~mgpe_core.engine.
+    Editor`).
 
     With mgpe-synth attributes, pairs are chosen to differ: swap-mouth takes a reference with
     another mouth state, style sources differ in the region's colour (another hair / iris colour
@@ -555,7 +558,7 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
 
     prog.describe("editing")
     t = time.perf_counter()
-    editor = Editor(loaded, device=dev)
+    editor = Editor(loaded, device=dev, compile=compile)
     results = editor.edit([j.request for j in jobs], batch_size=BATCH, progress=prog)
     for job, res in zip(jobs, results, strict=True):
         job.output, job.blended = res.model_image, res.image
