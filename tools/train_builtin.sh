@@ -12,6 +12,11 @@
 # fine-tuned from g128's newest checkpoint (same data, parser and losses; fresh optimizers).
 # Six checkpoints are kept (every 250 steps) so that packaging can pick among them: the GAN's
 # metrics move from one checkpoint to the next (tools/build_builtin_model.py --checkpoint).
+# VARIANT=finetune continues the released mgpe-synth-128 (generator + EMA of step 3500, git
+# f9bbc6c; its discriminators were not shipped, so they start fresh and learn alone for 100
+# steps) into g128-ft with loss.region_reconstruction=10, the model's own parser, fp32.
+# PRECISION: bf16 (the recipe's) where the CPU has native bf16, else fp32 (bf16 is emulated on
+# AVX2-only CPUs, ~20x slower).
 # Then package with tools/package_builtin.sh (or tools/build_builtin_model.py, see its --help).
 set -euo pipefail
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
@@ -23,11 +28,18 @@ mkdir -p "$RUNS" && cd "$RUNS"
 $M data prepare synth128 data128 --size 128 --schema mgpe-11 -j 2
 [ -f parser128/parser.json ] || $M train-parser --data data128 --out parser128 --steps 2500 \
   --batch 8 --base-channels 16 --depth 4 --device cpu --json > parser128.result.json
-out=g128; extra=()
+PY="$(dirname "$M")/python"
+PRECISION=${PRECISION:-$("$PY" -c "import torch; print('bf16' if torch.ops.mkldnn._is_mkldnn_bf16_supported() else 'fp32')")}
+out=g128; parser=parser128; extra=()
 if [ "${VARIANT:-}" = eyemask ]; then
   out=g128-eyemask; extra=(--set model.eye_window=mask --init-from g128)
+elif [ "${VARIANT:-}" = finetune ]; then
+  out=g128-ft; parser=mgpe-synth-128
+  extra=(--init-from mgpe-synth-128 --set train.d_warmup_steps=100
+         --set loss.region_reconstruction=10 --set train.checkpoint_every=125
+         --set train.keep_checkpoints=8 --set train.sample_every=250)
 fi
-$M train --data data128 --parser parser128 --out "$out" --steps "$STEPS" --batch 8 \
-  --set model.width=0.25 --set model.latent_dim=256 "${extra[@]}" \
+$M train --data data128 --parser "$parser" --out "$out" --steps "$STEPS" --batch 8 \
+  --set model.width=0.25 --set model.latent_dim=256 \
   --set train.sample_every=500 --set train.checkpoint_every=250 --set train.keep_checkpoints=6 \
-  --precision bf16 --device cpu --resume auto
+  "${extra[@]}" --precision "$PRECISION" --device cpu --resume auto
