@@ -61,6 +61,12 @@ def main() -> None:
     ap.add_argument("--checkpoint", type=Path, default=None,
                     help="Package this checkpoint of the run (its .json sidecar) instead of the "
                          "newest.")
+    ap.add_argument("--base-model", type=Path, default=None,
+                    help="For a run fine-tuned from a model (--init-from MODEL): a copy of that "
+                         "model's folder; its recipe and metrics are recorded as the base.")
+    ap.add_argument("--init-note", default=None,
+                    help="How to name what the run started from in the recipe (default: as "
+                         "run.json records it).")
     ap.add_argument("--report", type=Path, default=None,
                     help="Also write the full evaluation report (JSON, Markdown, examples) here.")
     args = ap.parse_args()
@@ -80,7 +86,12 @@ def main() -> None:
         sidecar = Path(run_info["init_from"])
         origin = {"init_from": f"{sidecar.parent.parent.name} step "
                                f"{json.loads(sidecar.read_text())['step']}"
-                  if sidecar.exists() else sidecar.name}
+                  if sidecar.exists() else run_info["init_from"]}
+    if args.init_note:
+        origin["init_from"] = args.init_note
+    if args.base_model is not None:  # the model a fine-tune started from: its own recipe
+        base = json.loads((args.base_model / "config.json").read_text())
+        origin["base"] = {"recipe": base.get("recipe", {}), "metrics": base.get("metrics", {})}
     recipe = {**origin,
         "data_command": args.data_command, "parser_command": args.parser_command,
         "train_command": args.train_command, **training_wall_time(args.run, upto),

@@ -14,7 +14,8 @@
 # metrics move from one checkpoint to the next (tools/build_builtin_model.py --checkpoint).
 # VARIANT=finetune continues the released mgpe-synth-128 (generator + EMA of step 3500, git
 # f9bbc6c; its discriminators were not shipped, so they start fresh and learn alone for 100
-# steps) into g128-ft with loss.region_reconstruction=10, the model's own parser, fp32.
+# steps) into g128-ft with loss.region_reconstruction=10, the model's own parser, fp32, and an
+# EMA decay of 0.995 (the EMA must follow the fine-tune within a few hundred steps).
 # PRECISION: bf16 (the recipe's) where the CPU has native bf16, else fp32 (bf16 is emulated on
 # AVX2-only CPUs, ~20x slower).
 # Then package with tools/package_builtin.sh (or tools/build_builtin_model.py, see its --help).
@@ -35,7 +36,7 @@ if [ "${VARIANT:-}" = eyemask ]; then
   out=g128-eyemask; extra=(--set model.eye_window=mask --init-from g128)
 elif [ "${VARIANT:-}" = finetune ]; then
   out=g128-ft; parser=mgpe-synth-128
-  extra=(--init-from mgpe-synth-128 --set train.d_warmup_steps=100
+  extra=(--init-from mgpe-synth-128 --set train.d_warmup_steps=100 --set train.ema_decay=0.995
          --set loss.region_reconstruction=10 --set train.checkpoint_every=125
          --set train.keep_checkpoints=8 --set train.sample_every=250)
 fi
