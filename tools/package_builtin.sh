@@ -13,10 +13,25 @@ REPORTS="$(cd "$(dirname "$0")/.." && pwd)/docs/eval"
 DATA="mgpe data synth synth128 --count 6000 --size 128 --seed 128 -j 2 --no-preview && mgpe data prepare synth128 data128 --size 128 --schema mgpe-11 -j 2"
 PARSER="mgpe train-parser --data data128 --out parser128 --steps 2500 --batch 8 --base-channels 16 --depth 4 --device cpu"
 TRAIN="OMP_WAIT_POLICY=PASSIVE mgpe train --data data128 --parser parser128 --out g128 --steps STEPS --batch 8 --set model.width=0.25 --set model.latent_dim=256 --set train.sample_every=500 --set train.checkpoint_every=250 --set train.keep_checkpoints=6 --precision bf16 --device cpu --resume auto (tools/train_builtin.sh; stopped and resumed across sessions, STEPS = the recipe's step)"
-"$PY" "$BUILD" --run "$RUNS/g128" --parser "$RUNS/parser128" --name mgpe-synth-128 \
-  --description "MGPE at 128 px (width 0.25, latent 256) trained on mgpe-synth portraits on a 2-core CPU" \
-  --data-command "$DATA" --parser-command "$PARSER" --train-command "$TRAIN" \
-  --variant eye-mask=mgpe-synth-128-eyemask --eval-n "$N" --report "$REPORTS/mgpe-synth-128"
+if [ -d "$RUNS/g128-ft/checkpoints" ]; then
+  # VARIANT=finetune of train_builtin.sh: the released model fine-tuned; CHECKPOINT picks one
+  # (tools/pick_checkpoint.py), BASE is a copy of the model folder it started from (its parser
+  # is the parser, its recipe is recorded as the base)
+  BASE=${BASE:-$RUNS/base-mgpe-synth-128}
+  FT="OMP_WAIT_POLICY=PASSIVE mgpe train --data data128 --parser mgpe-synth-128 --out g128-ft --init-from mgpe-synth-128 --steps STEPS --batch 8 --set model.width=0.25 --set model.latent_dim=256 --set train.d_warmup_steps=100 --set loss.region_reconstruction=10 --set train.ema_decay=0.995 --set train.sample_every=250 --set train.checkpoint_every=125 --set train.keep_checkpoints=8 --precision fp32 --device cpu --resume auto (VARIANT=finetune tools/train_builtin.sh; STEPS = the recipe's step)"
+  "$PY" "$BUILD" --run "$RUNS/g128-ft" ${CHECKPOINT:+--checkpoint "$CHECKPOINT"} \
+    --parser "$BASE" --base-model "$BASE" --name mgpe-synth-128 \
+    --description "MGPE at 128 px (width 0.25, latent 256) trained on mgpe-synth portraits on a 2-core CPU, then fine-tuned with per-component reconstruction" \
+    --data-command "$DATA" --parser-command "$PARSER" \
+    --train-command "$TRAIN ; then fine-tuned: $FT${FT_NOTE:+ ($FT_NOTE)}" \
+    --init-note "${INIT_NOTE:-mgpe-synth-128 step 3500 (git f9bbc6c: generator and EMA; fresh discriminators)}" \
+    --variant eye-mask=mgpe-synth-128-eyemask --eval-n "$N" --report "$REPORTS/mgpe-synth-128"
+else
+  "$PY" "$BUILD" --run "$RUNS/g128" --parser "$RUNS/parser128" --name mgpe-synth-128 \
+    --description "MGPE at 128 px (width 0.25, latent 256) trained on mgpe-synth portraits on a 2-core CPU" \
+    --data-command "$DATA" --parser-command "$PARSER" --train-command "$TRAIN" \
+    --variant eye-mask=mgpe-synth-128-eyemask --eval-n "$N" --report "$REPORTS/mgpe-synth-128"
+fi
 if [ -d "$RUNS/g128-eyemask/checkpoints" ]; then
   "$PY" "$BUILD" --run "$RUNS/g128-eyemask" --parser "$RUNS/parser128" \
     --name mgpe-synth-128-eyemask \
