@@ -69,6 +69,7 @@ class ModelEntry:
             "eye_window": cfg.get("eye_window"), "mask_encoder": cfg.get("mask_encoder"),
             "has_parser": "parser.safetensors" in meta.get("weights", {}).values(),
             "has_ema": "generator_ema.safetensors" in meta.get("weights", {}).values(),
+            "default_weights": meta.get("default_weights", "ema"),
             "variants": meta.get("variants", {}), "metrics": meta.get("metrics", {}),
             "description": meta.get("description", ""), "mgpe_version": meta.get("mgpe_version"),
             "licence": meta.get("licence"),
@@ -182,8 +183,10 @@ class LoadedModel:
 
 
 def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device="cpu",
-               weights: str = "ema") -> LoadedModel:
-    """Verify and load a model (EMA weights when present unless ``weights="raw"``)."""
+               weights: str | None = None) -> LoadedModel:
+    """Verify and load a model. ``weights``: ``"ema"`` (the EMA generator, when the model has
+    one) or ``"raw"`` (the trained generator); None = the model's ``default_weights`` (what its
+    packager measured to be better; ``"ema"`` when it does not say)."""
     from .checkpoint import load_tensors
     from .model.build import build_generator
     from .model.config import MgpeConfig
@@ -198,6 +201,9 @@ def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device="cpu",
     manifest = _require_verified(path)
     cfg = MgpeConfig.from_dict(meta["config"])
     wfiles = meta.get("weights", {})
+    weights = weights or meta.get("default_weights", "ema")
+    if weights not in ("ema", "raw"):
+        raise ModelError(f"model {entry.name}: weights must be 'ema' or 'raw', not {weights!r}")
     key = "generator_ema" if weights == "ema" and "generator_ema" in wfiles else "generator"
     if key not in wfiles:
         raise ModelError(f"model {entry.name} has no generator weights")

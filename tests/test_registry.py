@@ -130,3 +130,35 @@ def test_half_precision_model_loads_into_float32(tiny_home, tmp_path):
         got = model.generator.state_dict()[k]
         assert got.dtype == v.dtype and torch.allclose(got.float(), v.float(), atol=2e-3,
                                                        rtol=1e-3)
+
+
+def test_default_weights_pick_the_generator_a_model_ships_for_editing(tmp_path):
+    """A model may declare that its trained (raw) generator edits by default, e.g. when it
+    measured better than the EMA; weights= still picks either explicitly."""
+    import torch
+
+    from mgpe_core.model.build import build_networks
+    from mgpe_core.model.config import MgpeConfig
+    from mgpe_core.registry import ModelError, load_model, write_model_folder
+
+    cfg = MgpeConfig.from_dict({"model": {"resolution": 64, "width": 0.125, "latent_dim": 16,
+                                          "res_blocks": 1}})
+    torch.manual_seed(0)
+    raw = build_networks(cfg.model).generator.state_dict()
+    torch.manual_seed(1)
+    ema = build_networks(cfg.model).generator.state_dict()
+    meta = {"name": "m", "config": cfg.to_dict()}
+    tensors = {"generator": raw, "generator_ema": ema}
+    plain = write_model_folder(tmp_path / "plain", meta, tensors)
+    prefers_raw = write_model_folder(tmp_path / "raw", {**meta, "default_weights": "raw"},
+                                     tensors)
+    odd = write_model_folder(tmp_path / "odd", {**meta, "default_weights": "best"}, tensors)
+
+    def same(model, state):
+        return all(torch.equal(model.generator.state_dict()[k], v) for k, v in state.items())
+
+    assert load_model(plain).weights == "ema" and same(load_model(plain), ema)
+    assert load_model(prefers_raw).weights == "raw" and same(load_model(prefers_raw), raw)
+    assert same(load_model(prefers_raw, weights="ema"), ema)
+    with pytest.raises(ModelError, match="weights must be 'ema' or 'raw', not 'best'"):
+        load_model(odd)

@@ -67,6 +67,10 @@ def main() -> None:
     ap.add_argument("--init-note", default=None,
                     help="How to name what the run started from in the recipe (default: as "
                          "run.json records it).")
+    ap.add_argument("--weights", choices=["ema", "raw"], default="ema",
+                    help="Which generator edits by default (recorded as default_weights; "
+                         "evaluated): the EMA or the trained weights, whichever measured better "
+                         "(tools/pick_checkpoint.py --weights).")
     ap.add_argument("--report", type=Path, default=None,
                     help="Also write the full evaluation report (JSON, Markdown, examples) here.")
     args = ap.parse_args()
@@ -98,7 +102,7 @@ def main() -> None:
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "cpus": os.cpu_count(), "python": platform.python_version()},
     }
-    extra = {"recipe": recipe, "variants": variants,
+    extra = {"recipe": recipe, "variants": variants, "default_weights": args.weights,
              "licence": "MIT; trained only on procedurally generated mgpe-synth faces"}
     with tempfile.TemporaryDirectory() as tmp:
         # evaluate the float16 weights that ship, not the float32 ones of the run

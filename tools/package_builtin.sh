@@ -15,12 +15,13 @@ PARSER="mgpe train-parser --data data128 --out parser128 --steps 2500 --batch 8 
 TRAIN="OMP_WAIT_POLICY=PASSIVE mgpe train --data data128 --parser parser128 --out g128 --steps STEPS --batch 8 --set model.width=0.25 --set model.latent_dim=256 --set train.sample_every=500 --set train.checkpoint_every=250 --set train.keep_checkpoints=6 --precision bf16 --device cpu --resume auto (tools/train_builtin.sh; stopped and resumed across sessions, STEPS = the recipe's step)"
 if [ -d "$RUNS/g128-ft/checkpoints" ]; then
   # VARIANT=finetune of train_builtin.sh: the released model fine-tuned; CHECKPOINT picks one
-  # (tools/pick_checkpoint.py), BASE is a copy of the model folder it started from (its parser
+  # (tools/pick_checkpoint.py --weights ema raw; WEIGHTS=raw ships the trained weights as the
+  # default), BASE is a copy of the model folder it started from (its parser
   # is the parser, its recipe is recorded as the base)
   BASE=${BASE:-$RUNS/base-mgpe-synth-128}
   FT="OMP_WAIT_POLICY=PASSIVE mgpe train --data data128 --parser mgpe-synth-128 --out g128-ft --init-from mgpe-synth-128 --steps STEPS --batch 8 --set model.width=0.25 --set model.latent_dim=256 --set train.d_warmup_steps=100 --set loss.region_reconstruction=10 --set train.ema_decay=0.995 --set train.sample_every=250 --set train.checkpoint_every=125 --set train.keep_checkpoints=8 --precision fp32 --device cpu --resume auto (VARIANT=finetune tools/train_builtin.sh; STEPS = the recipe's step)"
   "$PY" "$BUILD" --run "$RUNS/g128-ft" ${CHECKPOINT:+--checkpoint "$CHECKPOINT"} \
-    --parser "$BASE" --base-model "$BASE" --name mgpe-synth-128 \
+    --parser "$BASE" --base-model "$BASE" --name mgpe-synth-128 --weights "${WEIGHTS:-ema}" \
     --description "MGPE at 128 px (width 0.25, latent 256) trained on mgpe-synth portraits on a 2-core CPU, then fine-tuned with per-component reconstruction" \
     --data-command "$DATA" --parser-command "$PARSER" \
     --train-command "$TRAIN ; then fine-tuned: $FT${FT_NOTE:+ ($FT_NOTE)}" \

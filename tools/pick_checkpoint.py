@@ -48,11 +48,13 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100, help="held-out faces per checkpoint")
     ap.add_argument("--last", type=int, default=4, help="how many of the newest checkpoints")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--weights", nargs="+", choices=["ema", "raw"], default=["ema"],
+                    help="which generators to score: the EMA, the trained weights, or both")
     args = ap.parse_args()
 
     from mgpe_core.checkpoint import list_checkpoints
     from mgpe_core.evaluate import evaluate
-    from mgpe_core.registry import import_run
+    from mgpe_core.registry import import_run, load_model
 
     sidecars = list_checkpoints(args.run / "checkpoints")[-args.last:]
     if not sidecars:
@@ -63,14 +65,16 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             probe = import_run(sidecar, f"probe-{step}", parser=args.parser,
                                dest_root=Path(tmp), half=True)
-            report = evaluate(str(probe), n=args.n, device=args.device)
-        values = {k: measure(report, path) for k, (path, _) in TARGETS.items()}
-        rows.append((shortfall(values), step, values, sidecar))
-        print(f"step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()),
-              flush=True)
+            for weights in args.weights:
+                report = evaluate(load_model(probe, weights=weights), n=args.n,
+                                  device=args.device)
+                values = {k: measure(report, path) for k, (path, _) in TARGETS.items()}
+                rows.append((shortfall(values), f"{step} {weights}", values, sidecar))
+                print(f"step {step} {weights}: "
+                      + ", ".join(f"{k} {v:.3f}" for k, v in values.items()), flush=True)
     rows.sort(key=lambda r: r[0])
     print(f"\n{args.n} held-out faces each; shortfall = sum of (goal - value) / goal")
-    print("| step | " + " | ".join(f"{k} (>= {g})" for k, (_, g) in TARGETS.items())
+    print("| step, weights | " + " | ".join(f"{k} (>= {g})" for k, (_, g) in TARGETS.items())
           + " | shortfall | checkpoint |")
     print("|---:|" + "---:|" * len(TARGETS) + "---:|---|")
     for score, step, values, sidecar in rows:
