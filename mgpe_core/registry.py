@@ -161,6 +161,22 @@ def _require_verified(path: Path) -> dict:
     return report
 
 
+def _open_verified(name_or_path: str | os.PathLike) -> tuple[ModelEntry, dict, dict]:
+    """(entry, config.json, SHA-256 of each file) of a model whose files all verify."""
+    entry = find_model(name_or_path)
+    meta = read_model_config(entry.path)
+    _require_verified(entry.path)
+    return entry, meta, read_json(entry.path / "manifest.json")["files"]
+
+
+def _weights(entry: ModelEntry, meta: dict, sha: dict, key: str) -> dict:
+    """One weights group (``generator``, ``generator_ema``, ``parser``), SHA-256 checked."""
+    from .checkpoint import load_tensors
+
+    file = meta["weights"][key]
+    return load_tensors(entry.path / file, sha[file])
+
+
 @dataclass
 class LoadedModel:
     """Networks of a model, ready for the edit engine."""
@@ -187,18 +203,15 @@ def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device="cpu",
     """Verify and load a model. ``weights``: ``"ema"`` (the EMA generator, when the model has
     one) or ``"raw"`` (the trained generator); None = the model's ``default_weights`` (what its
     packager measured to be better; ``"ema"`` when it does not say)."""
-    from .checkpoint import load_tensors
     from .model.build import build_generator
     from .model.config import MgpeConfig
 
-    entry = find_model(name_or_path)
     if isinstance(device, str):  # an unknown device is a usage error, not a torch traceback
         from .train.distributed import resolve_device
 
         device = resolve_device(device)
+    entry, meta, sha = _open_verified(name_or_path)
     path = entry.path
-    meta = read_model_config(path)
-    manifest = _require_verified(path)
     cfg = MgpeConfig.from_dict(meta["config"])
     wfiles = meta.get("weights", {})
     weights = weights or meta.get("default_weights", "ema")
@@ -208,70 +221,63 @@ def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device="cpu",
     if key not in wfiles:
         raise ModelError(f"model {entry.name} has no generator weights")
     gen = build_generator(cfg.model)
-    sha = read_json(path / "manifest.json")["files"]
     try:
-        gen.load_state_dict(load_tensors(path / wfiles[key], sha[wfiles[key]]))
+        gen.load_state_dict(_weights(entry, meta, sha, key))
     except RuntimeError as e:
         raise ModelError(f"model {entry.name}: weights do not fit its config: {e}") from None
-    parser = _load_parser(entry, meta, cfg, device) if "parser" in wfiles else None
-    del manifest
+    parser = _load_parser(entry, meta, sha, cfg, device) if "parser" in wfiles else None
     return LoadedModel(entry.name, path, meta, cfg, gen.eval().to(device), parser,
                        "ema" if key == "generator_ema" else "raw")
 
 
-def _load_parser(entry: ModelEntry, meta: dict, cfg, device):
-    """The model's parser in eval mode (config and SHA-256 as recorded; verify first)."""
-    from .checkpoint import load_tensors
+def _load_parser(entry: ModelEntry, meta: dict, sha: dict, cfg, device):
+    """The model's parser in eval mode (config as recorded; the model is verified)."""
     from .model.config import ParserConfig
     from .model.parser import UNetParser
     from .typed_config import from_dict
 
     pcfg = from_dict(ParserConfig, meta["parser"]["config"], "parser.config")
     parser = UNetParser(cfg.model.label_schema.num_classes, pcfg)
-    file = meta["weights"]["parser"]
-    sha = read_json(entry.path / "manifest.json")["files"]
     try:
-        parser.load_state_dict(load_tensors(entry.path / file, sha[file]))
+        parser.load_state_dict(_weights(entry, meta, sha, "parser"))
     except RuntimeError as e:
         raise ModelError(f"model {entry.name}: parser weights do not fit: {e}") from None
     return parser.eval().to(device)
+
+
+def _require_parser(entry: ModelEntry, meta: dict) -> None:
+    if "parser" not in meta.get("weights", {}):
+        raise ModelError(f"model {entry.name} ships no parser")
 
 
 def load_model_parser(name_or_path: str | os.PathLike, device="cpu"):
     """(frozen parser, its config schema) of a model: ``mgpe train --parser MODEL``."""
     from .model.config import MgpeConfig
 
-    entry = find_model(name_or_path)
-    meta = read_model_config(entry.path)
-    _require_verified(entry.path)
-    if "parser" not in meta.get("weights", {}):
-        raise ModelError(f"model {entry.name} ships no parser")
+    entry, meta, sha = _open_verified(name_or_path)
+    _require_parser(entry, meta)
     cfg = MgpeConfig.from_dict(meta["config"])
-    parser = _load_parser(entry, meta, cfg, device)
+    parser = _load_parser(entry, meta, sha, cfg, device)
     for p in parser.parameters():
         p.requires_grad_(False)
     return parser, cfg.model.label_schema
+
+
+def _as_float32(state: dict) -> dict:
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
 def load_generator_states(name_or_path: str | os.PathLike) -> tuple[ModelEntry, dict, dict]:
     """(entry, model config.json, {"generator": state, "generator_ema": state}) of a model, in
     float32, SHA-256 checked: the weights a fine-tune starts from (``mgpe train --init-from``).
     A model without EMA weights gives its generator weights for both."""
-    from .checkpoint import load_tensors
-
-    entry = find_model(name_or_path)
-    meta = read_model_config(entry.path)
-    _require_verified(entry.path)
+    entry, meta, sha = _open_verified(name_or_path)
     wfiles = meta.get("weights", {})
     if "generator" not in wfiles and "generator_ema" not in wfiles:
         raise ModelError(f"model {entry.name} has no generator weights")
-    sha = read_json(entry.path / "manifest.json")["files"]
     states = {}
-    for key in ("generator", "generator_ema"):
-        file = wfiles.get(key) or wfiles.get("generator_ema" if key == "generator" else
-                                             "generator")
-        states[key] = {k: v.float() if v.is_floating_point() else v
-                       for k, v in load_tensors(entry.path / file, sha[file]).items()}
+    for key, other in (("generator", "generator_ema"), ("generator_ema", "generator")):
+        states[key] = _as_float32(_weights(entry, meta, sha, key if key in wfiles else other))
     return entry, meta, states
 
 
@@ -367,16 +373,10 @@ def _parser_for_import(parser) -> tuple[dict, dict, list]:
 
     p = Path(parser)
     if not is_parser_path(p) and (not p.exists() or (p / "config.json").exists()):
-        entry = find_model(parser)
-        meta = read_model_config(entry.path)
-        _require_verified(entry.path)
-        if "parser" not in meta.get("weights", {}):
-            raise ModelError(f"model {entry.name} ships no parser")
-        file = meta["weights"]["parser"]
-        sha = read_json(entry.path / "manifest.json")["files"][file]
-        tensors = {k: v.float() if v.is_floating_point() else v
-                   for k, v in load_tensors(entry.path / file, sha).items()}
-        return tensors, dict(meta["parser"]), meta["config"]["model"]["schema"]["classes"]
+        entry, meta, sha = _open_verified(parser)
+        _require_parser(entry, meta)
+        return (_as_float32(_weights(entry, meta, sha, "parser")), dict(meta["parser"]),
+                meta["config"]["model"]["schema"]["classes"])
     pmeta_path = resolve_parser_path(parser)
     pmeta = read_json(pmeta_path, "parser description")
     if pmeta.get("format") != PARSER_FORMAT:
