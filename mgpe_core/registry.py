@@ -369,10 +369,9 @@ def _parser_for_import(parser) -> tuple[dict, dict, list]:
     train-parser folder / parser.json, or as a model (name or folder) that ships one."""
     from .checkpoint import load_tensors
     from .train.parser_io import FORMAT as PARSER_FORMAT
-    from .train.parser_io import is_parser_path, resolve_parser_path
+    from .train.parser_io import names_a_model, resolve_parser_path
 
-    p = Path(parser)
-    if not is_parser_path(p) and (not p.exists() or (p / "config.json").exists()):
+    if names_a_model(parser):
         entry, meta, sha = _open_verified(parser)
         _require_parser(entry, meta)
         return (_as_float32(_weights(entry, meta, sha, "parser")), dict(meta["parser"]),

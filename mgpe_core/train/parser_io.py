@@ -41,9 +41,13 @@ def resolve_parser_path(path: str | Path) -> Path:
     return path
 
 
-def is_parser_path(path: str | Path) -> bool:
+def names_a_model(path: str | Path) -> bool:
+    """A parser argument that is not a parser folder / file but a model (a registered name, or
+    a model folder with config.json) whose parser is meant."""
     path = Path(path)
-    return (path / "parser.json").exists() or path.suffix in (".json", ".safetensors")
+    if (path / "parser.json").exists() or path.suffix in (".json", ".safetensors"):
+        return False
+    return not path.exists() or (path / "config.json").exists()
 
 
 def load_parser(path: str | Path, device="cpu"):
@@ -51,8 +55,7 @@ def load_parser(path: str | Path, device="cpu"):
     parser folder or file, or else a model (name or folder) whose parser is used."""
     from ..model.parser import UNetParser
 
-    if not is_parser_path(path) and (not Path(path).exists()
-                                     or (Path(path) / "config.json").exists()):
+    if names_a_model(path):
         from ..registry import ModelNotFound, load_model_parser
 
         try:
