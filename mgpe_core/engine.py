@@ -215,7 +215,7 @@ class Editor:
             square, _, geo = to_square(img, None, self.resolution)
             x = torch.from_numpy(square).permute(2, 0, 1)[None].float().div(127.5).sub(1)
             with torch.inference_mode():
-                lab = self.parser(x.to(self.device)).argmax(1)[0].byte().cpu().numpy()
+                lab = self.parser.parse(x.to(self.device))[0].byte().cpu().numpy()
             out.append(from_square(lab, geo, img.shape[:2], nearest=True))
         return out
 

@@ -398,7 +398,7 @@ def _parse_batched(parser, images: list[np.ndarray], device, progress) -> list[n
         chunk = np.stack(images[start:start + BATCH])
         x = torch.from_numpy(chunk).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(device)
         with torch.inference_mode():
-            out.extend(parser(x).argmax(1).byte().cpu().numpy())
+            out.extend(parser.parse(x).byte().cpu().numpy())
         progress(len(chunk))
     return out
 

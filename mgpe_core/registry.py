@@ -237,7 +237,7 @@ def _load_parser(entry: ModelEntry, meta: dict, sha: dict, cfg, device):
     from .typed_config import from_dict
 
     pcfg = from_dict(ParserConfig, meta["parser"]["config"], "parser.config")
-    parser = UNetParser(cfg.model.label_schema.num_classes, pcfg)
+    parser = UNetParser(cfg.model.label_schema, pcfg)
     try:
         parser.load_state_dict(_weights(entry, meta, sha, "parser"))
     except RuntimeError as e:

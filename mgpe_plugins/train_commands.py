@@ -37,14 +37,21 @@ def _console():
 @click.option("--depth", type=click.IntRange(1, 6), default=4, show_default=True)
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--init-from", "init_from", metavar="PARSER|MODEL",
+              help="Continue training another parser (a train-parser run folder, its "
+                   "parser.json, or a model such as mgpe-synth-128): its architecture and "
+                   "weights, a fresh optimizer; --base-channels and --depth are ignored.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_channels, depth,
-                         device, seed, as_json):
+                         device, seed, init_from, as_json):
     """Train the U-Net face parser used by the parsing loss and to score edits.
 
     Reports pixel accuracy and mean IoU on the test split.
 
     Example: mgpe train-parser --data prepared128/ --out runs/parser128 --steps 2000
+
+    Continue a model's parser at a lower rate: mgpe train-parser --data prepared128/
+    --out runs/parser128-ft --init-from mgpe-synth-128 --steps 2000 --lr 3e-4
     """
     from mgpe_cli.console import progress_bar
     from mgpe_core.errors import LabelError, UsageError
@@ -72,7 +79,7 @@ def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_chann
         result = train_parser(
             data_dir, run_dir, schema_obj, steps=steps, batch=batch, lr=lr,
             cfg=ParserConfig(base_channels=base_channels, depth=depth), seed=seed, device=dev,
-            on_step=on_step,
+            on_step=on_step, init_from=init_from,
         )
     if as_json:
         click.echo(json.dumps(result, indent=2))

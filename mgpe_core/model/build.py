@@ -29,7 +29,7 @@ def build_generator(cfg: ModelConfig) -> MGPEGenerator:
 
 
 def build_parser(cfg: ModelConfig) -> UNetParser:
-    return UNetParser(cfg.label_schema.num_classes, cfg.parser)
+    return UNetParser(cfg.label_schema, cfg.parser)
 
 
 def build_networks(cfg: ModelConfig) -> Networks:

@@ -34,6 +34,11 @@ class ParserConfig:
     depth: int = 4
     norm: Literal["batch", "instance"] = "batch"
     coord_channels: bool = True
+    #: Per-class weights (schema order) of the cross-entropy the parser was trained with; ()
+    #: when unknown or unweighted. Weighted training learns probabilities proportional to
+    #: weight x true probability, so small classes win every unsure boundary pixel;
+    #: :meth:`UNetParser.parse` divides the weights back out (recorded by ``train-parser``).
+    trained_class_weights: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

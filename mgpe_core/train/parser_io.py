@@ -71,7 +71,7 @@ def load_parser(path: str | Path, device="cpu"):
         raise CheckpointError(f"{meta_path} does not describe an mgpe parser")
     cfg = from_dict(ParserConfig, meta["parser"], "parser")
     schema = LabelSchema.from_dict(meta["schema"])
-    parser = UNetParser(schema.num_classes, cfg)
+    parser = UNetParser(schema, cfg)
     tensors = load_tensors(meta_path.with_name("parser.safetensors"), meta.get("sha256"))
     try:
         parser.load_state_dict(tensors)

@@ -9,6 +9,7 @@ accuracy and mean IoU over the classes present. Its weights and a description go
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,35 +53,58 @@ def evaluate_parser(parser: UNetParser, dataset, device, batch: int = 16) -> dic
     k = dataset.schema.num_classes
     conf = torch.zeros(k, k, dtype=torch.long)
     for b in DataLoader(dataset, batch_size=batch):
-        pred = parser(b["image"].to(device)).argmax(1).cpu()
+        pred = parser.parse(b["image"].to(device)).cpu()
         conf += confusion_matrix(pred, b["labels"], k)
     return segmentation_scores(conf, dataset.schema.classes)
+
+
+def _init_weights(init_from: str | Path, schema: LabelSchema) -> tuple[dict, ParserConfig]:
+    """State dict and architecture of the parser to continue from (checked to predict
+    ``schema``)."""
+    from .parser_io import load_parser
+
+    parser, meta = load_parser(init_from)
+    theirs = meta["schema_obj"]
+    if theirs.classes != schema.classes:
+        raise MgpeError(f"--init-from {init_from}: that parser predicts schema {theirs.name!r} "
+                        f"({theirs.num_classes} classes), not {schema.name!r}")
+    return {k: v.detach().clone() for k, v in parser.state_dict().items()}, parser.cfg
 
 
 def train_parser(
     data_dir: str | Path, run_dir: str | Path, schema: LabelSchema, steps: int = 2000,
     batch: int = 8, lr: float = 1e-3, cfg: ParserConfig | None = None, seed: int = 0,
     device: torch.device | str = "cpu", precision: str = "fp32", augment: bool = True,
-    on_step: Callable[[int, float], None] | None = None,
+    on_step: Callable[[int, float], None] | None = None, init_from: str | Path | None = None,
 ) -> dict:
+    """Train (or, with ``init_from``, a parser folder or a model, continue training: its
+    architecture and weights, fresh optimizer) and score on the test split. The class weights
+    of the loss are recorded in the saved config (``trained_class_weights``)."""
     from torch.utils.data import DataLoader
 
     from ..data.augment import PortraitAugment
     from ..data.dataset import PortraitDataset
 
     device = torch.device(device)
-    cfg = cfg or ParserConfig()
     torch.manual_seed(seed)
     np.random.seed(seed)
     train_set = PortraitDataset(data_dir, split="train", schema=schema)
     if len(train_set) == 0:
         raise MgpeError(f"{data_dir}: the training split is empty")
     resolution = train_set.folder.size
-    parser = UNetParser(schema.num_classes, cfg).to(device)
+    weights = class_weights(LossConfig(), schema)
+    init_state = None
+    if init_from is not None:
+        init_state, cfg = _init_weights(init_from, schema)
+    cfg = replace(cfg or ParserConfig(), trained_class_weights=tuple(weights.tolist()))
+    parser = UNetParser(schema, cfg)
+    if init_state is not None:
+        parser.load_state_dict(init_state)
+    parser.to(device)
+    weights = weights.to(device)
     opt = torch.optim.Adam(parser.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1),
                                                 pct_start=0.1)
-    weights = class_weights(LossConfig(), schema).to(device)
     aug = PortraitAugment(schema).to(device) if augment else None
     loader = DataLoader(train_set, batch_size=min(batch, len(train_set)), shuffle=True,
                         drop_last=True, generator=torch.Generator().manual_seed(seed))
@@ -112,5 +136,6 @@ def train_parser(
     scores["split"] = "test" if test_set is not None and len(test_set) else "train"
     save_parser(run_dir, parser, cfg, schema, resolution, metrics=scores,
                 extra={"recipe": {"data": str(data_dir), "steps": steps, "batch": batch,
-                                  "lr": lr, "seed": seed, "seconds": round(seconds, 1)}})
+                                  "lr": lr, "seed": seed, "seconds": round(seconds, 1),
+                                  **({"init_from": str(init_from)} if init_from else {})}})
     return {"run": str(run_dir), "steps": steps, "seconds": round(seconds, 2), **scores}
