@@ -277,7 +277,8 @@ def fx(tiny_home, tmp_path_factory):
     from mgpe_core.train.parser_io import save_parser
 
     pcfg = ParserConfig(base_channels=4, depth=2)
-    save_parser(root / "parser", UNetParser(get_schema("mgpe-11"), pcfg), pcfg, get_schema("mgpe-11"), 64)
+    m11 = get_schema("mgpe-11")
+    save_parser(root / "parser", UNetParser(m11, pcfg), pcfg, m11, 64)
     make_prepared_folder(root / "prepbad", count=6, size=64)
     (root / "prepbad" / "labels" / "00000.png").write_text("not a label map")
     make_prepared_folder(root / "badmanifest", count=2, size=64)

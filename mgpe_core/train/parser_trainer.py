@@ -9,8 +9,8 @@ accuracy and mean IoU over the classes present. Its weights and a description go
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
