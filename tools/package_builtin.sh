@@ -7,21 +7,29 @@
 set -euo pipefail
 RUNS=${1:-runs}
 N=${EVAL_N:-500}
-PY=${PYTHON:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/python}
-BUILD="$(cd "$(dirname "$0")" && pwd)/build_builtin_model.py"
-REPORTS="$(cd "$(dirname "$0")/.." && pwd)/docs/eval"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PY=${PYTHON:-$ROOT/.venv/bin/python}
+BUILD="$ROOT/tools/build_builtin_model.py"
+REPORTS="$ROOT/docs/eval"
 DATA="mgpe data synth synth128 --count 6000 --size 128 --seed 128 -j 2 --no-preview && mgpe data prepare synth128 data128 --size 128 --schema mgpe-11 -j 2"
 PARSER="mgpe train-parser --data data128 --out parser128 --steps 2500 --batch 8 --base-channels 16 --depth 4 --device cpu"
 TRAIN="OMP_WAIT_POLICY=PASSIVE mgpe train --data data128 --parser parser128 --out g128 --steps STEPS --batch 8 --set model.width=0.25 --set model.latent_dim=256 --set train.sample_every=500 --set train.checkpoint_every=250 --set train.keep_checkpoints=6 --precision bf16 --device cpu --resume auto (tools/train_builtin.sh; stopped and resumed across sessions, STEPS = the recipe's step)"
+# The parser that ships with the fine-tuned models: parser128-ft (the released parser trained
+# on, when that run exists) or PARSER_SRC (default: the released model folder BASE).
+BASE=${BASE:-$RUNS/base-mgpe-synth-128}
+if [ -f "$RUNS/parser128-ft/parser.json" ]; then
+  PARSER_SRC=$RUNS/parser128-ft
+  PARSER="$PARSER ; then continued: mgpe train-parser --data data128 --out parser128-ft --init-from mgpe-synth-128 --steps 2000 --lr 3e-4 --device cpu"
+fi
+PARSER_SRC=${PARSER_SRC:-$BASE}
 if [ -d "$RUNS/g128-ft/checkpoints" ]; then
   # VARIANT=finetune of train_builtin.sh: the released model fine-tuned; CHECKPOINT picks one
   # (tools/pick_checkpoint.py --weights ema raw; WEIGHTS=raw ships the trained weights as the
-  # default), BASE is a copy of the model folder it started from (its parser
-  # is the parser, its recipe is recorded as the base)
-  BASE=${BASE:-$RUNS/base-mgpe-synth-128}
+  # default), BASE is a copy of the model folder it started from (its recipe is recorded as the
+  # base)
   FT="OMP_WAIT_POLICY=PASSIVE mgpe train --data data128 --parser mgpe-synth-128 --out g128-ft --init-from mgpe-synth-128 --steps STEPS --batch 8 --set model.width=0.25 --set model.latent_dim=256 --set train.d_warmup_steps=100 --set loss.region_reconstruction=10 --set train.ema_decay=0.995 --set train.sample_every=250 --set train.checkpoint_every=125 --set train.keep_checkpoints=8 --precision fp32 --device cpu --resume auto (VARIANT=finetune tools/train_builtin.sh; STEPS = the recipe's step)"
   "$PY" "$BUILD" --run "$RUNS/g128-ft" ${CHECKPOINT:+--checkpoint "$CHECKPOINT"} \
-    --parser "$BASE" --base-model "$BASE" --name mgpe-synth-128 --weights "${WEIGHTS:-ema}" \
+    --parser "$PARSER_SRC" --base-model "$BASE" --name mgpe-synth-128 --weights "${WEIGHTS:-ema}" \
     --description "MGPE at 128 px (width 0.25, latent 256) trained on mgpe-synth portraits on a 2-core CPU, then fine-tuned with per-component reconstruction" \
     --data-command "$DATA" --parser-command "$PARSER" \
     --train-command "$TRAIN ; then fine-tuned: $FT${FT_NOTE:+ ($FT_NOTE)}" \
@@ -33,7 +41,20 @@ else
     --data-command "$DATA" --parser-command "$PARSER" --train-command "$TRAIN" \
     --variant eye-mask=mgpe-synth-128-eyemask --eval-n "$N" --report "$REPORTS/mgpe-synth-128"
 fi
-if [ -d "$RUNS/g128-eyemask/checkpoints" ]; then
+if [ -d "$RUNS/g128-eyemask-ft/checkpoints" ]; then
+  # VARIANT=eyemask-ft: the eye-mask variant of the fine-tuned model (EYE_CHECKPOINT,
+  # EYE_WEIGHTS as above); its base is the default model just packaged (copied first)
+  rm -rf "$RUNS/default-for-eyemask" && cp -r "$ROOT/mgpe_plugins/model_data/mgpe-synth-128" "$RUNS/default-for-eyemask"
+  FTEYE="OMP_WAIT_POLICY=PASSIVE mgpe train --data data128 --parser mgpe-synth-128 --out g128-eyemask-ft --init-from g128-ft/checkpoints/step-000001000.json --set model.eye_window=mask --steps STEPS --batch 8 --set model.width=0.25 --set model.latent_dim=256 --set train.ema_decay=0.995 --set loss.region_reconstruction=10 --set train.sample_every=250 --set train.checkpoint_every=125 --set train.keep_checkpoints=8 --precision fp32 --device cpu --resume auto (VARIANT=eyemask-ft tools/train_builtin.sh; STEPS = the recipe's step)"
+  "$PY" "$BUILD" --run "$RUNS/g128-eyemask-ft" ${EYE_CHECKPOINT:+--checkpoint "$EYE_CHECKPOINT"} \
+    --parser "$PARSER_SRC" --base-model "$RUNS/default-for-eyemask" \
+    --name mgpe-synth-128-eyemask --weights "${EYE_WEIGHTS:-ema}" \
+    --description "The eye-mask variant of mgpe-synth-128 (eye encoders see only eye pixels), fine-tuned from its step 1000" \
+    --data-command "$DATA" --parser-command "$PARSER" \
+    --train-command "$TRAIN ; then fine-tuned: $FT ; then the eye-mask variant: $FTEYE" \
+    --init-note "g128-ft step 1000 (the fine-tuned mgpe-synth-128: generator, EMA and discriminators)" \
+    --eval-n "$N" --report "$REPORTS/mgpe-synth-128-eyemask"
+elif [ -d "$RUNS/g128-eyemask/checkpoints" ]; then
   "$PY" "$BUILD" --run "$RUNS/g128-eyemask" --parser "$RUNS/parser128" \
     --name mgpe-synth-128-eyemask \
     --description "The eye-mask variant of mgpe-synth-128 (eye encoders see only eye pixels)" \

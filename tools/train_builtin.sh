@@ -16,6 +16,8 @@
 # f9bbc6c; its discriminators were not shipped, so they start fresh and learn alone for 100
 # steps) into g128-ft with loss.region_reconstruction=10, the model's own parser, fp32, and an
 # EMA decay of 0.995 (the EMA must follow the fine-tune within a few hundred steps).
+# VARIANT=eyemask-ft trains the eye-mask variant the same way from g128-ft's step 1000 into
+# g128-eyemask-ft.
 # PRECISION: bf16 (the recipe's) where the CPU has native bf16, else fp32 (bf16 is emulated on
 # AVX2-only CPUs, ~20x slower).
 # Then package with tools/package_builtin.sh (or tools/build_builtin_model.py, see its --help).
@@ -34,6 +36,14 @@ PRECISION=${PRECISION:-$("$PY" -c "import torch; print('bf16' if torch.ops.mkldn
 out=g128; parser=parser128; extra=()
 if [ "${VARIANT:-}" = eyemask ]; then
   out=g128-eyemask; extra=(--set model.eye_window=mask --init-from g128)
+elif [ "${VARIANT:-}" = eyemask-ft ]; then
+  # the eye-mask variant of the fine-tuned model: from g128-ft's step 1000 (generator, EMA and
+  # discriminators), same fine-tune settings
+  out=g128-eyemask-ft; parser=mgpe-synth-128
+  extra=(--init-from g128-ft/checkpoints/step-000001000.json --set model.eye_window=mask
+         --set train.ema_decay=0.995 --set loss.region_reconstruction=10
+         --set train.checkpoint_every=125 --set train.keep_checkpoints=8
+         --set train.sample_every=250)
 elif [ "${VARIANT:-}" = finetune ]; then
   out=g128-ft; parser=mgpe-synth-128
   extra=(--init-from mgpe-synth-128 --set train.d_warmup_steps=100 --set train.ema_decay=0.995
