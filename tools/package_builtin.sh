@@ -17,9 +17,14 @@ TRAIN="OMP_WAIT_POLICY=PASSIVE mgpe train --data data128 --parser parser128 --ou
 # The parser that ships with the fine-tuned models: parser128-ft (the released parser trained
 # on, when that run exists) or PARSER_SRC (default: the released model folder BASE).
 BASE=${BASE:-$RUNS/base-mgpe-synth-128}
+# parser128-ft2 continues parser128-ft once more (both: OMP_NUM_THREADS=1).
 if [ -f "$RUNS/parser128-ft/parser.json" ]; then
   PARSER_SRC=$RUNS/parser128-ft
   PARSER="$PARSER ; then continued: mgpe train-parser --data data128 --out parser128-ft --init-from mgpe-synth-128 --steps 2000 --lr 3e-4 --device cpu"
+  if [ -f "$RUNS/parser128-ft2/parser.json" ]; then
+    PARSER_SRC=$RUNS/parser128-ft2
+    PARSER="$PARSER ; then: mgpe train-parser --data data128 --out parser128-ft2 --init-from parser128-ft --steps 2000 --lr 2e-4 --seed 1 --device cpu"
+  fi
 fi
 PARSER_SRC=${PARSER_SRC:-$BASE}
 if [ -d "$RUNS/g128-ft/checkpoints" ]; then
