@@ -1,7 +1,6 @@
 """The face parser's label maps: training-loss class weights divided out, mirror averaging that
 makes them mirror-equivariant, the config check, and continuing a parser's training."""
 
-
 import pytest
 import torch
 
@@ -12,7 +11,7 @@ from mgpe_core.labels import get_schema
 from mgpe_core.model.config import LossConfig, ParserConfig
 from mgpe_core.model.losses import class_weights
 from mgpe_core.model.parser import UNetParser
-from mgpe_core.train.parser_io import load_parser
+from mgpe_core.train.parser_io import load_parser, save_parser
 from mgpe_core.train.parser_trainer import train_parser
 
 M11 = get_schema("mgpe-11")
@@ -101,8 +100,6 @@ def test_init_from_continues_the_weights_and_architecture(data, tmp_path):
 
 def test_init_from_a_parser_of_another_schema_is_refused(data, tmp_path):
     other = get_schema("celebamask-19")
-    from mgpe_core.train.parser_io import save_parser
-
     save_parser(tmp_path / "c19", UNetParser(other, ParserConfig(base_channels=4, depth=2)),
                 ParserConfig(base_channels=4, depth=2), other, 32)
     with pytest.raises(MgpeError, match="predicts schema 'celebamask-19'"):
