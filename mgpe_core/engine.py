@@ -190,7 +190,9 @@ class Editor:
                                     r"`functools.lru_cache`", category=UserWarning)
             self.generator.synthesize = torch.compile(
                 self.generator.synthesize, dynamic=False, options={"freezing": True})
-        self.parser = model.parser
+        # the parser too (labels for photos given without a mask): same labels, ~1.5x faster
+        self.parser = (prepare_for_inference(model.parser.to(self.device))
+                       if model.parser is not None and (fast or compile) else model.parser)
         self.precision = precision
 
     # -- helpers --------------------------------------------------------------------------------

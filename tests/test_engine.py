@@ -122,6 +122,18 @@ def test_parser_fills_missing_masks_and_errors(editor, tiny_home):
         EditRequest(sample(0), styles={"beard": sample(1)})
 
 
+def test_fast_parser_is_a_folded_copy_with_the_same_labels(editor, tiny_home):
+    """The editor parses with a folded, channels-last copy; the model's parser is untouched."""
+    model = load_model("tiny")
+    plain = Editor(model, fast=False)
+    assert plain.parser is model.parser and editor.parser is not editor.model.parser
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in editor.parser.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.parser.modules())
+    images = [sample(i).image for i in range(3)]
+    for fast, slow in zip(editor.parse(images), plain.parse(images), strict=True):
+        assert fast.shape == slow.shape and (fast == slow).mean() > 0.999
+
+
 def test_bf16_precision_stores_bf16_weights_and_stays_close_to_fp32(editor, tiny_home):
     fast_bf16 = Editor(load_model("tiny"), precision="bf16")
     convs = [m for m in fast_bf16.generator.modules() if isinstance(m, torch.nn.Conv2d)]
