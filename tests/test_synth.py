@@ -227,6 +227,58 @@ def test_beard_darkens_the_lower_face_but_stays_skin():
     assert np.array_equal(eye_rows, with_beard.image[: int(0.45 * 128)])
 
 
+def test_lipstick_is_opt_in_and_changes_only_the_lips(tmp_path):
+    from mgpe_core.synth.attributes import LIPSTICK_SHADES
+
+    plain = [face_attributes(7, k) for k in range(300)]
+    assert all("lipstick" not in a for a in plain)  # the default draws nothing: as before
+    assert [face_attributes(7, k, 0.0) for k in range(5)] == plain[:5]
+    painted = [face_attributes(7, k, 0.5) for k in range(300)]
+    worn = [a["lipstick"] for a in painted]
+    assert 0.4 < np.mean([w is not None for w in worn]) < 0.6
+    assert {w for w in worn if w} == set(LIPSTICK_SHADES)
+    for a, b in zip(plain, painted, strict=True):
+        # everything but the lips is the same face
+        assert {k: v for k, v in a.items() if k != "lip_color"} == {
+            k: v for k, v in b.items() if k not in ("lip_color", "lipstick")}
+        assert (a["lip_color"] == b["lip_color"]) == (b["lipstick"] is None)
+
+    # lip colour no longer follows the skin tone: R^2 of a linear fit from skin to lips
+    def r2(faces):
+        skin = np.array([f["skin_tone"] for f in faces], float)
+        lips = np.array([f["lip_color"] for f in faces], float)
+        x = np.c_[skin, np.ones(len(skin))]
+        resid = lips - x @ np.linalg.lstsq(x, lips, rcond=None)[0]
+        return 1 - (resid ** 2).sum() / ((lips - lips.mean(0)) ** 2).sum()
+    assert r2(plain) > 0.8 and r2([face_attributes(7, k, 1.0) for k in range(300)]) < 0.3
+
+    # rendered: the lips take the shade, the rest of the picture is unchanged
+    k = next(i for i, w in enumerate(worn) if w == "plum")
+    before, parts = render_face(plain[k], 128)
+    after, parts_after = render_face(painted[k], 128)
+    lips = parts["u_lip"] | parts["l_lip"]
+    assert all(np.array_equal(parts[n], parts_after[n]) for n in parts)
+    near = lips.copy()  # the lips and the anti-aliased pixels around them
+    for _ in range(3):
+        near[1:] |= near[:-1].copy()
+        near[:-1] |= near[1:].copy()
+        near[:, 1:] |= near[:, :-1].copy()
+        near[:, :-1] |= near[:, 1:].copy()
+    assert np.array_equal(before[~near], after[~near])
+    assert np.abs(after[lips].astype(float).mean(0) - before[lips].astype(float).mean(0)).max() > 20
+
+    out = tmp_path / "faces"
+    write_dataset(out, count=2, size=64, seed=7, lipstick=0.5)
+    settings_written = json.loads((out / "synth.json").read_text())
+    assert settings_written["lipstick"] == 0.5
+    recs = [json.loads(line) for line in (out / "attributes.jsonl").read_text().splitlines()]
+    assert [r["lipstick"] for r in recs] == worn[:2]
+    with pytest.raises(MgpeError, match="made with lipstick 0.5, not 0.0"):
+        write_dataset(out, count=1, size=64, seed=7, start=2)
+    with pytest.raises(MgpeError, match="between 0 and 1"):
+        write_dataset(tmp_path / "x", count=1, size=64, seed=0, lipstick=1.5)
+
+
 def test_sampled_attributes_cover_every_value():
     rng = np.random.default_rng(0)
     draws = [sample_attributes(rng) for _ in range(400)]

@@ -17,13 +17,17 @@ TRAIN="OMP_WAIT_POLICY=PASSIVE mgpe train --data data128 --parser parser128 --ou
 # The parser that ships with the fine-tuned models: parser128-ft (the released parser trained
 # on, when that run exists) or PARSER_SRC (default: the released model folder BASE).
 BASE=${BASE:-$RUNS/base-mgpe-synth-128}
-# parser128-ft2 continues parser128-ft once more (both: OMP_NUM_THREADS=1).
+# parser128-ft2 and -ft3 continue parser128-ft, each from the one before (OMP_NUM_THREADS=1).
 if [ -f "$RUNS/parser128-ft/parser.json" ]; then
   PARSER_SRC=$RUNS/parser128-ft
   PARSER="$PARSER ; then continued: mgpe train-parser --data data128 --out parser128-ft --init-from mgpe-synth-128 --steps 2000 --lr 3e-4 --device cpu"
   if [ -f "$RUNS/parser128-ft2/parser.json" ]; then
     PARSER_SRC=$RUNS/parser128-ft2
     PARSER="$PARSER ; then: mgpe train-parser --data data128 --out parser128-ft2 --init-from parser128-ft --steps 2000 --lr 2e-4 --seed 1 --device cpu"
+    if [ -f "$RUNS/parser128-ft3/parser.json" ]; then
+      PARSER_SRC=$RUNS/parser128-ft3
+      PARSER="$PARSER ; then: mgpe train-parser --data data128 --out parser128-ft3 --init-from parser128-ft2 --steps 1500 --lr 1e-4 --seed 2 --device cpu"
+    fi
   fi
 fi
 PARSER_SRC=${PARSER_SRC:-$BASE}
@@ -48,16 +52,26 @@ else
 fi
 if [ -d "$RUNS/g128-eyemask-ft/checkpoints" ]; then
   # VARIANT=eyemask-ft: the eye-mask variant of the fine-tuned model (EYE_CHECKPOINT,
-  # EYE_WEIGHTS as above); its base is the default model just packaged (copied first)
+  # EYE_WEIGHTS as above), continued by VARIANT=eyemask-ft2 when that run exists; its base is
+  # the default model just packaged (copied first)
   rm -rf "$RUNS/default-for-eyemask" && cp -r "$ROOT/mgpe_plugins/model_data/mgpe-synth-128" "$RUNS/default-for-eyemask"
   FTEYE="OMP_WAIT_POLICY=PASSIVE mgpe train --data data128 --parser mgpe-synth-128 --out g128-eyemask-ft --init-from g128-ft/checkpoints/step-000001000.json --set model.eye_window=mask --steps STEPS --batch 8 --set model.width=0.25 --set model.latent_dim=256 --set train.ema_decay=0.995 --set loss.region_reconstruction=10 --set train.sample_every=250 --set train.checkpoint_every=125 --set train.keep_checkpoints=8 --precision fp32 --device cpu --resume auto (VARIANT=eyemask-ft tools/train_builtin.sh; STEPS = the recipe's step)"
-  "$PY" "$BUILD" --run "$RUNS/g128-eyemask-ft" ${EYE_CHECKPOINT:+--checkpoint "$EYE_CHECKPOINT"} \
+  EYE_RUN=$RUNS/g128-eyemask-ft
+  EYE_DESC="fine-tuned from its step 1000"
+  EYE_INIT="g128-ft step 1000 (the fine-tuned mgpe-synth-128: generator, EMA and discriminators)"
+  if [ -d "$RUNS/g128-eyemask-ft2/checkpoints" ]; then
+    EYE_RUN=$RUNS/g128-eyemask-ft2
+    FTEYE="$FTEYE, stopped at step 501 ; then continued at half the rate: OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 mgpe train --data data128 --parser mgpe-synth-128 --out g128-eyemask-ft2 --init-from g128-eyemask-ft/checkpoints/step-000000501.json --set model.eye_window=mask --steps STEPS --batch 8 --set train.lr=1e-4 --set train.ema_decay=0.995 --set loss.region_reconstruction=10 --set train.sample_every=125 --set train.checkpoint_every=125 --set train.keep_checkpoints=8 --precision fp32 --device cpu --resume auto (VARIANT=eyemask-ft2 tools/train_builtin.sh; STEPS = the recipe's step)"
+    EYE_DESC="fine-tuned from its step 1000, then continued at half the learning rate"
+    EYE_INIT="g128-eyemask-ft step 501 (generator, EMA and discriminators), itself from g128-ft step 1000"
+  fi
+  "$PY" "$BUILD" --run "$EYE_RUN" ${EYE_CHECKPOINT:+--checkpoint "$EYE_CHECKPOINT"} \
     --parser "$PARSER_SRC" --base-model "$RUNS/default-for-eyemask" \
     --name mgpe-synth-128-eyemask --weights "${EYE_WEIGHTS:-ema}" \
-    --description "The eye-mask variant of mgpe-synth-128 (eye encoders see only eye pixels), fine-tuned from its step 1000" \
+    --description "The eye-mask variant of mgpe-synth-128 (eye encoders see only eye pixels), $EYE_DESC" \
     --data-command "$DATA" --parser-command "$PARSER" \
     --train-command "$TRAIN ; then fine-tuned: $FT ; then the eye-mask variant: $FTEYE" \
-    --init-note "g128-ft step 1000 (the fine-tuned mgpe-synth-128: generator, EMA and discriminators)" \
+    --init-note "$EYE_INIT" \
     --eval-n "$N" --report "$REPORTS/mgpe-synth-128-eyemask"
 elif [ -d "$RUNS/g128-eyemask/checkpoints" ]; then
   "$PY" "$BUILD" --run "$RUNS/g128-eyemask" --parser "$RUNS/parser128" \

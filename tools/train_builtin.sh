@@ -17,7 +17,9 @@
 # steps) into g128-ft with loss.region_reconstruction=10, the model's own parser, fp32, and an
 # EMA decay of 0.995 (the EMA must follow the fine-tune within a few hundred steps).
 # VARIANT=eyemask-ft trains the eye-mask variant the same way from g128-ft's step 1000 into
-# g128-eyemask-ft.
+# g128-eyemask-ft. VARIANT=eyemask-ft2 continues that run from its step 501 (the checkpoint a
+# stop wrote; EYEMASK_FT_FROM names another) at half the learning rate (1e-4) into
+# g128-eyemask-ft2, a checkpoint and sample every 125 steps.
 # PRECISION: bf16 (the recipe's) where the CPU has native bf16, else fp32 (bf16 is emulated on
 # AVX2-only CPUs, ~20x slower).
 # Then package with tools/package_builtin.sh (or tools/build_builtin_model.py, see its --help).
@@ -44,6 +46,13 @@ elif [ "${VARIANT:-}" = eyemask-ft ]; then
          --set train.ema_decay=0.995 --set loss.region_reconstruction=10
          --set train.checkpoint_every=125 --set train.keep_checkpoints=8
          --set train.sample_every=250)
+elif [ "${VARIANT:-}" = eyemask-ft2 ]; then
+  out=g128-eyemask-ft2; parser=mgpe-synth-128
+  extra=(--init-from "${EYEMASK_FT_FROM:-g128-eyemask-ft/checkpoints/step-000000501.json}"
+         --set model.eye_window=mask --set train.ema_decay=0.995
+         --set loss.region_reconstruction=10 --set train.lr=1e-4
+         --set train.checkpoint_every=125 --set train.keep_checkpoints=8
+         --set train.sample_every=125)
 elif [ "${VARIANT:-}" = finetune ]; then
   out=g128-ft; parser=mgpe-synth-128
   extra=(--init-from mgpe-synth-128 --set train.d_warmup_steps=100 --set train.ema_decay=0.995

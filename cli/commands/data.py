@@ -42,10 +42,14 @@ def _workers_default() -> int:
               show_default=True, help="Photo format (CelebA-HQ ships JPEG).")
 @click.option("--start", type=click.IntRange(0), default=0, show_default=True,
               help="First face id (to extend an existing folder).")
+@click.option("--lipstick", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of faces wearing lipstick: a shade drawn independently of the skin "
+                   "tone (without it, lip colour follows the skin). The faces are otherwise "
+                   "the same as without.")
 @click.option("--preview/--no-preview", default=True, show_default=True,
               help="Write preview.png: the first faces beside their colour-coded masks.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-def synth(out, count, size, seed, workers, image_format, start, preview, as_json):
+def synth(out, count, size, seed, workers, image_format, start, lipstick, preview, as_json):
     """Render procedural portraits with exact labels in the CelebAMask-HQ layout.
 
     Writes OUT/CelebA-HQ-img/<k>.jpg, OUT/CelebAMask-HQ-mask-anno/<k//2000>/<k:05d>_<part>.png
@@ -53,6 +57,9 @@ def synth(out, count, size, seed, workers, image_format, start, preview, as_json
     state, beard, glasses, earrings, background, pose, lighting: one JSON object per face).
 
     Example: mgpe data synth faces/ --count 100 --size 256 --seed 0
+
+    With lipstick on half the faces (so that lip colour can be learnt as a style of its own):
+    mgpe data synth faces/ --count 6000 --size 128 --lipstick 0.5
     """
     from mgpe_core.synth import write_dataset
 
@@ -60,7 +67,7 @@ def synth(out, count, size, seed, workers, image_format, start, preview, as_json
     with progress_bar("rendering faces", count) as advance:
         summary = write_dataset(
             out, count=count, size=size, seed=seed, workers=workers or _workers_default(),
-            image_format=image_format, start=start, progress=advance,
+            image_format=image_format, start=start, progress=advance, lipstick=lipstick,
         )
     if preview:
         from mgpe_core.io import write_image

@@ -46,6 +46,20 @@ SKIN_RAMP = np.array(
     dtype=np.float64,
 )
 
+#: Lipstick shades (``mgpe data synth --lipstick P``): colours drawn independently of the skin
+#: tone, so a model trained on them must read a face's lip colour from its lips.
+LIPSTICK_SHADES: dict[str, tuple[int, int, int]] = {
+    "red": (190, 20, 40),
+    "crimson": (140, 10, 35),
+    "pink": (225, 105, 150),
+    "coral": (240, 110, 90),
+    "plum": (105, 35, 75),
+    "berry": (150, 40, 95),
+    "nude": (200, 140, 120),
+    "brown": (120, 60, 45),
+    "violet": (120, 60, 150),
+}
+
 PROBABILITIES = {
     "beard": 0.25,
     "glasses": 0.20,
@@ -159,3 +173,23 @@ def sample_attributes(rng: np.random.Generator) -> dict:
         "shape": shape,
         "texture_seed": texture_seed,
     }
+
+
+def apply_lipstick(attrs: dict, rng: np.random.Generator, probability: float) -> dict:
+    """With ``probability``, paint the face's lips with a lipstick shade (a new dict).
+
+    The shade, its opacity and jitter are drawn whatever the outcome, from ``rng`` alone (the
+    writer gives it a stream of its own), so every other attribute of the face is the same with
+    and without lipstick. Records ``lipstick``: the shade's name, or None.
+    """
+    wears = bool(rng.random() < probability)
+    names = tuple(LIPSTICK_SHADES)
+    name = names[int(rng.integers(len(names)))]
+    opacity = rng.uniform(0.6, 0.95)
+    jitter = rng.normal(0, 8, 3)
+    out = {**attrs, "lipstick": name if wears else None}
+    if wears:
+        natural = np.asarray(attrs["lip_color"], float)
+        shade = np.asarray(LIPSTICK_SHADES[name], float)
+        out["lip_color"] = _rgb(natural * (1 - opacity) + shade * opacity + jitter)
+    return out

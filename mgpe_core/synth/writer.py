@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import MgpeError
 from ..io import encode_image, write_bytes, write_json
 from ..labels import CELEBAMASK_CLASSES
-from .attributes import SYNTH_VERSION, sample_attributes
+from .attributes import SYNTH_VERSION, apply_lipstick, sample_attributes
 from .render import render_face
 
 IMG_DIR = "CelebA-HQ-img"
@@ -42,13 +42,20 @@ def face_rng(seed: int, k: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(k)]))
 
 
-def face_attributes(seed: int, k: int) -> dict:
-    """Attributes of face ``k`` of a dataset made with ``seed``."""
-    return sample_attributes(face_rng(seed, k))
+def face_attributes(seed: int, k: int, lipstick: float = 0.0) -> dict:
+    """Attributes of face ``k`` of a dataset made with ``seed``; with ``lipstick`` > 0 that
+    share of faces wears lipstick, drawn from a stream of its own (``SeedSequence([seed, k,
+    1])``), so the faces are otherwise the same as without."""
+    attrs = sample_attributes(face_rng(seed, k))
+    if lipstick > 0:
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(k), 1]))
+        attrs = apply_lipstick(attrs, rng, lipstick)
+    return attrs
 
 
-def _write_face(out: Path, k: int, seed: int, size: int, suffix: str) -> dict:
-    attrs = face_attributes(seed, k)
+def _write_face(out: Path, k: int, seed: int, size: int, suffix: str,
+                lipstick: float = 0.0) -> dict:
+    attrs = face_attributes(seed, k, lipstick)
     image, parts = render_face(attrs, size)
     img_path = out / IMG_DIR / f"{k}{suffix}"
     write_bytes(img_path, encode_image(image, suffix))
@@ -67,8 +74,8 @@ def _write_face(out: Path, k: int, seed: int, size: int, suffix: str) -> dict:
 
 
 def _write_chunk(args) -> list[dict]:
-    out, ids, seed, size, suffix = args
-    return [_write_face(Path(out), k, seed, size, suffix) for k in ids]
+    out, ids, seed, size, suffix, lipstick = args
+    return [_write_face(Path(out), k, seed, size, suffix, lipstick) for k in ids]
 
 
 def _read_existing(path: Path) -> dict[int, dict]:
@@ -96,6 +103,7 @@ def write_dataset(
     start: int = 0,
     progress: Callable[[int], None] | None = None,
     chunk: int | None = None,
+    lipstick: float = 0.0,
 ) -> dict:
     """Render faces ``start .. start + count - 1`` into ``out``; returns a summary.
 
@@ -103,7 +111,8 @@ def write_dataset(
     finish. ``workers > 1`` renders in a spawn-context process pool, in chunks of ``chunk``
     faces (default: about four chunks per worker, at most 16 faces each). Re-running over an
     existing folder extends it: attributes of other ids are kept, those of re-rendered ids are
-    replaced, and stale part files of re-rendered ids are removed.
+    replaced, and stale part files of re-rendered ids are removed. ``lipstick``: the share of
+    faces wearing lipstick (0, the default, draws nothing: the faces of earlier versions).
     """
     t0 = time.perf_counter()
     out = Path(out)
@@ -113,7 +122,10 @@ def write_dataset(
         raise MgpeError(f"size must be between 8 and 4096 pixels, got {size}")
     if count < 0 or start < 0:
         raise MgpeError(f"count and start must not be negative (got {count}, {start})")
+    if not 0.0 <= float(lipstick) <= 1.0:
+        raise MgpeError(f"lipstick is a share of faces, between 0 and 1, got {lipstick}")
     size, count, start, seed = int(size), int(count), int(start), int(seed)
+    lipstick = float(lipstick)
     workers = max(1, int(workers))
     suffix = "." + image_format
 
@@ -124,6 +136,9 @@ def write_dataset(
         if previous.get("size") != size:
             raise MgpeError(f"{out} holds {previous.get('size')} px faces, not {size} px; "
                             "use a new folder")
+        if float(previous.get("lipstick", 0.0)) != lipstick:
+            raise MgpeError(f"{out} was made with lipstick {previous.get('lipstick', 0.0)}, "
+                            f"not {lipstick}; use a new folder")
     out.mkdir(parents=True, exist_ok=True)
     (out / IMG_DIR).mkdir(exist_ok=True)
     ids = list(range(start, start + count))
@@ -137,7 +152,7 @@ def write_dataset(
     if workers > 1 and len(chunks) > 1:
         import multiprocessing as mp
 
-        jobs = [(str(out), c, seed, size, suffix) for c in chunks]
+        jobs = [(str(out), c, seed, size, suffix, lipstick) for c in chunks]
         with mp.get_context("spawn").Pool(min(workers, len(chunks))) as pool:
             for recs in pool.imap_unordered(_write_chunk, jobs):
                 for rec in recs:
@@ -146,7 +161,7 @@ def write_dataset(
                     progress(len(recs))
     else:
         for k in ids:
-            rec = _write_face(out, k, seed, size, suffix)
+            rec = _write_face(out, k, seed, size, suffix, lipstick)
             records[k] = rec
             if progress:
                 progress(1)
@@ -165,7 +180,9 @@ def write_dataset(
         "size": size,
         "seed": seed,
         "image_format": image_format,
-        "seed_rule": "face k uses numpy.random.SeedSequence([seed, k])",
+        "seed_rule": "face k uses numpy.random.SeedSequence([seed, k])"
+                     + (", its lipstick SeedSequence([seed, k, 1])" if lipstick else ""),
+        "lipstick": lipstick,
         "runs": runs,
     })
     elapsed = time.perf_counter() - t0
