@@ -14,22 +14,23 @@ REPORTS="$ROOT/docs/eval"
 DATA="mgpe data synth synth128 --count 6000 --size 128 --seed 128 -j 2 --no-preview && mgpe data prepare synth128 data128 --size 128 --schema mgpe-11 -j 2"
 PARSER="mgpe train-parser --data data128 --out parser128 --steps 2500 --batch 8 --base-channels 16 --depth 4 --device cpu"
 TRAIN="OMP_WAIT_POLICY=PASSIVE mgpe train --data data128 --parser parser128 --out g128 --steps STEPS --batch 8 --set model.width=0.25 --set model.latent_dim=256 --set train.sample_every=500 --set train.checkpoint_every=250 --set train.keep_checkpoints=6 --precision bf16 --device cpu --resume auto (tools/train_builtin.sh; stopped and resumed across sessions, STEPS = the recipe's step)"
-# The parser that ships with the fine-tuned models: parser128-ft (the released parser trained
-# on, when that run exists) or PARSER_SRC (default: the released model folder BASE).
+# The parser that ships with the fine-tuned models: the last of its continuations below that
+# exists, or PARSER_SRC (default: the released model folder BASE).
 BASE=${BASE:-$RUNS/base-mgpe-synth-128}
-# parser128-ft2 and -ft3 continue parser128-ft, each from the one before (OMP_NUM_THREADS=1).
-if [ -f "$RUNS/parser128-ft/parser.json" ]; then
-  PARSER_SRC=$RUNS/parser128-ft
-  PARSER="$PARSER ; then continued: mgpe train-parser --data data128 --out parser128-ft --init-from mgpe-synth-128 --steps 2000 --lr 3e-4 --device cpu"
-  if [ -f "$RUNS/parser128-ft2/parser.json" ]; then
-    PARSER_SRC=$RUNS/parser128-ft2
-    PARSER="$PARSER ; then: mgpe train-parser --data data128 --out parser128-ft2 --init-from parser128-ft --steps 2000 --lr 2e-4 --seed 1 --device cpu"
-    if [ -f "$RUNS/parser128-ft3/parser.json" ]; then
-      PARSER_SRC=$RUNS/parser128-ft3
-      PARSER="$PARSER ; then: mgpe train-parser --data data128 --out parser128-ft3 --init-from parser128-ft2 --steps 1500 --lr 1e-4 --seed 2 --device cpu"
-    fi
-  fi
-fi
+# The parser's continuations, in order (OMP_NUM_THREADS=1): "run folder|command". Each one that
+# exists (after the one before it) is added to the recipe; the last ships.
+PARSER_ROUNDS=(
+  "parser128-ft|mgpe train-parser --data data128 --out parser128-ft --init-from mgpe-synth-128 --steps 2000 --lr 3e-4 --device cpu"
+  "parser128-ft2|mgpe train-parser --data data128 --out parser128-ft2 --init-from parser128-ft --steps 2000 --lr 2e-4 --seed 1 --device cpu"
+  "parser128-ft3|mgpe train-parser --data data128 --out parser128-ft3 --init-from parser128-ft2 --steps 1500 --lr 1e-4 --seed 2 --device cpu"
+)
+joiner="then continued:"
+for round in "${PARSER_ROUNDS[@]}"; do
+  [ -f "$RUNS/${round%%|*}/parser.json" ] || break
+  PARSER_SRC=$RUNS/${round%%|*}
+  PARSER="$PARSER ; $joiner ${round#*|}"
+  joiner="then:"
+done
 PARSER_SRC=${PARSER_SRC:-$BASE}
 if [ -d "$RUNS/g128-ft/checkpoints" ]; then
   # VARIANT=finetune of train_builtin.sh: the released model fine-tuned; CHECKPOINT picks one
