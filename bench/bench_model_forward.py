@@ -8,7 +8,10 @@ difference of the output from the baseline's; then the per-image throughput of t
 against the smallest. ``--compile`` adds rows with the synthesis network compiled by
 ``torch.compile`` (inductor, ``freezing=True``: weights prepacked for oneDNN), in fp32 and with
 bf16 weights: what ``Editor(compile=True)`` / ``--compile`` do; the compile time is printed, not
-counted. On a CPU without native bf16 (AVX2 only) the bf16 rows are left out: oneDNN emulates
+counted. Each row also shows the arithmetic rate reached (GFLOP per edit counted by
+``torch.utils.flop_counter``) as a share of this CPU's measured fp32 peak (a 2048 x 2048 matmul
+in the same run): a path already near the peak at batch 1 cannot gain much from batching. On a
+CPU without native bf16 (AVX2 only) the bf16 rows are left out: oneDNN emulates
 bf16 there, many times slower than fp32 (``--bf16`` runs them anyway).
 
     python bench/bench_model_forward.py [--sizes 128 256] [--batches 1 8] [--width 1.0] [--compile]
@@ -50,6 +53,24 @@ def edit(gen, img, lab):
     return gen.synthesize(feats, img.flip(0), lab.flip(0))
 
 
+def matmul_peak_gflops(n: int = 2048, repeat: int = 5) -> float:
+    """fp32 GFLOP/s of one large matmul: the most this CPU's BLAS reaches with these threads."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    t, _ = timed(lambda: a @ b, repeat)
+    return 2 * n**3 / t / 1e9
+
+
+def edit_gflop(gen, res: int) -> float:
+    """GFLOP of one edit (batch 1), convolutions and matmuls as the flop counter counts them."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    img, lab = face_batch(res, 1)
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        edit(gen, img, lab)
+    return counter.get_total_flops() / 1e9
+
+
 def timed(fn, repeat: int) -> tuple[float, torch.Tensor]:
     out = fn()  # warm-up
     times = []
@@ -72,15 +93,22 @@ def main() -> None:
                     help="run the bf16 rows even where this CPU would emulate bf16")
     args = ap.parse_args()
     torch.manual_seed(0)
+    from mgpe_core.heap import retain_freed_memory
+
+    # as the mgpe command runs (bench/bench_allocator.py compares with the C library default)
+    heap = "retained" if retain_freed_memory() else "C library default"
     from mgpe_core.train.distributed import bf16_emulation_note
 
     note = bf16_emulation_note("bf16", torch.device("cpu"))
     with_bf16 = args.bf16 or note is None
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, width {args.width}, "
-          f"CPU {torch.backends.cpu.get_cpu_capability()}")
+          f"CPU {torch.backends.cpu.get_cpu_capability()}, heap {heap}")
+    peak = matmul_peak_gflops()
+    print(f"fp32 matmul peak: {peak:.0f} GFLOP/s")
     if not with_bf16:
         print(f"bf16 rows left out: {note.split(';')[0]} (--bf16 runs them)")
-    print(f"{'size':>4} {'batch':>5} {'path':<42} {'ms/edit':>9} {'speed-up':>9} {'max|diff|':>10}")
+    print(f"{'size':>4} {'batch':>5} {'path':<42} {'ms/edit':>9} {'speed-up':>9} "
+          f"{'max|diff|':>10} {'GFLOP/s':>8} {'of peak':>7}")
     per_image = {}
     for res in args.sizes:
         gen = build_generator(ModelConfig(resolution=res, width=args.width)).eval()
@@ -91,6 +119,8 @@ def main() -> None:
                     m.running_mean.uniform_(-0.1, 0.1)
                     m.running_var.uniform_(0.5, 1.5)
         fast = prepare_for_inference(gen, channels_last=True)
+        gflop = edit_gflop(gen, res)
+        print(f"({res} px: {gflop:.1f} GFLOP per edit)")
         fast_bf16w = prepare_for_inference(gen, channels_last=True, dtype=torch.bfloat16)
         compiled = {}
         if args.compile:
@@ -139,7 +169,8 @@ def main() -> None:
                 diff = float((out.float() - base_out).abs().max())
                 per_image[(res, name, b)] = t / b
                 print(f"{res:>4} {b:>5} {name:<42} {1000 * t / b:>9.1f} "
-                      f"{base_t / t:>8.2f}x {diff:>10.2e}")
+                      f"{base_t / t:>8.2f}x {diff:>10.2e} {gflop * b / t:>8.0f} "
+                      f"{gflop * b / t / peak:>6.0%}")
     if len(args.batches) > 1:
         lo, hi = min(args.batches), max(args.batches)
         print(f"\nthroughput per image, batch {hi} vs batch {lo} (same path):")

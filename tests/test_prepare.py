@@ -1,16 +1,18 @@
 """`mgpe data prepare` / `mgpe data check` on small folders in the exact CelebAMask-HQ layout."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from mgpe_cli.main import main
+from mgpe_core import process_pool
 from mgpe_core.data.check import check_prepared
+from mgpe_core.data.mask_png import nearest_indices
 from mgpe_core.data.prepare import (
     merge_parts_resized,
-    nearest_indices,
     prepare_dataset,
     split_ids,
 )
@@ -89,9 +91,9 @@ def test_nearest_indices_match_pil():
 
 
 def test_merge_parts_resized_samples_nearest_indices_at_every_size(source):
-    """PIL's fast resize is used only where it picks the same pixels: at sizes where its
-    fixed-point rounding differs at exact ties (48 -> 9, 30, 40 px) the labels still follow
-    nearest_indices, so they equal merging at mask resolution and sampling those pixels."""
+    """Also at sizes where PIL's fixed-point nearest resize differs at exact ties (48 -> 9,
+    30, 40 px), the labels follow nearest_indices: they equal merging at mask resolution and
+    sampling those pixels."""
     sub = source / "CelebAMask-HQ-mask-anno" / "0"
     parts = {n: sub / f"00001_{n}.png" for n in PART_BOXES}
     masks = {n: np.asarray(Image.open(p)) > 127 for n, p in parts.items()}
@@ -146,12 +148,24 @@ def test_resume_skips_verified_and_redoes_damaged(source, tmp_path):
         prepare_dataset(source, out, size=64)
 
 
-def test_parallel_output_equals_sequential(source, tmp_path):
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_parallel_output_equals_sequential(source, tmp_path, monkeypatch, start):
+    monkeypatch.setattr(process_pool, "start_method", lambda: start)
     prepare_dataset(source, tmp_path / "a", size=32, workers=1)
     prepare_dataset(source, tmp_path / "b", size=32, workers=2, chunk=2)
     for sub in ("images", "labels", "splits"):
         for f in sorted((tmp_path / "a" / sub).iterdir()):
             assert f.read_bytes() == (tmp_path / "b" / sub / f.name).read_bytes()
+
+
+def test_workers_fork_only_where_torch_is_not_loaded(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setitem(sys.modules, "torch", object())
+    assert process_pool.start_method() == "spawn"
+    monkeypatch.delitem(sys.modules, "torch")
+    assert process_pool.start_method() == "fork"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert process_pool.start_method() == "spawn"
 
 
 def test_split_rules():

@@ -108,11 +108,12 @@ def write_dataset(
     """Render faces ``start .. start + count - 1`` into ``out``; returns a summary.
 
     ``progress(n)`` is called with the number of faces just finished (an increment), as they
-    finish. ``workers > 1`` renders in a spawn-context process pool, in chunks of ``chunk``
-    faces (default: about four chunks per worker, at most 16 faces each). Re-running over an
-    existing folder extends it: attributes of other ids are kept, those of re-rendered ids are
-    replaced, and stale part files of re-rendered ids are removed. ``lipstick``: the share of
-    faces wearing lipstick (0, the default, draws nothing: the faces of earlier versions).
+    finish. ``workers > 1`` renders in a process pool (:mod:`mgpe_core.process_pool`), in
+    chunks of ``chunk`` faces (default: about four chunks per worker, at most 16 faces each).
+    Re-running over an existing folder extends it: attributes of other ids are kept, those of
+    re-rendered ids are replaced, and stale part files of re-rendered ids are removed.
+    ``lipstick``: the share of faces wearing lipstick (0, the default, draws nothing: the faces
+    of earlier versions).
     """
     t0 = time.perf_counter()
     out = Path(out)
@@ -150,10 +151,10 @@ def write_dataset(
         chunk = max(1, min(16, math.ceil(count / (workers * 4)))) if count else 1
     chunks = [ids[i:i + chunk] for i in range(0, len(ids), chunk)]
     if workers > 1 and len(chunks) > 1:
-        import multiprocessing as mp
+        from ..process_pool import process_pool
 
         jobs = [(str(out), c, seed, size, suffix, lipstick) for c in chunks]
-        with mp.get_context("spawn").Pool(min(workers, len(chunks))) as pool:
+        with process_pool(min(workers, len(chunks))) as pool:
             for recs in pool.imap_unordered(_write_chunk, jobs):
                 for rec in recs:
                     records[rec["id"]] = rec
