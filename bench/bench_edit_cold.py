@@ -7,13 +7,14 @@ of ``--repeat`` fresh processes (stdout and stderr discarded); the rows take tur
 in background load hits them alike. Baseline: ``python -c "import torch"``, the floor of any
 command that runs a network; ``x baseline`` is the ratio to it.
 
-The edit runs three ways: default torch threads (one per core), ``OMP_WAIT_POLICY=PASSIVE``
-(same threads; waiting threads sleep instead of spinning) and ``OMP_NUM_THREADS=1``. On a
-machine whose cores are busy with another process, spinning OpenMP threads wait for a thread
-that is not running, and every parallel region pays for it; the outputs of the three are
-compared pixel for pixel. One more row calls the CLI as a function, which skips the
-``gc.freeze()`` that ``mgpe_cli.main.main`` does before the process exits (the interpreter's
-final garbage collection over torch's objects).
+The edit runs four ways: default torch threads (one per core), ``OMP_WAIT_POLICY=PASSIVE``
+(same threads; waiting threads sleep instead of spinning), ``OMP_NUM_THREADS=1``, and with the
+C library's malloc defaults instead of the heap retention the CLI sets
+(``MGPE_RETAIN_HEAP=0``). On a machine whose cores are busy with another process, spinning
+OpenMP threads wait for a thread that is not running, and every parallel region pays for it;
+the outputs of all four are compared pixel for pixel. One more row calls the CLI as a
+function, which skips the ``gc.freeze()`` that ``mgpe_cli.main.main`` does before the process
+exits (the interpreter's final garbage collection over torch's objects).
 
 The breakdown comes from ``--repeat`` more runs of the same command in a fresh process whose
 phases are timed from inside (medians), by a driver that imports what the edit path imports
@@ -182,7 +183,8 @@ def main() -> None:
         f" --model {model_arg} (mgpe-synth-128 not installed)" if model_arg else "")
     # (row label, command, extra environment, output file or None)
     envs = {"default threads": {}, "OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
-            "OMP_NUM_THREADS=1": {"OMP_NUM_THREADS": "1"}}
+            "OMP_NUM_THREADS=1": {"OMP_NUM_THREADS": "1"},
+            "MGPE_RETAIN_HEAP=0 (C library's malloc defaults)": {"MGPE_RETAIN_HEAP": "0"}}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cases = [
