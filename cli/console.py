@@ -10,15 +10,24 @@ err_console = Console(stderr=True, highlight=False)
 out_console = Console(highlight=False)
 
 
+MIN_RATE_SECONDS = 1.0
+
+
 def _rate_column_class():
     from rich.progress import ProgressColumn
     from rich.text import Text
 
     class RateColumn(ProgressColumn):
-        """Items per second, the figure users compare across machines."""
+        """Items per second, the figure users compare across machines.
+
+        Shown from the first second on: work that finishes in chunks (a process pool's) lands
+        its first results within milliseconds of each other, and a rate over that span read
+        hundreds of thousands per second.
+        """
 
         def render(self, task):
-            return Text(f"{task.speed:.1f}/s" if task.speed else "-/s", style="cyan")
+            settled = task.speed and (task.elapsed or 0.0) >= MIN_RATE_SECONDS
+            return Text(f"{task.speed:.1f}/s" if settled else "-/s", style="cyan")
 
     return RateColumn
 

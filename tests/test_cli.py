@@ -87,3 +87,18 @@ def test_cli_makes_cpu_threads_wait_passively_unless_told(given, want):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          timeout=60)
     assert out.stdout.split()[-2:] == [want, "False"]  # set before torch could load OpenMP
+
+
+def test_progress_rate_waits_for_a_settled_figure():
+    """A burst of results in the first milliseconds (a pool's first chunks) shows no rate."""
+    from types import SimpleNamespace
+
+    from mgpe_cli.console import MIN_RATE_SECONDS, _rate_column_class
+
+    column = _rate_column_class()()
+    burst = SimpleNamespace(speed=167734.2, elapsed=0.01)
+    settled = SimpleNamespace(speed=273.5, elapsed=MIN_RATE_SECONDS + 0.5)
+    nothing = SimpleNamespace(speed=None, elapsed=5.0)
+    assert column.render(burst).plain == "-/s"
+    assert column.render(settled).plain == "273.5/s"
+    assert column.render(nothing).plain == "-/s"
