@@ -15,7 +15,7 @@ CPU without native bf16 (AVX2 only) the bf16 rows are left out: oneDNN emulates
 bf16 there, many times slower than fp32 (``--bf16`` runs them anyway).
 
     python bench/bench_model_forward.py [--sizes 128 256] [--batches 1 8] [--width 1.0] [--compile]
-                                        [--bf16]
+                                        [--bf16] [--device cuda]
 """
 
 from __future__ import annotations
@@ -53,30 +53,40 @@ def edit(gen, img, lab):
     return gen.synthesize(feats, img.flip(0), lab.flip(0))
 
 
-def matmul_peak_gflops(n: int = 2048, repeat: int = 5) -> float:
-    """fp32 GFLOP/s of one large matmul: the most this CPU's BLAS reaches with these threads."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_peak_gflops(device, n: int = 2048, repeat: int = 5) -> float:
+    """fp32 GFLOP/s of one large matmul: the most this device's BLAS reaches (on a CPU, with
+    these threads)."""
+    if device.type == "cuda":
+        n = 8192  # a GPU needs a larger product to fill it
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     t, _ = timed(lambda: a @ b, repeat)
     return 2 * n**3 / t / 1e9
 
 
-def edit_gflop(gen, res: int) -> float:
+def edit_gflop(gen, res: int, device) -> float:
     """GFLOP of one edit (batch 1), convolutions and matmuls as the flop counter counts them."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    img, lab = face_batch(res, 1)
+    img, lab = (t.to(device) for t in face_batch(res, 1))
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
         edit(gen, img, lab)
     return counter.get_total_flops() / 1e9
 
 
+def _sync() -> None:
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def timed(fn, repeat: int) -> tuple[float, torch.Tensor]:
     out = fn()  # warm-up
     times = []
     for _ in range(repeat):
+        _sync()
         t0 = time.perf_counter()
         out = fn()
+        _sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), out
 
@@ -89,6 +99,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--compile", action="store_true",
                     help="add the torch.compile rows (slow to compile: ~30 s per size and batch)")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     ap.add_argument("--bf16", action="store_true",
                     help="run the bf16 rows even where this CPU would emulate bf16")
     args = ap.parse_args()
@@ -97,13 +108,16 @@ def main() -> None:
 
     # as the mgpe command runs (bench/bench_allocator.py compares with the C library default)
     heap = "retained" if retain_freed_memory() else "C library default"
-    from mgpe_core.train.distributed import bf16_emulation_note
+    from mgpe_core.train.distributed import bf16_emulation_note, resolve_device
 
-    note = bf16_emulation_note("bf16", torch.device("cpu"))
+    device = resolve_device(args.device)
+    note = bf16_emulation_note("bf16", device)
     with_bf16 = args.bf16 or note is None
+    where = (torch.cuda.get_device_name(device) if device.type == "cuda"
+             else f"CPU {torch.backends.cpu.get_cpu_capability()}, heap {heap}")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, width {args.width}, "
-          f"CPU {torch.backends.cpu.get_cpu_capability()}, heap {heap}")
-    peak = matmul_peak_gflops()
+          f"{where}")
+    peak = matmul_peak_gflops(device)
     print(f"fp32 matmul peak: {peak:.0f} GFLOP/s")
     if not with_bf16:
         print(f"bf16 rows left out: {note.split(';')[0]} (--bf16 runs them)")
@@ -111,7 +125,7 @@ def main() -> None:
           f"{'max|diff|':>10} {'GFLOP/s':>8} {'of peak':>7}")
     per_image = {}
     for res in args.sizes:
-        gen = build_generator(ModelConfig(resolution=res, width=args.width)).eval()
+        gen = build_generator(ModelConfig(resolution=res, width=args.width)).to(device).eval()
         # give BatchNorm non-trivial statistics so folding is really exercised
         with torch.no_grad():
             for m in gen.modules():
@@ -119,7 +133,7 @@ def main() -> None:
                     m.running_mean.uniform_(-0.1, 0.1)
                     m.running_var.uniform_(0.5, 1.5)
         fast = prepare_for_inference(gen, channels_last=True)
-        gflop = edit_gflop(gen, res)
+        gflop = edit_gflop(gen, res, device)
         print(f"({res} px: {gflop:.1f} GFLOP per edit)")
         fast_bf16w = prepare_for_inference(gen, channels_last=True, dtype=torch.bfloat16)
         compiled = {}
@@ -131,7 +145,7 @@ def main() -> None:
                                                  options={"freezing": True})
                     compiled[label] = c
         for b in args.batches:
-            img, lab = face_batch(res, b)
+            img, lab = (t.to(device) for t in face_batch(res, b))
             img_cl = img.contiguous(memory_format=torch.channels_last)
 
             def eager(gen=gen, img=img, lab=lab):
@@ -143,11 +157,11 @@ def main() -> None:
                     return edit(fast, img, lab)
 
             def fast_bf16(fast=fast, img=img_cl, lab=lab):
-                with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+                with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16):
                     return edit(fast, img, lab).float()
 
             def fast_bf16_weights(fast=fast_bf16w, img=img_cl, lab=lab):
-                with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+                with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16):
                     return edit(fast, img, lab).float()
 
             rows = [("eager fp32 (baseline)", None),
