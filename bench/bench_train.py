@@ -1,10 +1,13 @@
 """Training throughput: images/s of the full step (generator paired + unpaired branches,
 parsing loss, discriminator step, EMA) on this machine's CPU (or --device cuda).
 
-Baseline in the same run: fp32; compared with bf16 autocast. Uses a small generated prepared
-folder and a randomly initialised parser (speed does not depend on the weights).
+Baseline in the same run: fp32; compared with bf16 autocast (left out on a CPU without native
+bf16, where oneDNN emulates it many times slower; ``--bf16`` runs it anyway). Uses a small
+generated prepared folder and a randomly initialised parser (speed does not depend on the
+weights). The heap is retained as the ``mgpe`` command does (``mgpe_core.heap``).
 
     python bench/bench_train.py [--sizes 64 128] [--width 0.25] [--batch 8] [--steps 6]
+                                [--device cuda] [--bf16]
 """
 
 from __future__ import annotations
@@ -52,11 +55,21 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--bf16", action="store_true",
+                    help="run the bf16 rows even where this CPU would emulate bf16")
     args = ap.parse_args()
+    from mgpe_core.heap import retain_freed_memory
+    from mgpe_core.train.distributed import bf16_emulation_note
+
+    heap = "retained" if retain_freed_memory() else "C library default"
     device = resolve_device(args.device)
+    note = bf16_emulation_note("bf16", device)
+    precisions = ("fp32", "bf16") if args.bf16 or note is None else ("fp32",)
     schema = get_schema("mgpe-11")
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
-          f"width {args.width}, latent {args.latent}, batch {args.batch}")
+          f"width {args.width}, latent {args.latent}, batch {args.batch}, heap {heap}")
+    if "bf16" not in precisions:
+        print(f"bf16 rows left out: {note.split(';')[0]} (--bf16 runs them)")
     print(f"{'size':>4} {'precision':<10} {'images/s':>9} {'x fp32':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
@@ -64,7 +77,7 @@ def main() -> None:
             make_prepared_folder(data, count=max(4 * args.batch, 16), size=size,
                                  schema_name="mgpe-11", seed=0)
             base = None
-            for precision in ("fp32", "bf16"):
+            for precision in precisions:
                 cfg = MgpeConfig.from_dict({
                     "model": {"resolution": size, "width": args.width,
                               "latent_dim": args.latent},
