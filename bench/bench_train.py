@@ -1,13 +1,15 @@
 """Training throughput: images/s of the full step (generator paired + unpaired branches,
 parsing loss, discriminator step, EMA) on this machine's CPU (or --device cuda).
 
-Baseline in the same run: fp32; compared with bf16 autocast (left out on a CPU without native
-bf16, where oneDNN emulates it many times slower; ``--bf16`` runs it anyway). Uses a small
-generated prepared folder and a randomly initialised parser (speed does not depend on the
-weights). The heap is retained as the ``mgpe`` command does (``mgpe_core.heap``).
+Baseline in the same run: fp32 with the standard (NCHW) memory layout; compared with
+channels-last networks and batches (``train.channels_last``, the default) and bf16 autocast
+(left out on a CPU without native bf16, where oneDNN emulates it many times slower; ``--bf16``
+runs it anyway). Uses a small generated prepared folder and a randomly initialised parser
+(speed does not depend on the weights). The heap is retained as the ``mgpe`` command does
+(``mgpe_core.heap``).
 
     python bench/bench_train.py [--sizes 64 128] [--width 0.25] [--batch 8] [--steps 6]
-                                [--device cuda] [--bf16]
+                                [--rounds 2] [--device cuda] [--bf16]
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ def main() -> None:
     ap.add_argument("--width", type=float, default=0.25)
     ap.add_argument("--latent", type=int, default=128)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--steps", type=int, default=6, help="timed steps per measurement")
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="measurements per case, the cases taking turns (median)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--bf16", action="store_true",
                     help="run the bf16 rows even where this CPU would emulate bf16")
@@ -70,27 +74,36 @@ def main() -> None:
           f"width {args.width}, latent {args.latent}, batch {args.batch}, heap {heap}")
     if "bf16" not in precisions:
         print(f"bf16 rows left out: {note.split(';')[0]} (--bf16 runs them)")
-    print(f"{'size':>4} {'precision':<10} {'images/s':>9} {'x fp32':>7}")
+    cases = [("fp32", False), ("fp32", True)] + [("bf16", True) for p in precisions
+                                                 if p == "bf16"]
+    print(f"{'size':>4} {'precision':<10} {'layout':<14} {'images/s':>9} {'x baseline':>10}")
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             data = Path(tmp) / f"data{size}"
             make_prepared_folder(data, count=max(4 * args.batch, 16), size=size,
                                  schema_name="mgpe-11", seed=0)
-            base = None
-            for precision in precisions:
-                cfg = MgpeConfig.from_dict({
-                    "model": {"resolution": size, "width": args.width,
-                              "latent_dim": args.latent},
-                    "train": {"batch": args.batch, "precision": precision,
-                              "sample_every": 10**9, "checkpoint_every": 10**9},
-                })
-                parser_dir = Path(tmp) / f"parser{size}"
-                if not parser_dir.exists():
-                    save_parser(parser_dir, build_parser(cfg.model), cfg.model.parser, schema,
-                                size)
-                ips = measure(cfg, data, parser_dir, device, args.steps)
-                base = base or ips
-                print(f"{size:>4} {precision:<10} {ips:>9.2f} {ips / base:>6.2f}x")
+            results: dict[tuple, list[float]] = {c: [] for c in cases}
+            for _ in range(args.rounds):  # cases take turns: load changes hit them alike
+                for precision, channels_last in cases:
+                    cfg = MgpeConfig.from_dict({
+                        "model": {"resolution": size, "width": args.width,
+                                  "latent_dim": args.latent},
+                        "train": {"batch": args.batch, "precision": precision,
+                                  "channels_last": channels_last,
+                                  "sample_every": 10**9, "checkpoint_every": 10**9},
+                    })
+                    parser_dir = Path(tmp) / f"parser{size}"
+                    if not parser_dir.exists():
+                        save_parser(parser_dir, build_parser(cfg.model), cfg.model.parser,
+                                    schema, size)
+                    results[(precision, channels_last)].append(
+                        measure(cfg, data, parser_dir, device, args.steps))
+            base = statistics.median(results[cases[0]])
+            for (precision, channels_last), runs in results.items():
+                ips = statistics.median(runs)
+                layout = "channels-last" if channels_last else "NCHW"
+                label = f"{layout}{' (base)' if (precision, channels_last) == cases[0] else ''}"
+                print(f"{size:>4} {precision:<10} {label:<14} {ips:>9.2f} {ips / base:>9.2f}x")
 
 
 if __name__ == "__main__":

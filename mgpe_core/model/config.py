@@ -136,6 +136,10 @@ class TrainConfig:
     d_warmup_steps: int = 0
     seed: int = 0
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    #: Networks and batches in channels-last memory (NHWC): oneDNN's and cuDNN's preferred
+    #: layout for convolutions; the same training, 1.05-1.3x faster steps on the CPU
+    #: (bench/bench_train.py). Checkpoints are written in the standard layout either way.
+    channels_last: bool = True
     augment: bool = True
     sample_every: int = 1000
     checkpoint_every: int = 1000

@@ -147,10 +147,13 @@ class Trainer:
         np.random.seed((cfg.train.seed + self.dist.rank) % 2**32)
         random.seed(cfg.train.seed + self.dist.rank)
         self.param_counts = parameter_counts(nets)
-        self.generator = nets.generator.to(dev)
-        self.discriminator = nets.discriminator.to(dev)
+        self.memory_format = (torch.channels_last if cfg.train.channels_last
+                              else torch.contiguous_format)
+        self.generator = nets.generator.to(dev, memory_format=self.memory_format)
+        self.discriminator = nets.discriminator.to(dev, memory_format=self.memory_format)
         self.ema = make_ema(self.generator)
         self.parser, pmeta = load_parser(self.parser_path, dev)
+        self.parser.to(memory_format=self.memory_format)
         if pmeta["schema_obj"].classes != self.schema.classes:
             raise MgpeError(
                 f"parser {self.parser_path} predicts schema {pmeta['schema_obj'].name!r}, "
@@ -183,8 +186,17 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [dev.index] if dev.type == "cuda" else None
-            self.g_train = DDP(self.generator, device_ids=ids, broadcast_buffers=False)
-            self.d_train = DDP(self.discriminator, device_ids=ids, broadcast_buffers=False)
+            # BatchNorm running statistics stay rank-local: not broadcast from rank 0 before
+            # every forward. Newer torch spells that forward_sync_buffers=False (and warns about
+            # broadcast_buffers); its one-time sync at start is harmless here, where every rank
+            # starts from the same networks.
+            import inspect
+
+            no_sync = ({"forward_sync_buffers": False}
+                       if "forward_sync_buffers" in inspect.signature(DDP.__init__).parameters
+                       else {"broadcast_buffers": False})
+            self.g_train = DDP(self.generator, device_ids=ids, **no_sync)
+            self.d_train = DDP(self.discriminator, device_ids=ids, **no_sync)
         self.sample_batch = None
 
     # -- state ---------------------------------------------------------------------------------
@@ -354,6 +366,7 @@ class Trainer:
         cfg, lcfg = self.cfg, self.cfg.loss
         if self.augment is not None:
             images, labels = self.augment(images, labels)
+        images = images.contiguous(memory_format=self.memory_format)
         b = images.shape[0]
         perm = partner_permutation(b, None).to(self.device)
         src_img, src_lab, tgt_img, tgt_lab = paired_and_partnered(images, labels, perm)
