@@ -88,6 +88,38 @@ def test_resume_is_exact(data_and_parser, tmp_path):
             assert torch.equal(a[k], b[k]), f"{name}.{k} differs after resume"
 
 
+def test_channels_last_layout_changes_speed_not_training(data_and_parser, tmp_path):
+    """The default channels-last networks train like standard-layout ones (same first-step
+    losses, weights within a few Adam steps' rounding) and write standard-layout checkpoints."""
+    from mgpe_core.train.runs import load_run_generator
+
+    data, parser_dir, _ = data_and_parser
+    runs = {}
+    for channels_last in (True, False):
+        run = tmp_path / str(channels_last)
+        trainer = _trainer(tiny_cfg(channels_last=channels_last), data, parser_dir, run)
+        trainer.run(2)
+        runs[channels_last] = (trainer, run)
+    cl, std = runs[True][0], runs[False][0]
+    conv_w = [m.weight for m in cl.generator.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert conv_w and all(w.is_contiguous(memory_format=torch.channels_last) for w in conv_w)
+    assert all(m.weight.is_contiguous() for m in std.generator.modules()
+               if isinstance(m, torch.nn.Conv2d))
+    first = [json.loads((run / "stats.jsonl").read_text().splitlines()[0])
+             for _, run in runs.values()]
+    for key in ("local", "adversarial", "parsing", "reconstruction", "d_real", "d_fake"):
+        assert first[0][key] == pytest.approx(first[1][key], rel=1e-4, abs=1e-6), key
+    lr_steps = 2 * cl.cfg.train.lr
+    for name in ("generator", "discriminator"):
+        a, b = getattr(cl, name).state_dict(), getattr(std, name).state_dict()
+        for k in a:
+            if a[k].is_floating_point():
+                assert torch.allclose(a[k], b[k], atol=2 * lr_steps, rtol=1e-4), f"{name}.{k}"
+    gen, _, _ = load_run_generator(runs[True][1])  # read back from the safetensors checkpoint
+    for k, v in cl.ema.state_dict().items():
+        assert torch.equal(gen.state_dict()[k], v)
+
+
 def test_run_folder_loads_as_generator(data_and_parser, tmp_path):
     from mgpe_core.checkpoint import CheckpointError
     from mgpe_core.train.runs import load_run_generator
