@@ -137,7 +137,7 @@ class TrainConfig:
     seed: int = 0
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     #: Networks and batches in channels-last memory (NHWC): oneDNN's and cuDNN's preferred
-    #: layout for convolutions; the same training, about 1.1x faster steps on the CPU
+    #: layout for convolutions; the same training, up to about 1.1x faster steps on the CPU
     #: (bench/bench_train.py). Checkpoints are written in the standard layout either way.
     channels_last: bool = True
     augment: bool = True
