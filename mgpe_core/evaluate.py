@@ -583,10 +583,8 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     t = time.perf_counter()
     if has_parser:
         prog.describe("parsing")
-        from .model.optimize import prepare_for_inference
-
-        # folded BatchNorm + channels-last: the same labels, about 1.5x faster on a CPU
-        parser = prepare_for_inference(loaded.parser.to(dev))
+        # the editor's copy: folded BatchNorm + channels-last, same labels, ~1.5x faster on a CPU
+        parser = editor.parser
         mask_jobs = [j for j in jobs if j.op in MASK_OPS]
         real = _parse_batched(parser, [f.image for f in faces], dev, prog)
         rec = _parse_batched(parser, [recon[i].output for i in range(len(faces))], dev, prog)
