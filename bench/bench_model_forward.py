@@ -108,7 +108,7 @@ def main() -> None:
 
     # as the mgpe command runs (bench/bench_allocator.py compares with the C library default)
     heap = "retained" if retain_freed_memory() else "C library default"
-    from mgpe_core.train.distributed import bf16_emulation_note, resolve_device
+    from mgpe_core.device import bf16_emulation_note, resolve_device
 
     device = resolve_device(args.device)
     note = bf16_emulation_note("bf16", device)

@@ -1,77 +1,11 @@
-"""Rich consoles and progress bars: diagnostics and progress go to stderr, data to stdout."""
+"""The CLI's console: the core's consoles and progress bars (:mod:`mgpe_core.console`, the API
+plugins use too), plus the one-time report of plugin load problems."""
 
 from __future__ import annotations
 
-import contextlib
+from mgpe_core.console import err_console, out_console, progress_bar
 
-from rich.console import Console
-
-err_console = Console(stderr=True, highlight=False)
-out_console = Console(highlight=False)
-
-
-MIN_RATE_SECONDS = 1.0
-
-
-def _rate_column_class():
-    from rich.progress import ProgressColumn
-    from rich.text import Text
-
-    class RateColumn(ProgressColumn):
-        """Items per second, the figure users compare across machines.
-
-        Shown from the first second on: work that finishes in chunks (a process pool's) lands
-        its first results within milliseconds of each other, and a rate over that span read
-        hundreds of thousands per second.
-        """
-
-        def render(self, task):
-            settled = task.speed and (task.elapsed or 0.0) >= MIN_RATE_SECONDS
-            return Text(f"{task.speed:.1f}/s" if settled else "-/s", style="cyan")
-
-    return RateColumn
-
-
-@contextlib.contextmanager
-def progress_bar(description: str, total: int | None):
-    """Yield ``advance(n=1)`` (with ``advance.set_total(n)`` for work whose size is found
-    later and ``advance.describe(text)`` to show live figures such as losses); shows a rich
-    bar with rate and ETA on stderr.
-
-    The bar is hidden when stderr is not a terminal (CI logs, pipes) to keep logs clean; a final
-    summary line is the command's job.
-    """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    _RateColumn = _rate_column_class()
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        _RateColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=not err_console.is_terminal,
-        transient=False,
-    )
-    with progress:
-        task = progress.add_task(description, total=total)
-
-        def advance(n: int = 1) -> None:
-            progress.advance(task, n)
-
-        advance.set_total = lambda n: progress.update(task, total=n)
-        advance.describe = lambda text: progress.update(task, description=text)
-        yield advance
-
+__all__ = ["err_console", "out_console", "progress_bar", "report_plugin_errors"]
 
 _reported = False
 

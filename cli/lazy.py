@@ -44,9 +44,8 @@ class LazyGroup(click.Group):
         # Suggest close matches for a mistyped command (click only says "No such command").
         name = click.utils.make_str(args[0]) if args else None
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
-            import difflib
+            from mgpe_core.errors import did_you_mean
 
-            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.5)
-            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            hint = did_you_mean(name, self.list_commands(ctx))
             ctx.fail(f"No such command {name!r}.{hint}")
         return super().resolve_command(ctx, args)

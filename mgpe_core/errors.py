@@ -23,3 +23,17 @@ class ImageReadError(MgpeError):
 
 class DatasetError(MgpeError):
     """A dataset folder is missing pieces or is inconsistent."""
+
+
+def close_matches(name: object, known, cutoff: float = 0.5, n: int = 3) -> list[str]:
+    """The entries of ``known`` closest to a mistyped ``name`` (best first; maybe none)."""
+    import difflib
+
+    return difflib.get_close_matches(str(name), [str(k) for k in known], n=n, cutoff=cutoff)
+
+
+def did_you_mean(name: object, known, cutoff: float = 0.5, n: int = 3) -> str:
+    """`` Did you mean: a, b?`` naming the close matches of ``name`` among ``known`` (empty when
+    none is close): the one way every "unknown X" message suggests a fix."""
+    close = close_matches(name, known, cutoff, n)
+    return f" Did you mean: {', '.join(close)}?" if close else ""

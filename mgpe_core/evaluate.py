@@ -95,7 +95,7 @@ def locality_radius(resolution: int) -> int:
 
 class _Progress:
     """Adapts an optional ``progress(n)`` callback (with optional ``set_total`` and
-    ``describe``, as :func:`mgpe_cli.console.progress_bar` gives) to a growing total."""
+    ``describe``, as :func:`mgpe_core.console.progress_bar` gives) to a growing total."""
 
     def __init__(self, callback):
         self.callback = callback
@@ -440,7 +440,7 @@ def _seg(pred_target_pairs, schema):
     """Summed confusion matrix (torch, k x k) of (predicted, true) label-map pairs."""
     import torch
 
-    from .train.parser_trainer import confusion_matrix
+    from .metrics.segmentation import confusion_matrix
 
     k = schema.num_classes
     conf = torch.zeros(k, k, dtype=torch.long)
@@ -451,7 +451,7 @@ def _seg(pred_target_pairs, schema):
 
 
 def _seg_scores(conf, schema, n: int, per_class: bool = True) -> dict:
-    from .train.parser_trainer import segmentation_scores
+    from .metrics.segmentation import segmentation_scores
 
     s = segmentation_scores(conf, schema.classes)
     out = {"mean_iou": _r(s["mean_iou"]), "pixel_accuracy": _r(s["pixel_accuracy"]), "n": n}
@@ -466,18 +466,6 @@ def _mean(values) -> float | None:
 
 
 # -- the benchmark ---------------------------------------------------------------------------------
-
-
-def _resolve_device(device):
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise UsageError(f"device {device!r}: {e}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"device {device}: CUDA is not available here")
-    return dev
 
 
 def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cpu",
@@ -501,13 +489,14 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     derangement and bangs edits that change nothing are skipped.
     """
     from .data.prepared import PreparedFolder
+    from .device import resolve_device
     from .engine import Editor
     from .registry import LoadedModel, load_model
 
     t0 = time.perf_counter()
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise UsageError(f"n must be a positive number of faces, got {n!r}")
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     prog = _Progress(progress)
     loaded = model if isinstance(model, LoadedModel) else load_model(model, device=dev)
     resolution, schema = loaded.resolution, loaded.schema

@@ -15,7 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .errors import LabelError
+from .errors import LabelError, did_you_mean
 
 #: CelebAMask-HQ's 19 classes in the usual merge order (later parts overwrite earlier ones).
 #: The id of a class is its index. Part files on disk are named ``<k:05d>_<name>.png``.
@@ -262,10 +262,7 @@ def get_schema(name_or_schema: str | LabelSchema | dict) -> LabelSchema:
     try:
         return BUILTIN_SCHEMAS[name_or_schema]
     except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(str(name_or_schema), BUILTIN_SCHEMAS, n=3, cutoff=0.4)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        hint = did_you_mean(name_or_schema, BUILTIN_SCHEMAS, cutoff=0.4)
         raise LabelError(
             f"unknown label schema {name_or_schema!r}; known: {', '.join(BUILTIN_SCHEMAS)}.{hint}"
         ) from None

@@ -237,10 +237,9 @@ def get_operation(name: str):
         raise PluginError(f"operation {name!r} is registered by both {a!r} and {b!r}; "
                           f"disable one with MGPE_DISABLE_PLUGINS")
     if name not in ops:
-        import difflib
+        from .errors import did_you_mean
 
-        close = difflib.get_close_matches(name, ops, n=3, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        hint = did_you_mean(name, ops)
         raise UsageError(f"unknown operation {name!r}; known: {', '.join(sorted(ops))}.{hint}")
     return ops[name]
 

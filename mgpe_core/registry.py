@@ -17,7 +17,6 @@ training run into a model, ``export_model`` copies one out, ``verify`` checks th
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import hashlib
 import os
@@ -26,7 +25,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import MgpeError, UsageError
+from .errors import MgpeError, UsageError, did_you_mean
 from .io import read_json, write_json
 
 FORMAT = "mgpe-model"
@@ -120,8 +119,7 @@ def find_model(name_or_path: str | os.PathLike) -> ModelEntry:
     if p.is_dir():
         raise ModelNotFound(f"{text} is a folder but not a model folder (no config.json in it); "
                             f"give a model name (known: {known}) or a model folder")
-    close = difflib.get_close_matches(text, models, n=3, cutoff=0.4)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    hint = did_you_mean(text, models, cutoff=0.4)
     raise ModelNotFound(f"unknown model {text!r} (known: {known}).{hint}")
 
 
@@ -207,7 +205,7 @@ def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device="cpu",
     from .model.config import MgpeConfig
 
     if isinstance(device, str):  # an unknown device is a usage error, not a torch traceback
-        from .train.distributed import resolve_device
+        from .device import resolve_device
 
         device = resolve_device(device)
     entry, meta, sha = _open_verified(name_or_path)

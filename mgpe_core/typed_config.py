@@ -12,7 +12,7 @@ import dataclasses
 import types
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from .errors import MgpeError
+from .errors import MgpeError, close_matches
 
 
 class ConfigError(MgpeError):
@@ -107,12 +107,10 @@ def from_dict(cls, data: dict, path: str = ""):
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        import difflib
-
         where = path or cls.__name__
         hints_txt = []
         for k in unknown:
-            close = difflib.get_close_matches(k, fields, n=1)
+            close = close_matches(k, fields, cutoff=0.6, n=1)
             hints_txt.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         raise ConfigError(f"{where}: unknown key(s) {', '.join(hints_txt)}")
     kwargs = {k: _convert(v, hints[k], f"{path}.{k}" if path else k) for k, v in data.items()}
@@ -142,9 +140,7 @@ def apply_overrides(obj, assignments: list[str]):
                 raise ConfigError(f"--set {key}: {p!r} is not a config section")
             node = node[p]
         if parts[-1] not in node:
-            import difflib
-
-            close = difflib.get_close_matches(parts[-1], list(node), n=1)
+            close = close_matches(parts[-1], node, cutoff=0.6, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"--set {key}: unknown key {parts[-1]!r}{hint}")
         node[parts[-1]] = value

@@ -172,7 +172,7 @@ def demo_command(out, model, device, as_json):
     """
     import json
 
-    from mgpe_cli.console import err_console, progress_bar
+    from mgpe_core.console import err_console, progress_bar
 
     with progress_bar("demo figures", len(FIGURES) + 1) as advance:
         summary = run_demo(out, model, device, progress=advance)

@@ -42,7 +42,7 @@ def eval_command(model, data, n, split, as_json, out, device, seed, fid_weights,
     """
     import json
 
-    from mgpe_cli.console import err_console, progress_bar
+    from mgpe_core.console import err_console, progress_bar
     from mgpe_core.evaluate import evaluate, json_report, report_markdown, write_report
     from mgpe_core.registry import DEFAULT_MODEL, find_model
 

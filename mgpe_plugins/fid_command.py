@@ -41,7 +41,7 @@ def fid_command(real, fake, weights, sha256, batch, device, save_stats, as_json)
     import json
     import math
 
-    from mgpe_cli.console import err_console, progress_bar
+    from mgpe_core.console import err_console, progress_bar
     from mgpe_core.errors import MgpeError, UsageError
     from mgpe_core.metrics import fid as fidlib
 

@@ -21,14 +21,14 @@ def parse_command(images, out, model, device, color):
 
     Example: mgpe parse photo.jpg -o photo.mask.png --color
     """
-    from mgpe_cli.console import err_console, progress_bar
+    from mgpe_core.console import err_console, progress_bar
+    from mgpe_core.device import resolve_device
     from mgpe_core.engine import Editor
     from mgpe_core.errors import UsageError
     from mgpe_core.io import read_image, write_image, write_label_map
     from mgpe_core.operations import _SAMPLE
     from mgpe_core.registry import DEFAULT_MODEL, load_model
     from mgpe_core.samples import load_sample
-    from mgpe_core.train.distributed import resolve_device
 
     many = len(images) > 1
     if many:

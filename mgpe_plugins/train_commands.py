@@ -17,7 +17,7 @@ DEVICE_HELP = "auto (CUDA if available, else CPU), cpu, cuda or cuda:<index>."
 
 
 def _console():
-    from mgpe_cli.console import err_console
+    from mgpe_core.console import err_console
 
     return err_console
 
@@ -53,12 +53,12 @@ def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_chann
     Continue a model's parser at a lower rate: mgpe train-parser --data prepared128/
     --out runs/parser128-ft --init-from mgpe-synth-128 --steps 2000 --lr 3e-4
     """
-    from mgpe_cli.console import progress_bar
+    from mgpe_core.console import progress_bar
+    from mgpe_core.device import resolve_device
     from mgpe_core.errors import LabelError, UsageError
     from mgpe_core.io import check_output_folder
     from mgpe_core.labels import get_schema
     from mgpe_core.model.config import ParserConfig
-    from mgpe_core.train.distributed import resolve_device
     from mgpe_core.train.parser_trainer import train_parser
 
     try:
@@ -178,7 +178,7 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
                   workers, as_json):
     import dataclasses
 
-    from mgpe_cli.console import progress_bar
+    from mgpe_core.console import progress_bar
     from mgpe_core.io import check_output_folder, write_json
     from mgpe_core.train.distributed import (
         bf16_emulation_note,

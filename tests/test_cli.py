@@ -68,7 +68,7 @@ def test_unknown_schema_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "src").mkdir()
     assert main(["data", "prepare", str(tmp_path / "src"), str(tmp_path / "o"),
                  "--schema", "mgpe11"]) == 2  # an unknown option value: a usage error
-    assert "Did you mean mgpe-11" in capsys.readouterr().err
+    assert "Did you mean: mgpe-11" in capsys.readouterr().err
 
 
 def test_debug_shows_traceback(tmp_path):
@@ -93,7 +93,7 @@ def test_progress_rate_waits_for_a_settled_figure():
     """A burst of results in the first milliseconds (a pool's first chunks) shows no rate."""
     from types import SimpleNamespace
 
-    from mgpe_cli.console import MIN_RATE_SECONDS, _rate_column_class
+    from mgpe_core.console import MIN_RATE_SECONDS, _rate_column_class
 
     column = _rate_column_class()()
     burst = SimpleNamespace(speed=167734.2, elapsed=0.01)

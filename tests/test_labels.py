@@ -102,7 +102,7 @@ def test_validate_names_out_of_range_ids():
 
 
 def test_get_schema_suggests_close_matches():
-    with pytest.raises(LabelError, match="Did you mean mgpe-11"):
+    with pytest.raises(LabelError, match="Did you mean: mgpe-11"):
         get_schema("mgpe11")
     assert get_schema(M11) is M11
     assert get_schema(M11.to_dict()) == M11

@@ -50,10 +50,9 @@ class EditGroup(click.Group):
     def resolve_command(self, ctx, args):
         name = click.utils.make_str(args[0]) if args else None
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
-            import difflib
+            from mgpe_core.errors import did_you_mean
 
-            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.5)
-            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            hint = did_you_mean(name, self.list_commands(ctx))
             ctx.fail(f"No such operation {name!r}.{hint} "
                      f"(known: {', '.join(self.list_commands(ctx))})")
         return super().resolve_command(ctx, args)
@@ -122,10 +121,10 @@ def build_command(op) -> click.Command:
 
 
 def _load_editor(model_name, variant, device, precision, compile_synthesis=False):
+    from mgpe_core.device import bf16_emulation_note, resolve_device
     from mgpe_core.engine import Editor
     from mgpe_core.errors import UsageError
     from mgpe_core.registry import DEFAULT_MODEL, find_model, load_model, read_model_config
-    from mgpe_core.train.distributed import bf16_emulation_note, resolve_device
 
     name = model_name or DEFAULT_MODEL
     entry = find_model(name)
