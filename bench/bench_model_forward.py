@@ -36,8 +36,8 @@ def face_batch(res: int, b: int):
     """Random images with a face-like mask (mgpe-11 ids) at ``res``."""
     import numpy as np
 
-    from mgpe_core.data.prepared import synthetic_face_labels
     from mgpe_core.labels import convert, get_schema
+    from mgpe_core.testing import synthetic_face_labels
 
     lab = convert(synthetic_face_labels(np.random.default_rng(0), res),
                   get_schema("celebamask-19"), get_schema("mgpe-11"))

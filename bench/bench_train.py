@@ -22,11 +22,11 @@ from pathlib import Path
 
 import torch
 
-from mgpe_core.data.prepared import make_prepared_folder
 from mgpe_core.device import resolve_device
 from mgpe_core.labels import get_schema
 from mgpe_core.model.build import build_parser
 from mgpe_core.model.config import MgpeConfig
+from mgpe_core.testing import make_prepared_folder
 from mgpe_core.train.parser_io import save_parser
 from mgpe_core.train.trainer import Trainer
 

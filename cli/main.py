@@ -18,9 +18,10 @@ from mgpe_core import __version__
 
 from .lazy import LazyGroup
 
-#: Built-in command groups, imported only when used. Plugins add more (see the plugin issue).
+#: The CLI's own commands, imported only when used: the front of the registries (the edit group
+#: built from the registered operations, models, plugins). Every command that does a job (data,
+#: train, parse, demo, eval, fid) is a command plugin in mgpe_plugins (docs/architecture.md).
 BUILTIN_COMMANDS = {
-    "data": "mgpe_cli.commands.data:data",
     "edit": "mgpe_cli.commands.edit:edit",
     "models": "mgpe_cli.commands.models:models",
     "plugins": "mgpe_cli.commands.plugins:plugins",

@@ -60,6 +60,8 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor],
 
 
 def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file, streamed: checks a file without holding it (``mgpe models verify``,
+    ``find_latest``). The one file-hash function of mgpe."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -67,27 +69,41 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def load_tensors(path: str | Path, expected_sha256: str | None = None) -> dict[str, torch.Tensor]:
-    """Read a safetensors file (never unpickles). Pickle files get a clear refusal."""
+def read_hashed(path: str | Path) -> tuple[bytes, str]:
+    """(bytes, SHA-256) of a file from one read: a file that is both checked and used is read
+    and hashed once, and what is used is exactly what was checked."""
+    data = Path(path).read_bytes()
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def tensors_from_bytes(data: bytes, source: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors of safetensors bytes (never unpickles); ``source`` names the file in errors.
+    Pickle files get a clear refusal."""
     from safetensors import SafetensorError
     from safetensors.torch import load
 
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"weights file not found: {path}") from None
-    if expected_sha256 and hashlib.sha256(data).hexdigest() != expected_sha256:
-        raise CheckpointError(f"checksum mismatch for {path}: the file is corrupt or was changed")
     try:
         return load(data)
     except (SafetensorError, ValueError, RuntimeError, OverflowError) as e:
         if data[:2] == b"PK" or data[:1] == b"\x80":  # torch.save zip / raw pickle
             raise CheckpointError(
-                f"{path} looks like a pickle / torch.save file; mgpe loads only .safetensors "
+                f"{source} looks like a pickle / torch.save file; mgpe loads only .safetensors "
                 "weights (unpickling can run arbitrary code). Convert it to safetensors first."
             ) from None
-        raise CheckpointError(f"{path} is not a valid safetensors file: {e}") from None
+        raise CheckpointError(f"{source} is not a valid safetensors file: {e}") from None
+
+
+def load_tensors(path: str | Path, expected_sha256: str | None = None) -> dict[str, torch.Tensor]:
+    """Read a safetensors file (never unpickles), checking its SHA-256 when one is given: one
+    read, one hash."""
+    path = Path(path)
+    try:
+        data, sha = read_hashed(path)
+    except FileNotFoundError:
+        raise CheckpointError(f"weights file not found: {path}") from None
+    if expected_sha256 and sha != expected_sha256:
+        raise CheckpointError(f"checksum mismatch for {path}: the file is corrupt or was changed")
+    return tensors_from_bytes(data, path)
 
 
 # -- optimizer state flattening ----------------------------------------------------------------

@@ -19,6 +19,7 @@ import numpy as np
 
 from .components import COMPONENT_NAMES
 from .errors import LabelError, UsageError
+from .morphology import dilate
 
 
 @dataclass(eq=False)
@@ -94,67 +95,124 @@ def blend_radius(size: int) -> int:
 
 
 def blend(generated: np.ndarray, original: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """alpha * generated + (1 - alpha) * original, uint8, in row blocks (bounded memory)."""
-    out = np.empty_like(original)
-    for y in range(0, original.shape[0], 512):
-        a = alpha[y:y + 512, :, None]
-        mix = a * generated[y:y + 512] + (1 - a) * original[y:y + 512].astype(np.float32)
-        out[y:y + 512] = np.clip(np.round(mix), 0, 255).astype(np.uint8)
+    """alpha * generated + (1 - alpha) * original, uint8, in row blocks (bounded memory).
+
+    Only the bounding box of ``alpha > 0`` is computed: outside it the formula gives the
+    original pixels exactly (0 * g + 1 * o, rounded), so they are copied. A paste-back edit's
+    region is usually a fraction of a large photo."""
+    out = original.copy()
+    rows, cols = np.flatnonzero((alpha > 0).any(1)), np.flatnonzero((alpha > 0).any(0))
+    if rows.size == 0:
+        return out
+    x0, x1 = int(cols[0]), int(cols[-1]) + 1
+    for y in range(int(rows[0]), int(rows[-1]) + 1, 512):
+        y1 = min(y + 512, int(rows[-1]) + 1)
+        a = alpha[y:y1, x0:x1, None]
+        mix = a * generated[y:y1, x0:x1] + (1 - a) * original[y:y1, x0:x1].astype(np.float32)
+        out[y:y1, x0:x1] = np.clip(np.round(mix), 0, 255).astype(np.uint8)
     return out
+
+
+def square_geometry(hw: tuple[int, int]) -> tuple[int, int, int]:
+    """(top, left, side) of the square an (h, w) image is centred in (side = the longer side):
+    computed once per photo, shared by its pixels, its label maps and paste-back."""
+    h, w = hw[:2]
+    side = max(h, w)
+    return (side - h) // 2, (side - w) // 2, side
+
+
+def _pad_widths(hw, geometry, channels: bool):
+    top, left, side = geometry
+    h, w = hw
+    widths = ((top, side - h - top), (left, side - w - left))
+    return widths + ((0, 0),) if channels else widths
+
+
+def square_image(image: np.ndarray, geometry, size: int) -> np.ndarray:
+    """Pixels padded to the square of ``geometry`` (edge pixels repeated), resized to ``size``
+    (Lanczos). The input itself when no padding or resizing is needed."""
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    side = geometry[2]
+    if h != w:
+        image = np.pad(image, _pad_widths((h, w), geometry, True), mode="edge")
+    if side != size:
+        image = np.array(Image.fromarray(image).resize((size, size), Image.Resampling.LANCZOS))
+    return image
+
+
+def square_labels(labels: np.ndarray, geometry, size: int) -> np.ndarray:
+    """A label map or 0/1 region (uint8, the photo's size) padded with 0 (background) to the
+    square of ``geometry`` and resized to ``size`` (nearest): no resampling of the photo, so a
+    request's edited mask and edit region cost no Lanczos pass."""
+    from PIL import Image
+
+    h, w = labels.shape[:2]
+    if h != w:
+        labels = np.pad(labels, _pad_widths((h, w), geometry, False))
+    if geometry[2] != size:
+        labels = np.array(Image.fromarray(labels).resize((size, size), Image.Resampling.NEAREST))
+    return labels
 
 
 def to_square(image: np.ndarray, labels: np.ndarray | None, size: int):
     """Pad to a square (edge pixels for the image, background for labels), resize to ``size``.
     Returns (image, labels, (top, left, side)) so paste-back can undo it."""
-    from PIL import Image
-
-    h, w = image.shape[:2]
-    side = max(h, w)
-    top, left = (side - h) // 2, (side - w) // 2
-    if h != w:
-        image = np.pad(image, ((top, side - h - top), (left, side - w - left), (0, 0)),
-                       mode="edge")
-        if labels is not None:
-            labels = np.pad(labels, ((top, side - h - top), (left, side - w - left)))
-    if side != size:
-        image = np.array(Image.fromarray(image).resize((size, size),
-                                                         Image.Resampling.LANCZOS))
-        if labels is not None:
-            labels = np.array(Image.fromarray(labels).resize((size, size),
-                                                               Image.Resampling.NEAREST))
-    return image, labels, (top, left, side)
+    geo = square_geometry(image.shape[:2])
+    square = square_image(image, geo, size)
+    return square, None if labels is None else square_labels(labels, geo, size), geo
 
 
 def from_square(pixels: np.ndarray, geometry, out_hw, nearest: bool = False) -> np.ndarray:
+    """Undo :func:`to_square`: ``pixels`` (the square at the model's resolution) resized to the
+    square's ``side`` (bicubic, or nearest for labels), cropped to the photo's ``out_hw``.
+
+    When the photo is narrower than its square, the padding columns are dropped between PIL's
+    two passes (horizontal, rounded to 8 bits, then vertical: what one ``resize`` call does
+    too), so the vertical pass, most of the work, only computes the photo's own columns. The
+    pixels are those of resizing the whole square and cropping (tests/test_engine.py)."""
     from PIL import Image
 
     top, left, side = geometry
+    h, w = out_hw[:2]
     resample = Image.Resampling.NEAREST if nearest else Image.Resampling.BICUBIC
-    big = np.asarray(Image.fromarray(pixels).resize((side, side), resample))
-    return big[top:top + out_hw[0], left:left + out_hw[1]]
+    img = Image.fromarray(pixels)
+    if w < side:
+        img = img.resize((side, img.height), resample).crop((left, 0, left + w, img.height))
+        return np.asarray(img.resize((w, side), resample))[top:top + h]
+    big = np.asarray(img.resize((side, side), resample))
+    return big[top:top + h, left:left + w]
 
 
 def feathered(mask: np.ndarray, radius: int, work_size: int = 1024) -> np.ndarray:
     """Soft version of a binary mask: dilated by ``radius`` then box-blurred (float in [0, 1]).
 
     Large masks are feathered at ``work_size`` on their longer side and scaled back up: the
-    result is smooth anyway, and an 8000 px photo would otherwise need a 161 px max filter over
-    64 M pixels (minutes)."""
+    result is smooth anyway, and an 8000 px photo would otherwise need a 161 px dilation over
+    64 M pixels. The dilation is :func:`mgpe_core.morphology.dilate` (square, separable, O(1)
+    per pixel): the same pixels as PIL's ``MaxFilter(2r+1)``, which costs O(r²) per pixel
+    (1-4 s at 1024 px, radius 16, depending on the mask and the machine's load, against
+    15-30 ms; bench/bench_paste_back.py). PIL's ``BoxBlur`` is already O(1) per pixel and
+    stays."""
     from PIL import Image, ImageFilter
 
     h, w = mask.shape
     scale = min(1.0, work_size / max(h, w))
-    img = Image.fromarray(mask.astype(np.uint8) * 255)
+    pixels = mask.astype(np.uint8) * 255
     if scale < 1.0:
-        img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))),
-                         Image.Resampling.BOX)
+        small = Image.fromarray(pixels).resize((max(1, round(w * scale)),
+                                                max(1, round(h * scale))), Image.Resampling.BOX)
+        pixels = np.asarray(small)
         radius = max(1, round(radius * scale))
+    img = Image.fromarray(pixels)
     if radius > 0:
-        img = img.filter(ImageFilter.MaxFilter(2 * radius + 1))
-        img = img.filter(ImageFilter.BoxBlur(radius))
+        img = Image.fromarray(dilate(pixels, radius)).filter(ImageFilter.BoxBlur(radius))
     if scale < 1.0:
         img = img.resize((w, h), Image.Resampling.BILINEAR)
-    return np.asarray(img, dtype=np.float32) / 255.0
+    alpha = np.asarray(img, dtype=np.float32)
+    alpha /= 255.0  # in place: a 3000 px photo's alpha is tens of MB
+    return alpha
 
 
 class Editor:
@@ -206,19 +264,37 @@ class Editor:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def parse(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        """Label maps (model schema, each image's own size) from the model's parser."""
+    def parse(self, images: list[np.ndarray], batch_size: int = 8,
+              progress=None) -> list[np.ndarray]:
+        """Label maps (model schema, each image's own size) from the model's parser.
+
+        Images are squared to the model's resolution, then parsed ``batch_size`` at a time: one
+        forward pass per batch instead of per image, which is what a GPU needs to be busy (on a
+        CPU the time per image is about the same either way: bench/README.md, parser). Each
+        label map is mapped back to its own image's size (nearest), as one at a time.
+        ``progress(n)`` is called after each batch. The one parser-inference path: editing and
+        ``mgpe eval`` both parse here."""
         import torch
+
+        from .tensors import images_to_tensor
 
         if self.parser is None:
             raise UsageError(f"model {self.model.name} has no parser: pass a mask (--mask)")
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise UsageError(f"parse: batch_size must be a whole number >= 1, got {batch_size}")
         out = []
-        for img in images:
-            square, _, geo = to_square(img, None, self.resolution)
-            x = torch.from_numpy(square).permute(2, 0, 1)[None].float().div(127.5).sub(1)
+        for start in range(0, len(images), int(batch_size)):
+            chunk = images[start:start + int(batch_size)]
+            geos = [square_geometry(img.shape[:2]) for img in chunk]
+            squares = np.stack([square_image(img, geo, self.resolution)
+                                for img, geo in zip(chunk, geos, strict=True)])
+            x = images_to_tensor(squares)
             with torch.inference_mode():
-                lab = self.parser.parse(x.to(self.device))[0].byte().cpu().numpy()
-            out.append(from_square(lab, geo, img.shape[:2], nearest=True))
+                labs = self.parser.parse(x.to(self.device)).byte().cpu().numpy()
+            out.extend(from_square(lab, geo, img.shape[:2], nearest=True)
+                       for lab, geo, img in zip(labs, geos, chunk, strict=True))
+            if progress is not None:
+                progress(len(chunk))
         return out
 
     def ensure_labels(self, portraits: list[Portrait]) -> None:
@@ -242,6 +318,8 @@ class Editor:
     def _edit_batch(self, requests: list[EditRequest], paste_back: bool) -> list[EditResult]:
         import torch
 
+        from .tensors import images_to_tensor, labels_to_tensor, tensor_to_images
+
         r = self.resolution
         portraits: list[Portrait] = []
         index: dict[int, int] = {}
@@ -251,19 +329,20 @@ class Editor:
                     index[id(p)] = len(portraits)
                     portraits.append(p)
         self.ensure_labels(portraits)
+        # each photo is squared and resized (Lanczos) once; its masks reuse its geometry
         prepared = [to_square(p.image, self.schema.validate(p.labels, p.name or "mask"), r)
                     for p in portraits]
-        imgs = torch.from_numpy(np.stack([im for im, _, _ in prepared])).permute(0, 3, 1, 2)
-        imgs = imgs.float().div(127.5).sub(1).to(self.device)
-        labs = torch.from_numpy(np.stack([lb for _, lb, _ in prepared])).long().to(self.device)
+        imgs = images_to_tensor([im for im, _, _ in prepared], self.device)
+        labs = labels_to_tensor([lb for _, lb, _ in prepared], self.device)
         masks, geos, tgt_rows = [], [], []
         for req in requests:
             mask = req.mask if req.mask is not None else req.target.labels
-            _, m, geo = to_square(req.target.image, self.schema.validate(mask, "edited mask"), r)
-            masks.append(m)
+            row = index[id(req.target)]
+            geo = prepared[row][2]
+            masks.append(square_labels(self.schema.validate(mask, "edited mask"), geo, r))
             geos.append(geo)
-            tgt_rows.append(index[id(req.target)])
-        tgt_masks = torch.from_numpy(np.stack(masks)).long().to(self.device)
+            tgt_rows.append(row)
+        tgt_masks = labels_to_tensor(masks, self.device)
         rows = torch.tensor(tgt_rows, device=self.device)
         gen = self.generator
         with torch.inference_mode(), self._autocast():
@@ -275,8 +354,7 @@ class Editor:
                 latents[comp] = enc.mu[comp][pick]
             feats, _ = gen.decode(latents)
             out = gen.synthesize(feats, imgs[rows], tgt_masks)
-        pixels = ((out.float().clamp(-1, 1) + 1) * 127.5).round().byte()
-        pixels = pixels.permute(0, 2, 3, 1).cpu().numpy()
+        pixels = tensor_to_images(out)
         results = []
         for i, req in enumerate(requests):
             model_img = pixels[i]
@@ -284,8 +362,7 @@ class Editor:
                 results.append(self._paste_back(req, model_img, geos[i]))
             elif req.keep_unedited:
                 square = prepared[index[id(req.target)]][0]
-                _, region, _ = to_square(req.target.image,
-                                         edit_region(req, self.schema).astype(np.uint8), r)
+                region = square_labels(edit_region(req, self.schema).astype(np.uint8), geos[i], r)
                 alpha = feathered(region.astype(bool), blend_radius(r))
                 results.append(EditResult(blend(model_img, square, alpha), masks[i], model_img))
             else:

@@ -1,5 +1,12 @@
 """The quality benchmark (``mgpe eval``): a model on held-out faces with known labels.
 
+The benchmark knows no operation by name. Each registered operation declares how it is scored
+(:meth:`~mgpe_core.operations.Operation.eval_cases`: options, which option receives another
+test face as reference, attributes the pairing must respect, whether a colour is measured), and
+every edit goes through that operation's own ``prepare``, as ``mgpe edit`` runs it. The default
+benchmark is the cases marked ``benchmark`` (the built-in operations'); ``ops=`` names others,
+such as a plugin's.
+
 :func:`evaluate` runs every edit through the engine (one batched :meth:`Editor.edit` call),
 parses the outputs with the model's parser in batches and returns a JSON-ready report:
 
@@ -7,21 +14,20 @@ parses the outputs with the model's parser in batches and returns a JSON-ready r
   [0, 255], each image capped at :data:`~mgpe_core.metrics.image_metrics.PSNR_CAP`) and SSIM
   (11x11 Gaussian window, sigma 1.5, per RGB channel, averaged) against the input photo.
 - ``mask_fidelity``: mean IoU (and pixel accuracy) between the parser's labels of each edited
-  output and the edited mask it was asked to follow, per operation (``swap-mouth`` and
-  ``swap-eyes`` with another test face as reference, ``bangs-add`` (drawn fringe),
-  ``bangs-remove``, ``edit-mask`` with another face's whole mask) and pooled; beside it the
-  parser's own mIoU on the real photos vs their true labels and on the reconstructions. Needs
-  the parser: skipped with a note for models without one.
-- ``style_transfer``: for the regions hair, lips (the mouth component), eyes and skin, the
-  engine edit with that component's style from another face. Colour distance (CIE delta E 1976)
+  output and the edited mask it was asked to follow, per mask-editing case, and pooled; beside
+  it the parser's own mIoU on the real photos vs their true labels and on the reconstructions.
+  Needs the parser: skipped with a note for models without one.
+- ``style_transfer``: per case with a colour check (a region such as hair or lips), the
+  engine edit with that region's style from another face. Colour distance (CIE delta E 1976)
   between the mean Lab colour of the region in the output (the target mask's pixels of the
   region's classes, eroded by 1 px; un-eroded when that would leave nothing, as thin lips at
   64 px) and the mean Lab colour of the same region in the style source photo, against the
   same distance before the transfer (the target photo's own region); ``removed = 1 - after /
   before`` (of the means).
 - ``locality``: mean absolute change (a fraction of 255) of the pixels outside the edited
-  region (the changed mask pixels, dilated by :func:`locality_radius` px) between the output
-  and the input photo, for the component edits (and the style edits, outside their region):
+  region (the changed mask pixels and restyled components, dilated by
+  :func:`locality_radius` px) between the output and the input photo, per local case; the
+  total pools the local mask edits (component edits).
   ``outside_change`` of the engine's result (which keeps unedited pixels, blending the
   generated ones in within 2 x :func:`~mgpe_core.engine.blend_radius`), ``generator_change``
   of the raw generator output, and ``reconstruction_change``, the unedited re-rendering's
@@ -52,33 +58,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DatasetError, LabelError, MgpeError, UsageError
+from .errors import DatasetError, MgpeError, UsageError
 
 #: Seed of the generated held-out mgpe-synth test set (training sets use small seeds).
 SYNTH_SEED = 9999
 DEFAULT_N = 200
 BATCH = 16
-
-MASK_OPS: tuple[str, ...] = ("swap-mouth", "swap-eyes", "bangs-add", "bangs-remove", "edit-mask")
-#: Mask edits that change one part of the face (locality is measured for these).
-COMPONENT_OPS: tuple[str, ...] = ("swap-mouth", "swap-eyes", "bangs-add", "bangs-remove")
-
-
-@dataclass(frozen=True)
-class StyleRegion:
-    name: str
-    components: tuple[str, ...]  # engine components whose style is taken
-    classes: tuple[str, ...]  # schema classes whose colour is measured
-    attribute: str  # mgpe-synth attribute holding the region's colour (RGB)
-    attribute_name: str | None = None  # its categorical name, when there is one
-
-
-STYLE_REGIONS: tuple[StyleRegion, ...] = (
-    StyleRegion("hair", ("hair",), ("hair",), "hair_color", "hair_color_name"),
-    StyleRegion("lips", ("mouth",), ("u_lip", "l_lip"), "lip_color"),
-    StyleRegion("eyes", ("l_eye", "r_eye"), ("l_eye", "r_eye"), "iris_color", "iris_color_name"),
-    StyleRegion("skin", ("skin",), ("skin",), "skin_tone"),
-)
 
 #: Style pairs chosen with attributes differ by at least this delta E in the region's colour.
 ATTRIBUTE_MIN_DELTA_E = 10.0
@@ -236,18 +221,30 @@ def _partners(n: int, rng: np.random.Generator, ok=None) -> list[int]:
     return partner
 
 
-def _attr_colour_differs(faces, region: StyleRegion):
+def _reference_filter(faces, case):
+    """``ok(i, j)``: face ``j`` may be face ``i``'s reference under the case's attribute rules
+    (``differ``: those attributes differ; ``colour``: the region's colour name differs and its
+    colour is at least :data:`ATTRIBUTE_MIN_DELTA_E` away). Faces lacking an attribute pass."""
     from .metrics.image_metrics import delta_e76, rgb_to_lab
+
+    colour = case.colour
 
     def ok(i, j):
         a, b = faces[i].attrs, faces[j].attrs
-        if not a or not b or region.attribute not in a or region.attribute not in b:
+        if not a or not b:
             return True
-        if region.attribute_name and a.get(region.attribute_name) == b.get(
-                region.attribute_name):
+        for key in case.differ:
+            if key in a and key in b and a[key] == b[key]:
+                return False
+        if colour is None or colour.attribute is None:
+            return True
+        if colour.attribute not in a or colour.attribute not in b:
+            return True
+        if colour.name_attribute and a.get(colour.name_attribute) == b.get(
+                colour.name_attribute):
             return False
-        return delta_e76(rgb_to_lab(a[region.attribute]),
-                         rgb_to_lab(b[region.attribute])) >= ATTRIBUTE_MIN_DELTA_E
+        return delta_e76(rgb_to_lab(a[colour.attribute]),
+                         rgb_to_lab(b[colour.attribute])) >= ATTRIBUTE_MIN_DELTA_E
 
     return ok
 
@@ -257,7 +254,7 @@ def _attr_colour_differs(faces, region: StyleRegion):
 
 @dataclass
 class _Job:
-    op: str  # "reconstruction", a MASK_OPS name or "style-<region>"
+    op: str  # "reconstruction" or an evaluation case's label
     face: int  # index into faces
     request: object  # EditRequest
     mask: np.ndarray  # the mask the output should follow
@@ -267,6 +264,15 @@ class _Job:
     changed: np.ndarray | None = None  # the edited region (for locality)
     output: np.ndarray | None = None  # the raw generator output
     blended: np.ndarray | None = None  # what users get: unedited pixels kept (engine default)
+    case: object = None  # its EvalCase (None for reconstructions)
+
+    @property
+    def kind(self) -> str:
+        """``reconstruction``, ``mask`` (scored by mask fidelity) or ``colour`` (by the colour
+        of a restyled region)."""
+        if self.case is None:
+            return "reconstruction"
+        return "mask" if self.case.colour is None else "colour"
 
 
 @dataclass
@@ -284,132 +290,160 @@ def _short(e: Exception) -> str:
     return text if len(text) <= 90 else text[:87] + "..."
 
 
-def _plan_jobs(faces: list[_Face], schema, seed: int, use_attrs: bool) -> _Plan:
-    from . import mask_edit
-    from .engine import EditRequest, edit_region
-    from .metrics.image_metrics import erode
+def select_cases(ops=None) -> list[tuple[object, object]]:
+    """(operation, :class:`~mgpe_core.operations.EvalCase`) pairs to run, from the registry.
+
+    ``ops`` None: the default benchmark (cases marked ``benchmark``). Otherwise names of
+    operations (all their cases) or of cases (their labels), in the order given. Unknown names
+    are a UsageError with suggestions; so is an operation that declares no case."""
+    from .errors import did_you_mean
+    from .plugins import load_plugins
+
+    state = load_plugins()
+    declared = []
+    for op in state.operations.values():
+        try:
+            declared += [(op, case) for case in op.eval_cases()]
+        except Exception as e:  # one plugin's bad declaration must not stop the benchmark
+            if ops is not None and op.name in ops:
+                raise MgpeError(f"operation {op.name!r}: eval_cases() failed: "
+                                f"{type(e).__name__}: {e}") from None
+    if ops is None:
+        chosen = [(op, case) for op, case in declared if case.benchmark]
+    else:
+        chosen = []
+        for name in ops:
+            hits = [(op, case) for op, case in declared if name in (op.name, case.label)]
+            if not hits:
+                if name in state.operations:
+                    raise UsageError(f"operation {name!r} declares no evaluation case")
+                known = sorted({op.name for op, _ in declared} | {c.label for _, c in declared})
+                raise UsageError(f"--ops: unknown operation {name!r}; known: "
+                                 f"{', '.join(known)}.{did_you_mean(name, known)}")
+            chosen += [hit for hit in hits if hit not in chosen]
+    labels: dict[str, str] = {}
+    for op, case in chosen:
+        if labels.setdefault(case.label, op.name) != op.name:
+            raise UsageError(f"evaluation case {case.label!r} is declared by both "
+                             f"{labels[case.label]!r} and {op.name!r}")
+    return chosen
+
+
+def _face_spec(i: int) -> str:
+    """The name under which test face ``i`` is handed to operations (their REF/SRC value)."""
+    return f"eval-face:{i}"
+
+
+def _pairing_stream(case) -> int:
+    import zlib
+
+    if case.pairing_stream is not None:
+        return int(case.pairing_stream)
+    return 1000 + zlib.crc32(case.label.encode()) % 1_000_000
+
+
+def _plan_jobs(faces: list[_Face], schema, seed: int, use_attrs: bool, cases) -> _Plan:
+    from .engine import EditRequest
+    from .operations import OpContext
 
     plan = _Plan()
     n = len(faces)
     for i, f in enumerate(faces):
         plan.jobs.append(_Job("reconstruction", i, EditRequest(f.portrait), f.labels))
     if n < 2:
-        for op in (*MASK_OPS, *(f"style-{r.name}" for r in STYLE_REGIONS)):
-            plan.skip(op, "needs at least 2 faces (a reference / style source)")
+        for _, case in cases:
+            plan.skip(case.label, "needs at least 2 faces (a reference / style source)")
         return plan
-
-    def rng(k: int):
-        return np.random.default_rng([int(seed), k])
-
-    def attr(i, key):
-        return faces[i].attrs.get(key) if use_attrs and faces[i].attrs else None
-
-    mouth_ok = None
-    if use_attrs:
-        def mouth_ok(i, j):
-            a, b = attr(i, "mouth_state"), attr(j, "mouth_state")
-            return a is None or b is None or a != b
-
-    swaps = {"swap-mouth": (mask_edit.swap_mouth, _partners(n, rng(1), mouth_ok)),
-             "swap-eyes": (mask_edit.swap_eyes, _partners(n, rng(2)))}
-    for op, (fn, partner) in swaps.items():
-        for i, f in enumerate(faces):
-            p = partner[i]
-            try:
-                edited = fn(f.labels, faces[p].labels, schema)
-            except LabelError as e:
-                plan.skip(op, _short(e))
-                continue
-            _add_mask_job(plan, op, i, f, edited, p)
-
-    for op in ("bangs-add", "bangs-remove"):
-        for i, f in enumerate(faces):
-            style = attr(i, "hair_style")
-            if style is not None:  # attributes: add to faces without bangs, remove from those
-                if op == "bangs-add" and style in ("bangs", "bald"):
-                    plan.skip(op, f"hair style {style} (attributes)")
-                    continue
-                if op == "bangs-remove" and style != "bangs":
-                    plan.skip(op, "no bangs (attributes)")
-                    continue
-            try:
-                if op == "bangs-add":
-                    edited = mask_edit.add_bangs(f.labels, schema)
-                else:
-                    edited = mask_edit.remove_bangs(f.labels, schema)
-            except LabelError as e:
-                plan.skip(op, _short(e))
-                continue
-            _add_mask_job(plan, op, i, f, edited, None)
-
-    partner = _partners(n, rng(3))
-    for i, f in enumerate(faces):
-        _add_mask_job(plan, "edit-mask", i, f, faces[partner[i]].labels.copy(), partner[i])
-
-    for k, region in enumerate(STYLE_REGIONS):
-        op = f"style-{region.name}"
-        ids = schema.ids(region.classes)
-        if not ids:
-            plan.skip(op, f"schema {schema.name} has no {'/'.join(region.classes)} class")
-            continue
-        ok = _attr_colour_differs(faces, region) if use_attrs else None
-        partner = _partners(n, rng(10 + k), ok)
-        for i, f in enumerate(faces):
-            p = partner[i]
-            tgt, src = np.isin(f.labels, ids), np.isin(faces[p].labels, ids)
-            if not tgt.any() or not src.any():
-                plan.skip(op, f"no {region.name} pixels in the "
-                              f"{'target' if not tgt.any() else 'style source'}")
-                continue
-            # Eroded by 1 px (no border pixels mixing in neighbours' colours); a part thinner
-            # than 3 px (lips at 64 px) would vanish: then its un-eroded pixels are used.
-            tgt = erode(tgt, 1) if erode(tgt, 1).any() else tgt
-            src = erode(src, 1) if erode(src, 1).any() else src
-            request = EditRequest(f.portrait, styles={c: faces[p].portrait
-                                                      for c in region.components})
-            # locality: outside the whole styled components (lips style the mouth component)
-            plan.jobs.append(_Job(op, i, request, f.labels, p, region=tgt, source_region=src,
-                                  changed=edit_region(request, schema)))
+    ctx = OpContext(schema, portraits={_face_spec(i): f.portrait for i, f in enumerate(faces)})
+    for op, case in cases:
+        _plan_case(plan, ctx, op, case, faces, schema, seed, use_attrs)
     return plan
 
 
-def _add_mask_job(plan: _Plan, op: str, i: int, face: _Face, edited: np.ndarray,
-                  reference: int | None) -> None:
-    from .engine import EditRequest
-    from .mask_edit import changed_region
+def _plan_case(plan: _Plan, ctx, op, case, faces, schema, seed: int, use_attrs: bool) -> None:
+    """The jobs of one evaluation case: the operation's own ``prepare`` on every face."""
+    from .engine import edit_region
+    from .operations import parse_options
 
-    changed = changed_region(face.labels, edited)
-    if not changed.any():
-        plan.skip(op, "the edit changes nothing")
-        return
-    plan.jobs.append(_Job(op, i, EditRequest(face.portrait, mask=edited), edited, reference,
-                          changed=changed))
+    label, n = case.label, len(faces)
+    ids = None
+    if case.colour is not None:
+        ids = schema.ids(case.colour.classes)
+        if not ids:
+            plan.skip(label, f"schema {schema.name} has no {'/'.join(case.colour.classes)} "
+                             "class")
+            return
+        if case.reference is None:
+            plan.skip(label, "a colour score needs a style source (the case names no "
+                             "reference option)")
+            return
+    partner = None
+    if case.reference is not None:
+        rng = np.random.default_rng([int(seed), _pairing_stream(case)])
+        partner = _partners(n, rng, _reference_filter(faces, case) if use_attrs else None)
+    for i, f in enumerate(faces):
+        if use_attrs and case.skip_face is not None:
+            reason = case.skip_face(f.attrs)
+            if reason:
+                plan.skip(label, reason)
+                continue
+        args, p = list(case.args), None
+        if partner is not None:
+            p = partner[i]
+            args += [case.reference, _face_spec(p)]
+        tgt = src = None
+        if ids is not None:
+            tgt, src = _colour_regions(f.labels, faces[p].labels, ids)
+            if tgt is None or src is None:
+                plan.skip(label, f"no {case.colour.region} pixels in the "
+                                 f"{'target' if tgt is None else 'style source'}")
+                continue
+        try:
+            target = _face_spec(i) if op.input_kind == "mask" else f.portrait
+            requests = op.prepare(ctx, target, **parse_options(op, args))
+        except MgpeError as e:
+            plan.skip(label, _short(e))
+            continue
+        for request in requests:
+            changed = edit_region(request, schema)
+            if ids is not None:
+                plan.jobs.append(_Job(label, i, request, f.labels, p, region=tgt,
+                                      source_region=src, changed=changed, case=case))
+                continue
+            if not changed.any():
+                plan.skip(label, "the edit changes nothing")
+                continue
+            mask = request.mask if request.mask is not None else request.target.labels
+            plan.jobs.append(_Job(label, i, request, mask, p, changed=changed, case=case))
+
+
+def _colour_regions(target_labels, source_labels, ids):
+    """The measured region of a style case in the target and in the source: the region's
+    pixels eroded by 1 px (no border pixels mixing in neighbours' colours), or un-eroded for a
+    part thinner than 3 px (lips at 64 px); None where the region is absent."""
+    from .metrics.image_metrics import erode
+
+    out = []
+    for labels in (target_labels, source_labels):
+        m = np.isin(labels, ids)
+        if not m.any():
+            out.append(None)
+            continue
+        eroded = erode(m, 1)
+        out.append(eroded if eroded.any() else m)
+    return out
 
 
 # -- networks ------------------------------------------------------------------------------------
 
 
-def _parse_batched(parser, images: list[np.ndarray], device, progress) -> list[np.ndarray]:
-    """Model-resolution square photos -> label maps, ``BATCH`` at a time (as Editor.parse)."""
-    import torch
-
-    out = []
-    for start in range(0, len(images), BATCH):
-        chunk = np.stack(images[start:start + BATCH])
-        x = torch.from_numpy(chunk).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(device)
-        with torch.inference_mode():
-            out.extend(parser.parse(x).byte().cpu().numpy())
-        progress(len(chunk))
-    return out
-
-
 def _inception_features(model, images: list[np.ndarray], progress) -> np.ndarray:
-    import torch
+    from .tensors import images_to_tensor
 
     feats = []
     for start in range(0, len(images), BATCH):
         chunk = np.stack(images[start:start + BATCH])
-        x = torch.from_numpy(chunk).permute(0, 3, 1, 2).float().div(255.0)
+        x = images_to_tensor(chunk, value_range="unit")
         feats.append(model.features(x).cpu().numpy())
         progress(len(chunk))
     return np.concatenate(feats).astype(np.float64)
@@ -441,12 +475,12 @@ def _seg(pred_target_pairs, schema):
     import torch
 
     from .metrics.segmentation import confusion_matrix
+    from .tensors import labels_to_tensor
 
     k = schema.num_classes
     conf = torch.zeros(k, k, dtype=torch.long)
     for pred, target in pred_target_pairs:
-        conf += confusion_matrix(torch.from_numpy(np.asarray(pred)),
-                                 torch.from_numpy(np.asarray(target)), k)
+        conf += confusion_matrix(labels_to_tensor(pred), labels_to_tensor(target), k)
     return conf
 
 
@@ -470,7 +504,7 @@ def _mean(values) -> float | None:
 
 def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cpu",
              fid_weights=None, progress=None, split: str | None = None,
-             compile: bool = False) -> dict:
+             compile: bool = False, ops=None) -> dict:
     """Run the benchmark; returns the report (a JSON-ready dict, see the module docstring).
 
     ``model``: a name or path (loaded with :func:`~mgpe_core.registry.load_model`) or a
@@ -480,13 +514,14 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     face when it is empty; every face of a generated set, which is all held out).
     ``progress(k)``: called as work finishes (may have ``set_total`` and ``describe``).
     ``compile``: run the edits with a compiled synthesis network (:class:`~mgpe_core.engine.
-    Editor`).
+    Editor`). ``ops``: operations or case labels to score (:func:`select_cases`); default the
+    benchmark's cases. Every edit goes through the registered operation's own ``prepare``,
+    as ``mgpe edit`` runs it.
 
-    With mgpe-synth attributes, pairs are chosen to differ: swap-mouth takes a reference with
-    another mouth state, style sources differ in the region's colour (another hair / iris colour
-    name, at least :data:`ATTRIBUTE_MIN_DELTA_E` apart), bangs are added to faces without them
-    (not bald) and removed from faces with them. Without attributes the pairs are a random
-    derangement and bangs edits that change nothing are skipped.
+    With mgpe-synth attributes, each case's declaration steers the pairs (references that
+    differ in the attributes it names, style sources whose region colour differs by at least
+    :data:`ATTRIBUTE_MIN_DELTA_E`, faces the case leaves out). Without attributes the pairs are
+    a random derangement and edits that change nothing are skipped.
     """
     from .data.prepared import PreparedFolder
     from .device import resolve_device
@@ -497,6 +532,7 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise UsageError(f"n must be a positive number of faces, got {n!r}")
     dev = resolve_device(device)
+    cases = select_cases(ops)  # an unknown --ops name fails before any network loads
     prog = _Progress(progress)
     loaded = model if isinstance(model, LoadedModel) else load_model(model, device=dev)
     resolution, schema = loaded.resolution, loaded.schema
@@ -534,11 +570,11 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     t_load = time.perf_counter()
     faces = _load_faces(folder, ids, schema, resolution, attributes)
     use_attrs = attributes is not None and all(f.attrs is not None for f in faces)
-    plan = _plan_jobs(faces, schema, seed, use_attrs)
+    plan = _plan_jobs(faces, schema, seed, use_attrs, cases)
     # Jobs of one face side by side: a batch then encodes each photo once for all its edits.
     jobs = sorted(plan.jobs, key=lambda j: j.face)
     has_parser = loaded.parser is not None
-    parse_count = (len(faces) * 2 + sum(j.op in MASK_OPS for j in jobs)) if has_parser else 0
+    parse_count = (len(faces) * 2 + sum(j.kind == "mask" for j in jobs)) if has_parser else 0
     fid_count = 0
     if fid_weights is not None:
         fid_count = len(faces) * 2 + sum(j.op != "reconstruction" for j in jobs)
@@ -573,11 +609,10 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     if has_parser:
         prog.describe("parsing")
         # the editor's copy: folded BatchNorm + channels-last, same labels, ~1.5x faster on a CPU
-        parser = editor.parser
-        mask_jobs = [j for j in jobs if j.op in MASK_OPS]
-        real = _parse_batched(parser, [f.image for f in faces], dev, prog)
-        rec = _parse_batched(parser, [recon[i].output for i in range(len(faces))], dev, prog)
-        edited = _parse_batched(parser, [j.output for j in mask_jobs], dev, prog)
+        mask_jobs = [j for j in jobs if j.kind == "mask"]
+        real = editor.parse([f.image for f in faces], BATCH, prog)
+        rec = editor.parse([recon[i].output for i in range(len(faces))], BATCH, prog)
+        edited = editor.parse([j.output for j in mask_jobs], BATCH, prog)
         fidelity = {
             "parser_on_real": _seg_scores(
                 _seg(zip(real, [f.labels for f in faces], strict=True), schema), schema,
@@ -588,7 +623,7 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
             "operations": {},
         }
         total = None
-        for op in MASK_OPS:
+        for op in (case.label for _, case in cases if case.colour is None):
             pairs = [(p, j.mask) for p, j in zip(edited, mask_jobs, strict=True) if j.op == op]
             if not pairs:
                 continue
@@ -606,10 +641,10 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
 
     # Style transfer.
     t = time.perf_counter()
-    report["style_transfer"] = _style_scores(jobs, faces)
+    report["style_transfer"] = _style_scores(jobs, faces, cases)
 
     # Locality.
-    report["locality"] = _locality_scores(jobs, faces, recon, locality_radius(resolution))
+    report["locality"] = _locality_scores(jobs, faces, recon, locality_radius(resolution), cases)
     timings["metrics"] = time.perf_counter() - t
 
     # FID.
@@ -625,7 +660,7 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     report["notes"] = notes
     report["timings"] = {k: round(v, 3) for k, v in timings.items()}
     report["seconds"] = round(time.perf_counter() - t0, 3)
-    report["_examples"] = _example_rows(jobs, faces, schema)  # pictures; not JSON (popped)
+    report["_examples"] = _example_rows(jobs, faces, schema, cases)  # pictures; not JSON (popped)
     return report
 
 
@@ -638,12 +673,11 @@ def _describe_source(folder, generated: bool) -> str:
     return "prepared folder"
 
 
-def _style_scores(jobs: list[_Job], faces: list[_Face]) -> dict:
+def _style_scores(jobs: list[_Job], faces: list[_Face], cases) -> dict:
     from .metrics.image_metrics import delta_e76, mean_lab
 
     regions, all_before, all_after = {}, [], []
-    for region in STYLE_REGIONS:
-        op = f"style-{region.name}"
+    for op, region in ((c.label, c.colour.region) for _, c in cases if c.colour is not None):
         before, after = [], []
         for j in (j for j in jobs if j.op == op):
             src = mean_lab(faces[j.reference].image, j.source_region)
@@ -652,7 +686,7 @@ def _style_scores(jobs: list[_Job], faces: list[_Face]) -> dict:
         if not before:
             continue
         b, a = float(np.mean(before)), float(np.mean(after))
-        regions[region.name] = {"before": _r(b), "after": _r(a),
+        regions[region] = {"before": _r(b), "after": _r(a),
                                 "removed": _r(1 - a / b) if b > 0 else None, "n": len(before)}
         all_before += before
         all_after += after
@@ -665,12 +699,13 @@ def _style_scores(jobs: list[_Job], faces: list[_Face]) -> dict:
             "regions": regions, "total": total}
 
 
-def _locality_scores(jobs, faces, recon, radius: int) -> dict:
+def _locality_scores(jobs, faces, recon, radius: int, cases) -> dict:
+    """Per local case; the total pools the local mask edits (component edits), not styles."""
     from .metrics.image_metrics import dilate, outside_change
 
     ops, totals = {}, {}
-    names = (*COMPONENT_OPS, *(f"style-{r.name}" for r in STYLE_REGIONS))
-    for op in names:
+    pooled = {c.label for _, c in cases if c.local and c.colour is None}
+    for op in (c.label for _, c in cases if c.local):
         vals = {"outside_change": [], "generator_change": [], "reconstruction_change": []}
         for j in (j for j in jobs if j.op == op):
             region = dilate(j.changed, radius)
@@ -686,7 +721,7 @@ def _locality_scores(jobs, faces, recon, radius: int) -> dict:
             continue
         ops[op] = {**{k: _r(_mean(v), 5) for k, v in vals.items()},
                    "n": len(vals["outside_change"])}
-        if op in COMPONENT_OPS:
+        if op in pooled:
             for k, v in vals.items():
                 totals.setdefault(k, []).extend(v)
     total = None
@@ -719,15 +754,15 @@ def _fid_scores(weights, dev, faces, jobs, recon, prog) -> dict:
     return out
 
 
-def _example_rows(jobs, faces, schema) -> list[tuple[list[str], list[np.ndarray]]]:
-    """(captions, [input, edited mask, reference, output]) for the first job of each op, in
+def _example_rows(jobs, faces, schema, cases) -> list[tuple[list[str], list[np.ndarray]]]:
+    """(captions, [input, edited mask, reference, output]) for the first job of each case, in
     the order reconstruction, mask edits, style edits."""
     first: dict[str, _Job] = {}
     for j in jobs:
         first.setdefault(j.op, j)
-    order = ("reconstruction", *MASK_OPS, *(f"style-{r.name}" for r in STYLE_REGIONS))
+    ordered = sorted((c for _, c in cases), key=lambda c: c.colour is not None)
     rows = []
-    for op in order:
+    for op, case in [("reconstruction", None), *((c.label, c) for c in ordered)]:
         j = first.get(op)
         if j is None:
             continue
@@ -735,11 +770,8 @@ def _example_rows(jobs, faces, schema) -> list[tuple[list[str], list[np.ndarray]
         if j.reference is None:
             ref, ref_cap = np.full_like(face.image, 255), ""
         else:
-            ref = faces[j.reference].image
-            ref_cap = ("style source" if op.startswith("style-") else
-                       "mask source" if op == "edit-mask" else "reference")
-        mask_cap = "mask (unchanged)" if op == "reconstruction" or op.startswith("style-") \
-            else "edited mask"
+            ref, ref_cap = faces[j.reference].image, case.reference_caption
+        mask_cap = "mask (unchanged)" if j.request.mask is None else "edited mask"
         rows.append(([op, mask_cap, ref_cap, "output"],
                      [face.image, schema.colorize(j.mask), ref, j.output]))
     return rows

@@ -23,8 +23,10 @@ hookimpl = pluggy.HookimplMarker("mgpe")
 
 @hookspec
 def register_operations(register):
-    """Register edit operations: ``register(operation)`` where ``operation`` has ``name``,
-    ``summary`` and ``build_command()`` / ``prepare(...)`` (see ``mgpe_core.operations``)."""
+    """Register edit operations: ``register(operation)``, where ``operation`` is a
+    ``mgpe_core.operations.Operation`` (``name``, ``summary``, ``example``, ``input_kind``,
+    ``options()``, ``prepare(ctx, target, **options)``); the CLI builds ``mgpe edit <name>``
+    from it, and ``prepare`` only describes the edit (it never runs networks)."""
 
 
 @hookspec
@@ -34,14 +36,8 @@ def register_models(register):
 
 @hookspec
 def register_commands(cli):
-    """Add click commands or groups to the root ``mgpe`` group: ``cli.add_command(cmd)``."""
+    """Add click commands or groups to the root ``mgpe`` group: ``cli.add_command(cmd)``.
 
+    Commands report through ``mgpe_core.console`` (``err_console``, ``progress_bar``) and raise
+    ``mgpe_core.errors`` types; they never import ``mgpe_cli``, which loads the plugins."""
 
-@hookspec
-def register_datasets(register):
-    """Register dataset makers: ``register(name, factory)``."""
-
-
-@hookspec
-def register_metrics(register):
-    """Register evaluation metrics: ``register(name, function)``."""

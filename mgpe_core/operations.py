@@ -2,18 +2,24 @@
 
 An operation is a small object (one module in ``mgpe_plugins/ops/``, or in a plugin package)
 that turns user inputs into :class:`~mgpe_core.engine.EditRequest` values. It never runs
-networks: the engine does. The CLI builds ``mgpe edit <name>`` from it:
+networks: the engine does. The core knows no operation by name: the CLI, ``mgpe eval``,
+``mgpe demo`` and the Python API all reach operations through the plugin registry.
 
 - ``name``, ``summary`` (one line), ``example`` (one command line, shown in ``--help``);
 - ``input_kind``: ``"image"`` (IMAGE arguments: photos to edit) or ``"mask"`` (MASK: a mask whose
-  layout every output follows, as in mask-to-face);
+  layout every output follows);
 - ``options()``: extra click options (built lazily: click is cheap, torch is never imported);
 - ``prepare(ctx, target, **options) -> list[EditRequest]``: the edit(s) for one input.
-  One request writes one picture; several (mask-to-face) write a folder and a grid.
-- ``requires``: optional model requirement, e.g. ``{"eye_window": "mask"}``.
+  One request writes one picture; several write a folder and a grid.
+- ``requires``: optional model requirement, e.g. ``{"eye_window": "mask"}``;
+- ``eval_cases()``: how ``mgpe eval`` scores it on held-out faces (:class:`EvalCase`);
+- ``demo_cases()``: what ``mgpe demo`` shows of it (:class:`DemoCase`).
 
 Operations receive an :class:`OpContext` to load further portraits (``ctx.portrait("ref.png")``,
-``ctx.portrait("sample:3")``) with the same mask rules as the main input.
+``ctx.portrait("sample:3")``, or a named in-memory portrait) with the same mask rules as the
+main input. Options in :class:`EvalCase` and :class:`DemoCase` are written as on the command
+line and parsed by the operation's own click options (:func:`parse_options`), so a declaration
+means exactly what the same ``mgpe edit`` command would.
 """
 
 from __future__ import annotations
@@ -32,6 +38,63 @@ if TYPE_CHECKING:  # numpy and labels load only when an operation runs: `--help`
     from .labels import LabelSchema
 
 
+@dataclass(frozen=True)
+class ColourCheck:
+    """Score an evaluation case as a style transfer of one region: the distance between the
+    mean Lab colour of ``classes`` in the output and in the style source (the reference face),
+    against the same distance before the edit. ``attribute`` (and ``name_attribute``): the
+    mgpe-synth attributes holding the region's RGB colour (and its name), used to pick style
+    sources whose colour differs."""
+
+    region: str
+    classes: tuple[str, ...]
+    attribute: str | None = None
+    name_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class EvalCase:
+    """One way ``mgpe eval`` runs an operation on every held-out face.
+
+    ``label``: its row in the report (the operation's name when it has one case).
+    ``args``: the operation's options as on the command line, e.g. ``("--mode", "add")``.
+    ``reference``: the option that receives another test face (``"--reference"``), picked by
+    a seeded random derangement; ``reference_caption`` names it in the example picture.
+    ``differ``: mgpe-synth attributes in which that face must differ (e.g. an expression).
+    ``skip_face(attributes) -> reason | None``: leave a face out (e.g. one without the part the
+    operation removes), with the reason counted in the report.
+    ``colour``: score as a style transfer (:class:`ColourCheck`) instead of by mask fidelity.
+    ``local``: the edit changes one part of the face (counted in the locality total).
+    ``benchmark``: part of the default benchmark (``mgpe eval`` without ``--ops``); other cases
+    run when ``--ops`` names them, so installing a plugin never changes the default figures.
+    ``pairing_stream``: stream of the pairing's random generator (default: from the label).
+    """
+
+    label: str
+    args: tuple[str, ...] = ()
+    reference: str | None = None
+    reference_caption: str = "reference"
+    differ: tuple[str, ...] = ()
+    skip_face: Callable[[dict], str | None] | None = None
+    colour: ColourCheck | None = None
+    local: bool = True
+    benchmark: bool = False
+    pairing_stream: int | None = None
+
+
+@dataclass(frozen=True)
+class DemoCase:
+    """One row of a ``mgpe demo`` figure: the operation on ``target`` (``sample:N``) with
+    ``args`` (options as on the command line). ``figure``: the picture the row goes into
+    (``mask_to_face``, ``component_edits``, ``style_transfer``, or a new name: a figure of its
+    own); ``label``: the caption of the result."""
+
+    figure: str
+    target: str
+    args: tuple[str, ...] = ()
+    label: str = ""
+
+
 class Operation:
     name: str = ""
     summary: str = ""
@@ -44,6 +107,28 @@ class Operation:
 
     def prepare(self, ctx: OpContext, target, **options) -> list:
         raise UsageError(f"operation {self.name!r} does not implement prepare()")
+
+    def eval_cases(self) -> list[EvalCase]:
+        """Default: an image operation is scored with its default options (by mask fidelity
+        and locality), outside the default benchmark; declare cases to say more."""
+        return [EvalCase(self.name)] if self.input_kind == "image" else []
+
+    def demo_cases(self) -> list[DemoCase]:
+        return []
+
+
+def parse_options(op: Operation, args=()) -> dict:
+    """The keyword arguments of ``op.prepare`` for command-line ``args`` (defaults filled in),
+    parsed by the operation's own click options: what ``mgpe edit NAME ... ARGS`` would pass.
+    A bad argument is a :class:`UsageError` naming the operation."""
+    import click
+
+    command = click.Command(op.name, params=list(op.options()))
+    try:
+        with command.make_context(op.name, list(args)) as ctx:
+            return dict(ctx.params)
+    except click.ClickException as e:
+        raise UsageError(f"{op.name} {' '.join(args)}: {e.format_message()}") from None
 
 
 _SAMPLE = re.compile(r"^sample:(\d+)$")
@@ -72,34 +157,60 @@ def read_mask_for(path: Path, schema: LabelSchema) -> np.ndarray:
 
 @dataclass
 class OpContext:
-    """Loads portraits for operations: files or ``sample:N``, with masks in the model schema."""
+    """Loads portraits for operations: files, ``sample:N``, or named in-memory portraits
+    (``portraits``: e.g. ``mgpe eval``'s test faces), with masks in the model schema.
+
+    ``parse(images) -> label maps``: the model's parser (batched), for photos without a mask;
+    None when there is none. Portraits are cached by spec, so a reference named twice is read
+    and parsed once.
+    """
 
     schema: LabelSchema
     model_config: object = None
     parse: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None
     seed: int = 0
     cache: dict = field(default_factory=dict)
+    portraits: dict = field(default_factory=dict)
 
     def portrait(self, spec: str, mask: str | Path | None = None, need_mask: bool = True):
-        """``spec``: an image path or ``sample:N``. ``mask``: an explicit mask file; else
-        ``<stem>.mask.png`` beside the image; else the model's parser (when ``need_mask``)."""
+        """``spec``: an image path, ``sample:N`` or a name in ``portraits``. ``mask``: an
+        explicit mask file; else ``<stem>.mask.png`` beside the image; else the model's parser
+        (when ``need_mask``)."""
+        return self.load([spec], mask, need_mask)[0]
+
+    def load(self, specs, mask: str | Path | None = None, need_mask: bool = True) -> list:
+        """Several portraits at once: every file is read (and every mask checked) first, then
+        the photos without a mask go through the parser in one batched call."""
+        missing: dict = {}  # (spec, mask) -> portrait waiting for the parser
+        out = [self._read(str(spec), mask, need_mask, missing) for spec in specs]
+        if missing:
+            labels = self.parse([p.image for p in missing.values()])
+            for (key, p), lab in zip(missing.items(), labels, strict=True):
+                p.labels = lab
+                self._check_face(p, key[0])
+                self.cache[key] = p
+        return out
+
+    def _read(self, spec: str, mask, need_mask: bool, missing: dict):
         from .engine import Portrait
         from .io import read_image
 
         key = (spec, str(mask) if mask else None)
         if key in self.cache:
             return self.cache[key]
-        m = _SAMPLE.match(str(spec))
-        if m:
+        if key in missing:
+            return missing[key]
+        if spec in self.portraits and not mask:
+            p = self.portraits[spec]
+        elif m := _SAMPLE.match(spec):
+            from .labels import convert, get_schema
             from .samples import load_sample
 
             image, labels19 = load_sample(int(m.group(1)))
-            from .labels import convert, get_schema
-
             labels = convert(labels19, get_schema("celebamask-19"), self.schema)
             if mask:
                 labels = read_mask_for(Path(mask), self.schema)
-            p = Portrait(image, labels, str(spec))
+            p = Portrait(image, labels, spec)
         else:
             path = Path(spec)
             image = read_image(path)
@@ -110,25 +221,31 @@ class OpContext:
             elif need_mask and self.parse is None:
                 raise UsageError(f"no mask for {path}: pass --mask or put {mpath.name} beside it "
                                  "(the model has no parser to make one)")
-            p = Portrait(image, labels, str(spec))
+            p = Portrait(image, labels, spec)
             if labels is None and need_mask:
-                p.labels = self.parse([image])[0]
-        if need_mask and p.labels is not None and not p.labels.any():
-            raise LabelError(f"the mask of {spec} has no face (background only): nothing to "
-                             "edit or to take a style from")
+                missing[key] = p
+                return p
+        if need_mask:
+            self._check_face(p, spec)
         self.cache[key] = p
         return p
 
+    @staticmethod
+    def _check_face(p, spec: str) -> None:
+        if p.labels is not None and not p.labels.any():
+            raise LabelError(f"the mask of {spec} has no face (background only): nothing to "
+                             "edit or to take a style from")
+
     def mask_only(self, spec: str) -> np.ndarray:
-        """A mask given directly (``sample:N`` gives that sample's mask)."""
-        m = _SAMPLE.match(str(spec))
-        if m:
+        """A mask given directly (``sample:N`` or a named portrait gives its mask)."""
+        if _SAMPLE.match(str(spec)) or str(spec) in self.portraits:
             return self.portrait(spec).labels
         return read_mask_for(Path(spec), self.schema)
 
     def reference_mask(self, spec: str) -> np.ndarray:
-        """A reference layout: ``sample:N``, a mask file, or a photo (its mask, or parsed)."""
-        if _SAMPLE.match(str(spec)):
+        """A reference layout: ``sample:N``, a named portrait, a mask file, or a photo (its
+        mask, or parsed)."""
+        if _SAMPLE.match(str(spec)) or str(spec) in self.portraits:
             return self.portrait(spec).labels
         path = Path(spec)
         if _looks_like_mask(path):

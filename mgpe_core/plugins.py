@@ -1,6 +1,7 @@
 """Plugin discovery and registration (pluggy; entry-point group ``mgpe``).
 
-Built-in plugins are listed in :data:`BUILTIN_PLUGINS` and loaded exactly like third-party ones.
+Built-in plugins are listed by their package (:data:`BUILTIN_PACKAGE`) and loaded exactly like
+third-party ones.
 Loading is isolated per plugin: a plugin that fails to import or to register is reported (once,
 on stderr, by the CLI) and skipped, so one broken package never takes down other commands.
 ``MGPE_STRICT_PLUGINS=1`` makes such failures fatal (for plugin development and CI);
@@ -26,20 +27,18 @@ from .errors import MgpeError
 
 GROUP = "mgpe"
 
-#: Built-in plugins (module names), loaded the same way as entry points.
-BUILTIN_PLUGINS: tuple[str, ...] = (
-    "mgpe_plugins.builtin_models",
-    "mgpe_plugins.train_commands",
-    "mgpe_plugins.parse_command",
-    "mgpe_plugins.demo_command",
-    "mgpe_plugins.fid_command",
-    "mgpe_plugins.eval_command",
-    "mgpe_plugins.ops.mask_to_face",
-    "mgpe_plugins.ops.swap",
-    "mgpe_plugins.ops.edit_mask",
-    "mgpe_plugins.ops.bangs",
-    "mgpe_plugins.ops.style",
-)
+#: The package of the built-in plugins. It lists its own plugin modules (``BUILTIN_PLUGINS`` in
+#: its ``__init__``), so the core names none of them; they are loaded like entry points.
+BUILTIN_PACKAGE = "mgpe_plugins"
+
+
+def builtin_plugin_modules() -> tuple[str, ...]:
+    """Module names of the built-in plugins, in load order (empty without the package)."""
+    try:
+        package = importlib.import_module(BUILTIN_PACKAGE)
+    except ImportError:
+        return ()
+    return tuple(getattr(package, "BUILTIN_PLUGINS", ()))
 
 
 class PluginError(MgpeError):
@@ -62,8 +61,6 @@ class PluginState:
     plugins: dict[str, PluginRecord]
     operations: dict[str, Any]
     models: dict[str, Any]
-    datasets: dict[str, Any]
-    metrics: dict[str, Any]
     owners: dict[tuple[str, str], str]
     errors: list[str]
     clashes: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
@@ -91,7 +88,7 @@ def _call_impl(impl, **kwargs):
 class _Loader:
     def __init__(self):
         self.pm = _new_manager()
-        self.state = PluginState(self.pm, {}, {}, {}, {}, {}, {}, [])
+        self.state = PluginState(self.pm, {}, {}, {}, {}, [])
 
     def fail(self, record: PluginRecord | None, message: str) -> None:
         if record is not None:
@@ -118,7 +115,7 @@ class _Loader:
 
     def load_all(self) -> PluginState:
         blocked = _disabled()
-        for module_name in BUILTIN_PLUGINS:
+        for module_name in builtin_plugin_modules():
             name = module_name.rsplit(".", 1)[-1]
             if name in blocked or module_name in blocked:
                 continue
@@ -140,9 +137,7 @@ class _Loader:
 
     def collect(self) -> None:
         kinds = {"register_operations": ("operations", "operation"),
-                 "register_models": ("models", "model"),
-                 "register_datasets": ("datasets", "dataset"),
-                 "register_metrics": ("metrics", "metric")}
+                 "register_models": ("models", "model")}
         for hook_name, (attr, kind) in kinds.items():
             target = getattr(self.state, attr)
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():  # load order

@@ -10,6 +10,31 @@ A model is a folder::
     NAME/parser.safetensors        the U-Net parser (optional: without it masks must be given)
     NAME/manifest.json             SHA-256 of every other file, checked on every load
 
+**The config is the truth**: ``config.model`` builds networks whose state dicts fit the shipped
+generator tensors exactly, and ``config.model.parser`` is the shipped parser's config (as is
+``parser.config``).
+
+**A shared parser.** Instead of its own ``parser.safetensors`` a model may use another installed
+model's parser: ``"parser": {"model": "mgpe-synth-128"}`` in its config.json, no ``parser``
+weights of its own. The referenced model must ship parser weights itself (one hop, no chains);
+its config.json and parser.safetensors are checked against its own manifest.
+
+**Variants.** A model's config.json may name variants, ``"variants": {"eye-mask":
+"mgpe-synth-128-eyemask"}``, and a variant model records what it is, ``"variant": "eye-mask",
+"variant_of": "mgpe-synth-128"``. ``find_model(NAME, variant=V)`` / ``load_model(..., variant=V)``:
+
+- V None or ``"default"``: NAME itself (also when NAME is a variant: no redirection);
+- V is NAME's own ``"variant"``: NAME itself;
+- V is in NAME's ``"variants"``: that model (not installed: ModelError naming both);
+- NAME is a variant: also the variants its base declares (its siblings), when the base is
+  installed;
+- otherwise a UsageError listing the variants (``model_variants``).
+
+**Each file is read and hashed once per load**: config.json and manifest.json are read once,
+the weight files a load uses are read once and their bytes hashed and then loaded, the other
+files of the model are hashed (streamed) so that a model that would fail ``verify`` never loads.
+``verify`` remains the explicit check (``mgpe models verify``).
+
 Built-in models ship inside packages and are announced by plugins (``register_models``); user
 models live in ``$MGPE_HOME/models/NAME`` (default ``~/.cache/mgpe``). ``import_run`` turns a
 training run into a model, ``export_model`` copies one out, ``verify`` checks the hashes.
@@ -17,8 +42,10 @@ training run into a model, ``export_model`` copies one out, ``verify`` checks th
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -26,11 +53,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import MgpeError, UsageError, did_you_mean
-from .io import read_json, write_json
+from .io import read_json, write_bytes, write_json
 
 FORMAT = "mgpe-model"
 WEIGHT_FILES = ("generator.safetensors", "generator_ema.safetensors", "parser.safetensors")
 DEFAULT_MODEL = "mgpe-synth-128"
+#: The variant name that always means the model asked for.
+DEFAULT_VARIANT = "default"
 
 
 class ModelNotFound(UsageError):
@@ -62,25 +91,42 @@ class ModelEntry:
     def describe(self) -> dict:
         meta = read_model_config(self.path)
         cfg = meta.get("config", {}).get("model", {})
+        weights = meta.get("weights", {})
+        shared = parser_reference(meta)
         return {
             "name": self.name, "path": str(self.path), "source": self.source,
             "resolution": cfg.get("resolution"), "schema": cfg.get("schema", {}).get("name"),
             "eye_window": cfg.get("eye_window"), "mask_encoder": cfg.get("mask_encoder"),
-            "has_parser": "parser.safetensors" in meta.get("weights", {}).values(),
-            "has_ema": "generator_ema.safetensors" in meta.get("weights", {}).values(),
+            "has_parser": "parser" in weights or shared is not None,
+            "parser_from": shared,
+            "has_ema": "generator_ema" in weights,
             "default_weights": meta.get("default_weights", "ema"),
-            "variants": meta.get("variants", {}), "metrics": meta.get("metrics", {}),
+            "variant": meta.get("variant"), "variant_of": meta.get("variant_of"),
+            "variants": _variants(self, meta), "metrics": meta.get("metrics", {}),
             "description": meta.get("description", ""), "mgpe_version": meta.get("mgpe_version"),
             "licence": meta.get("licence"),
         }
 
 
-def read_model_config(path: Path) -> dict:
-    meta = read_json(Path(path) / "config.json", "model config")
-    if meta.get("format") != FORMAT:
-        raise ModelError(f"{path} is not an mgpe model folder (config.json format "
-                         f"{meta.get('format')!r})")
+def _check_config(meta, path: Path) -> dict:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else None
+        raise ModelError(f"{path} is not an mgpe model folder (config.json format {got!r})")
     return meta
+
+
+def read_model_config(path: str | os.PathLike) -> dict:
+    """A model folder's config.json (unverified: to describe a model, not to load it)."""
+    meta = read_json(Path(path) / "config.json", "model config")
+    return _check_config(meta, Path(path))
+
+
+def parser_reference(meta: dict) -> str | None:
+    """The model whose parser a model uses instead of its own (config.json ``"parser":
+    {"model": NAME}``), or None."""
+    parser = meta.get("parser")
+    ref = parser.get("model") if isinstance(parser, dict) else None
+    return str(ref) if ref else None
 
 
 def all_models() -> dict[str, ModelEntry]:
@@ -106,10 +152,8 @@ def list_models(pattern: str | None = None) -> list[ModelEntry]:
     return [m for m in models if pattern is None or fnmatch.fnmatch(m.name, pattern)]
 
 
-def find_model(name_or_path: str | os.PathLike) -> ModelEntry:
+def _lookup(text: str, models: dict[str, ModelEntry]) -> ModelEntry:
     """A registered name, or a path to a model folder."""
-    text = str(name_or_path)
-    models = all_models()
     if text in models:
         return models[text]
     p = Path(text).expanduser()
@@ -123,56 +167,252 @@ def find_model(name_or_path: str | os.PathLike) -> ModelEntry:
     raise ModelNotFound(f"unknown model {text!r} (known: {known}).{hint}")
 
 
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+# -- variants ------------------------------------------------------------------------------------
+
+
+def _declared_variants(entry: ModelEntry, meta: dict) -> dict[str, str]:
+    """config.json's ``"variants"`` table, checked: names to model names, "default" reserved."""
+    table = meta.get("variants") or {}
+    if not isinstance(table, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in table.items()):
+        raise ModelError(f"model {entry.name}: config.json 'variants' must map variant names "
+                         f"to model names, not {table!r}")
+    if DEFAULT_VARIANT in table:
+        raise ModelError(f"model {entry.name}: config.json 'variants' names a "
+                         f"{DEFAULT_VARIANT!r} variant; that name always means the model itself")
+    return dict(table)
+
+
+def _variants(entry: ModelEntry, meta: dict, models: dict | None = None,
+              configs: dict | None = None) -> dict[str, str]:
+    """Every variant name ``entry`` resolves (see the module doc), from config.json files only:
+    its base's variants (when it is a variant of an installed model), its own, itself."""
+    found: dict[str, str] = {}
+    base = meta.get("variant_of")
+    if base:
+        models = all_models() if models is None else models
+        if base in models and base != entry.name:
+            base_entry = models[base]
+            base_meta = (configs or {}).get(base_entry.path) or read_model_config(base_entry.path)
+            found.update(_declared_variants(base_entry, base_meta))
+    found.update(_declared_variants(entry, meta))
+    if meta.get("variant"):
+        found[str(meta["variant"])] = entry.name
+    return found
+
+
+def model_variants(name_or_path: str | os.PathLike) -> dict[str, str]:
+    """{variant name: model name} a model resolves, read from config.json files only (nothing
+    is verified or loaded: cheap enough to check a request before loading anything).
+    ``"default"`` is not listed: it always means the model itself."""
+    entry = _lookup(str(name_or_path), all_models())
+    return _variants(entry, read_model_config(entry.path))
+
+
+def _resolve_variant(entry: ModelEntry, variant: str, meta: dict,
+                     models: dict[str, ModelEntry], configs: dict | None = None) -> ModelEntry:
+    """The model ``variant`` of ``entry`` names (``meta``: its config.json)."""
+    if meta.get("variant") == variant:
+        return entry
+    table = _variants(entry, meta, models, configs)
+    if variant not in table:
+        known = ", ".join([DEFAULT_VARIANT, *sorted(table)])
+        hint = did_you_mean(variant, [DEFAULT_VARIANT, *table])
+        base = meta.get("variant_of")
+        note = (f"; its base model {base!r}, whose variants it shares, is not installed"
+                if base and base not in models else "")
+        raise UsageError(f"model {entry.name} has no variant {variant!r} (its variants: "
+                         f"{known}{note}).{hint}")
+    target = table[variant]
+    if target == entry.name:
+        return entry
+    if target not in models:
+        hint = did_you_mean(target, models, cutoff=0.6)
+        raise ModelError(f"the {variant} variant of model {entry.name}, {target!r}, is not "
+                         f"installed.{hint}")
+    return models[target]
+
+
+def find_model(name_or_path: str | os.PathLike, variant: str | None = None) -> ModelEntry:
+    """A registered name, or a path to a model folder; with ``variant``, the model that variant
+    of it names (rules in the module doc)."""
+    return _find(name_or_path, variant, {})
+
+
+def _find(name_or_path, variant: str | None, opened: dict) -> ModelEntry:
+    """find_model, keeping each folder it reads for verification in ``opened`` (so that a
+    load that resolved a variant reads no config.json twice)."""
+    models = all_models()
+    entry = _lookup(str(name_or_path), models)
+    if variant is None or variant == DEFAULT_VARIANT:
+        return entry
+    folder = _open(entry, opened)
+    configs = {}
+    base = folder.meta.get("variant_of")
+    if base and base in models and base != entry.name:
+        configs[models[base].path] = _open(models[base], opened).meta
+    return _resolve_variant(entry, variant, folder.meta, models, configs)
+
+
+# -- reading model folders -----------------------------------------------------------------------
+
+
+class _ModelFolder:
+    """One model folder read for a load: manifest.json and config.json once (config.json
+    hashed from the bytes parsed), then, in :meth:`tensors`, each weight file used read once and
+    its bytes hashed, then loaded: what is loaded is exactly what was checked."""
+
+    def __init__(self, entry: ModelEntry):
+        from .checkpoint import read_hashed
+
+        self.entry = entry
+        path = entry.path
+        self.manifest = read_json(path / "manifest.json", "model manifest").get("files", {})
+        try:
+            raw, sha = read_hashed(path / "config.json")
+        except FileNotFoundError:
+            raise ModelError(f"{path} is not an mgpe model folder (no config.json)") from None
+        except OSError as e:
+            raise ModelError(f"cannot read {path / 'config.json'}: {e.strerror or e}") from None
+        try:
+            meta = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ModelError(f"model config {path / 'config.json'} is not valid JSON: {e}") \
+                from None
+        self.meta = _check_config(meta, path)
+        want = self.manifest.get("config.json")
+        #: problems found so far, {file: status} as ``verify`` reports them
+        self.problems = {"config.json": "checksum mismatch"} if want and want != sha else {}
+
+    @property
+    def weights(self) -> dict[str, str]:
+        return self.meta.get("weights", {})
+
+    def tensors(self, keys, whole: bool = True) -> dict[str, dict]:
+        """{key: tensors} of the weights groups ``keys``; ``whole``: also hash every other file
+        of the manifest (streamed). Any file that does not verify: ModelError naming them."""
+        from .checkpoint import read_hashed, sha256_file, tensors_from_bytes
+
+        path = self.entry.path
+        used = {self.weights[k]: k for k in keys}
+        names = [n for n in self.manifest if n != "config.json"] if whole else list(used)
+        problems, blobs = dict(self.problems), {}
+        for name in names:
+            if name not in self.manifest:
+                problems[name] = "not in manifest"
+                continue
+            try:
+                if name in used:
+                    blobs[name], sha = read_hashed(path / name)
+                else:
+                    sha = sha256_file(path / name)
+            except FileNotFoundError:
+                problems[name] = "missing"
+                continue
+            except OSError as e:
+                problems[name] = f"unreadable ({e.strerror or e})"
+                continue
+            if sha != self.manifest[name]:
+                problems[name] = "checksum mismatch"
+        if whole:
+            problems.update({n: "not in manifest" for n in self.weights.values()
+                             if n not in self.manifest})
+        if problems:
+            details = ", ".join(f"{k}: {v}" for k, v in problems.items())
+            raise ModelError(f"model {path} failed verification ({details}); re-import or "
+                             "re-install it")
+        return {key: tensors_from_bytes(blobs[name], path / name) for name, key in used.items()}
+
+
+def _open(entry: ModelEntry, opened: dict | None = None) -> _ModelFolder:
+    """The folder of ``entry``, read once per ``opened`` (a load's cache)."""
+    if opened is None:
+        return _ModelFolder(entry)
+    if entry.path not in opened:
+        opened[entry.path] = _ModelFolder(entry)
+    return opened[entry.path]
 
 
 def verify(path: str | os.PathLike) -> dict:
-    """Check every file against manifest.json: {"ok", "files": {name: status}}."""
+    """Check every file against manifest.json: {"ok", "files": {name: status}}. A model that
+    uses another's parser also reports that model's config.json and parser file
+    (``"MODEL:parser.safetensors"``), checked against that model's manifest."""
     path = Path(path)
-    manifest = read_json(path / "manifest.json", "model manifest")
-    files = {}
-    for name, want in manifest.get("files", {}).items():
-        f = path / name
-        if not f.exists():
-            files[name] = "missing"
-        else:
-            files[name] = "ok" if _sha(f) == want else "checksum mismatch"
+    manifest = read_json(path / "manifest.json", "model manifest").get("files", {})
+    files = {name: _file_status(path / name, want) for name, want in manifest.items()}
     meta = read_model_config(path)
     for name in meta.get("weights", {}).values():
-        if name not in manifest.get("files", {}):
+        if name not in manifest:
             files[name] = "not in manifest"
+    ref = parser_reference(meta)
+    if ref is not None:
+        files.update(_verify_parser_source(ref))
     return {"path": str(path), "ok": all(v == "ok" for v in files.values()), "files": files}
 
 
-def _require_verified(path: Path) -> dict:
-    report = verify(path)
-    bad = {k: v for k, v in report["files"].items() if v != "ok"}
-    if bad:
-        details = ", ".join(f"{k}: {v}" for k, v in bad.items())
-        raise ModelError(f"model {path} failed verification ({details}); re-import or "
-                         "re-install it")
-    return report
+def _file_status(file: Path, want: str) -> str:
+    from .checkpoint import sha256_file
+
+    try:
+        return "ok" if sha256_file(file) == want else "checksum mismatch"
+    except FileNotFoundError:
+        return "missing"
+    except OSError as e:
+        return f"unreadable ({e.strerror or e})"
 
 
-def _open_verified(name_or_path: str | os.PathLike) -> tuple[ModelEntry, dict, dict]:
-    """(entry, config.json, SHA-256 of each file) of a model whose files all verify."""
-    entry = find_model(name_or_path)
-    meta = read_model_config(entry.path)
-    _require_verified(entry.path)
-    return entry, meta, read_json(entry.path / "manifest.json")["files"]
+def _verify_parser_source(ref: str) -> dict[str, str]:
+    """verify()'s lines for the model whose parser is used: its config.json and parser file."""
+    models = all_models()
+    if ref not in models:
+        return {f"{ref}:parser.safetensors": "model not installed"}
+    src = models[ref]
+    manifest = read_json(src.path / "manifest.json", "model manifest").get("files", {})
+    pfile = read_model_config(src.path).get("weights", {}).get("parser")
+    out = {}
+    for name in ("config.json", pfile):
+        if name is None:
+            out[f"{ref}:parser.safetensors"] = "no parser in that model"
+        elif name not in manifest:
+            out[f"{ref}:{name}"] = "not in manifest"
+        else:
+            out[f"{ref}:{name}"] = _file_status(src.path / name, manifest[name])
+    return out
 
 
-def _weights(entry: ModelEntry, meta: dict, sha: dict, key: str) -> dict:
-    """One weights group (``generator``, ``generator_ema``, ``parser``), SHA-256 checked."""
-    from .checkpoint import load_tensors
+def _parser_source(folder: _ModelFolder, opened: dict | None = None) -> _ModelFolder | None:
+    """The folder whose parser weights ``folder``'s model uses: its own, the referenced
+    model's, or None (it has no parser)."""
+    name, meta = folder.entry.name, folder.meta
+    ref = parser_reference(meta)
+    if ref is None:
+        return folder if "parser" in folder.weights else None
+    if "parser" in folder.weights:
+        raise ModelError(f"model {name} both ships parser weights and names model {ref!r}'s "
+                         "parser; its config.json should do one or the other")
+    models = all_models()
+    if ref not in models:
+        hint = did_you_mean(ref, models, cutoff=0.6)
+        raise ModelError(f"model {name} uses the parser of model {ref!r}, which is not "
+                         f"installed.{hint}")
+    src = _open(models[ref], opened)
+    if parser_reference(src.meta) is not None or "parser" not in src.weights:
+        raise ModelError(f"model {name} uses the parser of model {ref!r}, which ships no "
+                         "parser weights of its own (a parser is shared from the model that "
+                         "ships it, one step)")
+    classes = meta.get("config", {}).get("model", {}).get("schema", {}).get("classes")
+    if src.meta["config"]["model"]["schema"]["classes"] != classes:
+        raise ModelError(f"model {name} uses the parser of model {ref!r}, which predicts other "
+                         "classes than the model")
+    return src
 
-    file = meta["weights"][key]
-    return load_tensors(entry.path / file, sha[file])
+
+def _parser_state(folder: _ModelFolder, src: _ModelFolder, states: dict) -> dict:
+    """The parser tensors: from ``states`` when the model ships them, else read from ``src``
+    (only its config.json and parser file are checked: the rest is that model's business)."""
+    if src is folder:
+        return states["parser"]
+    return src.tensors({"parser"}, whole=False)["parser"]
 
 
 @dataclass
@@ -197,10 +437,11 @@ class LoadedModel:
 
 
 def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device="cpu",
-               weights: str | None = None) -> LoadedModel:
-    """Verify and load a model. ``weights``: ``"ema"`` (the EMA generator, when the model has
-    one) or ``"raw"`` (the trained generator); None = the model's ``default_weights`` (what its
-    packager measured to be better; ``"ema"`` when it does not say)."""
+               weights: str | None = None, variant: str | None = None) -> LoadedModel:
+    """Verify and load a model (``variant``: see the module doc). ``weights``: ``"ema"`` (the
+    EMA generator, when the model has one) or ``"raw"`` (the trained generator); None = the
+    model's ``default_weights`` (what its packager measured to be better; ``"ema"`` when it does
+    not say)."""
     from .model.build import build_generator
     from .model.config import MgpeConfig
 
@@ -208,54 +449,64 @@ def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device="cpu",
         from .device import resolve_device
 
         device = resolve_device(device)
-    entry, meta, sha = _open_verified(name_or_path)
-    path = entry.path
-    cfg = MgpeConfig.from_dict(meta["config"])
-    wfiles = meta.get("weights", {})
+    opened: dict = {}
+    entry = _find(name_or_path, variant, opened)
+    folder = _open(entry, opened)
+    meta, wfiles = folder.meta, folder.weights
     weights = weights or meta.get("default_weights", "ema")
     if weights not in ("ema", "raw"):
         raise ModelError(f"model {entry.name}: weights must be 'ema' or 'raw', not {weights!r}")
     key = "generator_ema" if weights == "ema" and "generator_ema" in wfiles else "generator"
     if key not in wfiles:
         raise ModelError(f"model {entry.name} has no generator weights")
+    src = _parser_source(folder, opened)
+    states = folder.tensors({key, "parser"} if src is folder else {key})
+    cfg = MgpeConfig.from_dict(meta["config"])
     gen = build_generator(cfg.model)
     try:
-        gen.load_state_dict(_weights(entry, meta, sha, key))
+        gen.load_state_dict(states[key])
     except RuntimeError as e:
         raise ModelError(f"model {entry.name}: weights do not fit its config: {e}") from None
-    parser = _load_parser(entry, meta, sha, cfg, device) if "parser" in wfiles else None
-    return LoadedModel(entry.name, path, meta, cfg, gen.eval().to(device), parser,
+    parser = None
+    if src is not None:
+        parser = _build_parser(entry, src, cfg, _parser_state(folder, src, states), device)
+    return LoadedModel(entry.name, entry.path, meta, cfg, gen.eval().to(device), parser,
                        "ema" if key == "generator_ema" else "raw")
 
 
-def _load_parser(entry: ModelEntry, meta: dict, sha: dict, cfg, device):
-    """The model's parser in eval mode (config as recorded; the model is verified)."""
+def _build_parser(entry: ModelEntry, src: _ModelFolder, cfg, state: dict, device):
+    """The parser in eval mode, built from the config recorded beside its weights."""
     from .model.config import ParserConfig
     from .model.parser import UNetParser
     from .typed_config import from_dict
 
-    pcfg = from_dict(ParserConfig, meta["parser"]["config"], "parser.config")
+    pcfg = from_dict(ParserConfig, src.meta["parser"]["config"], "parser.config")
     parser = UNetParser(cfg.model.label_schema, pcfg)
     try:
-        parser.load_state_dict(_weights(entry, meta, sha, "parser"))
+        parser.load_state_dict(state)
     except RuntimeError as e:
-        raise ModelError(f"model {entry.name}: parser weights do not fit: {e}") from None
+        where = "" if src.entry == entry else f" (model {src.entry.name}'s)"
+        raise ModelError(f"model {entry.name}: parser weights{where} do not fit: {e}") from None
     return parser.eval().to(device)
 
 
-def _require_parser(entry: ModelEntry, meta: dict) -> None:
-    if "parser" not in meta.get("weights", {}):
-        raise ModelError(f"model {entry.name} ships no parser")
+def _require_parser(folder: _ModelFolder, opened: dict | None = None) -> _ModelFolder:
+    src = _parser_source(folder, opened)
+    if src is None:
+        raise ModelError(f"model {folder.entry.name} ships no parser")
+    return src
 
 
 def load_model_parser(name_or_path: str | os.PathLike, device="cpu"):
     """(frozen parser, its config schema) of a model: ``mgpe train --parser MODEL``."""
     from .model.config import MgpeConfig
 
-    entry, meta, sha = _open_verified(name_or_path)
-    _require_parser(entry, meta)
-    cfg = MgpeConfig.from_dict(meta["config"])
-    parser = _load_parser(entry, meta, sha, cfg, device)
+    opened: dict = {}
+    folder = _open(_find(name_or_path, None, opened), opened)
+    src = _require_parser(folder, opened)
+    states = folder.tensors({"parser"} if src is folder else set())
+    cfg = MgpeConfig.from_dict(folder.meta["config"])
+    parser = _build_parser(folder.entry, src, cfg, _parser_state(folder, src, states), device)
     for p in parser.parameters():
         p.requires_grad_(False)
     return parser, cfg.model.label_schema
@@ -269,14 +520,15 @@ def load_generator_states(name_or_path: str | os.PathLike) -> tuple[ModelEntry, 
     """(entry, model config.json, {"generator": state, "generator_ema": state}) of a model, in
     float32, SHA-256 checked: the weights a fine-tune starts from (``mgpe train --init-from``).
     A model without EMA weights gives its generator weights for both."""
-    entry, meta, sha = _open_verified(name_or_path)
-    wfiles = meta.get("weights", {})
+    folder = _open(find_model(name_or_path))
+    entry, wfiles = folder.entry, folder.weights
     if "generator" not in wfiles and "generator_ema" not in wfiles:
         raise ModelError(f"model {entry.name} has no generator weights")
+    loaded = folder.tensors({k for k in ("generator", "generator_ema") if k in wfiles})
     states = {}
     for key, other in (("generator", "generator_ema"), ("generator_ema", "generator")):
-        states[key] = _as_float32(_weights(entry, meta, sha, key if key in wfiles else other))
-    return entry, meta, states
+        states[key] = _as_float32(loaded[key if key in loaded else other])
+    return entry, folder.meta, states
 
 
 # -- writing models ------------------------------------------------------------------------------
@@ -306,8 +558,9 @@ def write_model_folder(dest: Path, meta: dict, tensors: dict[str, dict],
             files[fname] = save_tensors(tmp / fname, state)
             weights[key] = fname
         full = {"format": FORMAT, "mgpe_version": __version__, **meta, "weights": weights}
-        write_json(tmp / "config.json", full, durable=True)
-        files["config.json"] = _sha(tmp / "config.json")
+        data = (json.dumps(full, indent=2) + "\n").encode()
+        write_bytes(tmp / "config.json", data, durable=True)
+        files["config.json"] = hashlib.sha256(data).hexdigest()
         write_json(tmp / "manifest.json", {"files": files}, durable=True)
         os.replace(tmp, dest)
     except BaseException:
@@ -326,14 +579,25 @@ def _check_name(name: str) -> None:
 def import_run(run: str | os.PathLike, name: str, parser: str | os.PathLike | None = None,
                description: str = "", licence: str = "unspecified",
                extra: dict | None = None, dest_root: Path | None = None,
-               half: bool = False) -> Path:
-    """Turn a training run (newest complete checkpoint) into a registered model."""
+               half: bool = False, parser_model: str | None = None) -> Path:
+    """Turn a training run (newest complete checkpoint) into a registered model.
+
+    The parser: ``parser`` (a train-parser folder or a model whose parser is copied), else the
+    one the run trained with (run.json); ``parser_model`` instead names an installed model whose
+    parser the new model uses without a copy of its own (``"parser": {"model": NAME}``). Either
+    way the model config records that parser's config (``config.model.parser``)."""
     from .checkpoint import load_checkpoint
-    from .train.runs import resolve_checkpoint
+    from .train.runs import read_run_info, resolve_checkpoint
 
     _check_name(name)
+    if parser is not None and parser_model is not None:
+        raise UsageError("give a parser to copy or a model whose parser to use, not both")
     if dest_root is None and name in {m.name for m in list_models()}:
         raise ModelError(f"a model named {name!r} already exists")
+    # the cheap checks first: run.json, the model whose parser to use
+    shared = _parser_to_share(parser_model) if parser_model is not None else None
+    if parser is None and parser_model is None and Path(run).is_dir():
+        parser = read_run_info(run).get("parser")
     sidecar = resolve_checkpoint(run)
     tensors, ckpt = load_checkpoint(sidecar)
     groups = {"generator": {}, "generator_ema": {}}
@@ -344,36 +608,55 @@ def import_run(run: str | os.PathLike, name: str, parser: str | os.PathLike | No
             groups["generator_ema"][k[len("ema."):]] = v
     extra = dict(extra or {})
     recipe = {"run": str(Path(run)), "step": ckpt["step"], **extra.pop("recipe", {})}
+    config = copy.deepcopy(ckpt["config"])
     meta = {"name": name, "description": description, "licence": licence,
-            "config": ckpt["config"], "recipe": recipe, "metrics": {}, **extra}
-    run_json = Path(run) / "run.json"
-    if parser is None and run_json.exists():
-        parser = read_json(run_json).get("parser")
-        # runs written by older versions stored the path as typed: relative to where training
-        # ran, usually the run folder's parent (a model name stays a name)
-        if parser and not Path(parser).is_absolute() and not Path(parser).exists() and \
-                (Path(run).resolve().parent / parser).exists():
-            parser = str(Path(run).resolve().parent / parser)
-    if parser is not None:
+            "config": config, "recipe": recipe, "metrics": {}, **extra}
+    classes = None
+    if shared is not None:
+        meta["parser"] = {"model": parser_model}
+        parser_cfg = shared.meta["parser"]["config"]
+        classes = shared.meta["config"]["model"]["schema"]["classes"]
+    elif parser is not None:
         groups["parser"], meta["parser"], classes = _parser_for_import(parser)
-        if classes != ckpt["config"]["model"]["schema"]["classes"]:
-            raise ModelError(f"parser {parser} predicts other classes than the model")
+        parser_cfg = meta["parser"]["config"]
+    if classes is not None:
+        if classes != config["model"]["schema"]["classes"]:
+            raise ModelError(f"parser {parser or parser_model} predicts other classes than the "
+                             "model")
+        config["model"]["parser"] = dict(parser_cfg)  # the config is the truth
     root = dest_root or user_models_dir()
     return write_model_folder(root / name, meta, groups, half=half)
 
 
+def _parser_to_share(parser_model: str) -> _ModelFolder:
+    """The folder of the installed model ``parser_model``, which must ship a parser itself."""
+    models = all_models()
+    if parser_model not in models:  # a reference is by name: a path would not travel
+        hint = did_you_mean(parser_model, models, cutoff=0.4)
+        raise UsageError(f"the model whose parser to use must be an installed model, not "
+                         f"{parser_model!r}.{hint}")
+    src = _require_parser(_open(models[parser_model]))
+    if src.entry.name != parser_model:
+        raise ModelError(f"model {parser_model} uses model {src.entry.name}'s parser: name "
+                         f"{src.entry.name} instead")
+    return src
+
+
 def _parser_for_import(parser) -> tuple[dict, dict, list]:
     """(weights, the model config's "parser" entry, class names) of a parser given as a
-    train-parser folder / parser.json, or as a model (name or folder) that ships one."""
+    train-parser folder / parser.json, or as a model (name or folder) that ships one or uses
+    another's (the weights are copied either way)."""
     from .checkpoint import load_tensors
     from .train.parser_io import FORMAT as PARSER_FORMAT
     from .train.parser_io import names_a_model, resolve_parser_path
 
     if names_a_model(parser):
-        entry, meta, sha = _open_verified(parser)
-        _require_parser(entry, meta)
-        return (_as_float32(_weights(entry, meta, sha, "parser")), dict(meta["parser"]),
-                meta["config"]["model"]["schema"]["classes"])
+        opened: dict = {}
+        folder = _open(find_model(parser), opened)
+        src = _require_parser(folder, opened)
+        states = folder.tensors({"parser"} if src is folder else set())
+        return (_as_float32(_parser_state(folder, src, states)), dict(src.meta["parser"]),
+                src.meta["config"]["model"]["schema"]["classes"])
     pmeta_path = resolve_parser_path(parser)
     pmeta = read_json(pmeta_path, "parser description")
     if pmeta.get("format") != PARSER_FORMAT:
@@ -386,7 +669,7 @@ def _parser_for_import(parser) -> tuple[dict, dict, list]:
 
 def export_model(name: str, dest: str | os.PathLike) -> Path:
     entry = find_model(name)
-    _require_verified(entry.path)
+    _open(entry).tensors(set())  # every file verified (streamed), nothing loaded
     dest = Path(dest)
     if dest.exists():
         raise ModelError(f"{dest} already exists")

@@ -1,8 +1,10 @@
-"""``mgpe demo``: every built-in operation on the built-in samples, as figures like the seed's.
+"""``mgpe demo``: every operation on the built-in samples, as figures like the seed's.
 
-Runs the operations through the same plugin code as ``mgpe edit`` (``op.prepare`` -> engine),
-with the default model (and its eye-mask variant when it has one), and writes one picture per
-figure plus an ``index.html`` with captions.
+Each operation declares its demo rows (``Operation.demo_cases``), so a plugin's operation is
+shown beside the built-in ones. Rows run through the same code as ``mgpe edit``
+(``op.prepare`` with options parsed by the operation's own click options -> engine), with the
+default model (and its eye-mask variant when the registry knows one), and the command writes
+one picture per figure plus an ``index.html`` with captions.
 """
 
 from __future__ import annotations
@@ -15,61 +17,77 @@ import click
 
 from mgpe_core import hookimpl
 
-#: Each figure: (file stem, title, caption, rows). A row: (operation, target, options, label).
-FIGURES = [
-    ("mask_to_face", "Mask-to-face synthesis",
-     "One target mask (sample 2), six style sources: different faces that all follow the mask.",
-     [("mask-to-face", "sample:2", {"styles": ("sample:0", "sample:3", "sample:5", "sample:7",
-                                                "sample:9", "sample:10"), "background": None},
-       "one mask, many faces")]),
-    ("component_edits", "Component editing",
-     "Each row: the photo, its edited mask, the result. Styles stay the photo's own.",
-     [("swap-mouth", "sample:5", {"reference": "sample:6"}, "open the mouth"),
-      ("swap-mouth", "sample:10", {"reference": "sample:7"}, "close the mouth"),
-      ("swap-eyes", "sample:2", {"reference": "sample:7"}, "other eyes"),
-      ("bangs", "sample:5", {"mode": "add", "reference": None, "depth": 0.7}, "add bangs"),
-      ("bangs", "sample:3", {"mode": "remove", "reference": None, "depth": 0.6},
-       "remove bangs"),
-      ("edit-mask", "sample:11", {"new_mask": "sample:2"}, "a whole new mask")]),
-    ("style_transfer", "Per-region style transfer",
-     "Each row: the photo, the style source, the result with that region's style.",
-     [("style", "sample:2", {"source": "sample:5", "regions": "hair", "per_region": ()},
-       "hair colour"),
-      ("style", "sample:7", {"source": "sample:4", "regions": "lips", "per_region": ()},
-       "lip colour"),
-      ("style", "sample:2", {"source": "sample:6", "regions": "eyes", "per_region": ()},
-       "iris colour"),
-      ("style", "sample:5", {"source": "sample:0", "regions": "beard", "per_region": ()},
-       "grow a beard")]),
-]
+#: The model variant the last figure compares with (when the model declares it).
+EYE_MASK = "eye-mask"
+
+#: Figures in order: stem -> (title, caption). Rows come from the operations' own demo cases
+#: (``Operation.demo_cases``); a case naming another figure gets a figure of its own.
+FIGURES = {
+    "mask_to_face": ("Mask-to-face synthesis",
+                     "One target mask (sample 2), six style sources: different faces that all "
+                     "follow the mask."),
+    "component_edits": ("Component editing",
+                        "Each row: the photo, its edited mask, the result. Styles stay the "
+                        "photo's own."),
+    "style_transfer": ("Per-region style transfer",
+                       "Each row: the photo, the style source, the result with that region's "
+                       "style."),
+}
+
+
+def collect_rows(skipped: list[str] | None = None) -> dict[str, list]:
+    """{figure: [(operation, DemoCase), ...]} from every registered operation, in registration
+    order (built-ins first, then plugins); known figures first. An operation whose
+    ``demo_cases()`` fails is left out, with the reason appended to ``skipped``."""
+    from mgpe_core.plugins import load_plugins
+
+    figures: dict[str, list] = {stem: [] for stem in FIGURES}
+    for op in load_plugins().operations.values():
+        try:
+            cases = list(op.demo_cases())
+        except Exception as e:  # one plugin's declaration must not stop the demo
+            if skipped is not None:
+                skipped.append(f"{op.name}: demo_cases() failed: {type(e).__name__}: {e}")
+            continue
+        for case in cases:
+            figures.setdefault(case.figure, []).append((op, case))
+    return {stem: rows for stem, rows in figures.items() if rows}
 
 
 def _run_rows(editor, ctx, rows):
-    """(captions, tiles per row) for a list of (op, target, options, label)."""
+    """(captions, tiles) per row: a mask input shows its photo, the mask and every result; an
+    edit that restyles from another photo shows that photo; one that changes the mask shows the
+    edited mask."""
+    from mgpe_core.operations import parse_options
     from mgpe_core.pictures import fit_square
-    from mgpe_core.plugins import get_operation
 
     size = max(128, editor.resolution)  # room for captions under small models' tiles
     out_rows = []
-    for op_name, target, options, label in rows:
-        op = get_operation(op_name)
-        tgt = target if op.input_kind == "mask" else ctx.portrait(target)
-        requests = op.prepare(ctx, tgt, **options)
+    for op, case in rows:
+        tgt = case.target if op.input_kind == "mask" else ctx.portrait(case.target)
+        requests = op.prepare(ctx, tgt, **parse_options(op, case.args))
         results = editor.edit(requests, batch_size=8)
+        label = case.label or op.name
         if op.input_kind == "mask":
-            photo = ctx.portrait(target)
+            photo = ctx.portrait(case.target)
             tiles = [photo.image, editor.schema.colorize(results[0].mask)]
             tiles += [r.image for r in results]
-            caps = ["target", "target mask"] + [f"style {s}" for s in options["styles"]]
-        elif op_name == "style":
-            src = requests[0].styles[next(iter(requests[0].styles))]
-            tiles = [tgt.image, src.image, results[0].image]
+            caps = ["target", "target mask"] + [
+                f"style {_style_source(req).name}" if _style_source(req) else label
+                for req in requests]
+        elif requests[0].mask is None and _style_source(requests[0]) is not None:
+            tiles = [tgt.image, _style_source(requests[0]).image, results[0].image]
             caps = ["photo", f"{label} from", label]
         else:
             tiles = [tgt.image, editor.schema.colorize(results[0].mask), results[0].image]
             caps = ["photo", "edited mask", label]
         out_rows.append((caps, [fit_square(t, size) for t in tiles]))
     return out_rows
+
+
+def _style_source(request):
+    """The first portrait other than the target that lends the request a style, or None."""
+    return next((p for p in request.styles.values() if p is not request.target), None)
 
 
 def _figure(rows):
@@ -90,45 +108,47 @@ def _figure(rows):
 
 def run_demo(out: Path, model_name: str | None, device: str, progress=None) -> dict:
     from mgpe_core.engine import Editor
+    from mgpe_core.errors import MgpeError
     from mgpe_core.io import write_bytes, write_image
-    from mgpe_core.operations import OpContext
-    from mgpe_core.registry import (
-        DEFAULT_MODEL,
-        find_model,
-        list_models,
-        load_model,
-        read_model_config,
-    )
+    from mgpe_core.operations import DemoCase, OpContext
+    from mgpe_core.plugins import get_operation
+    from mgpe_core.registry import DEFAULT_MODEL, find_model, load_model, model_variants
 
     t0 = time.perf_counter()
     name = model_name or DEFAULT_MODEL
+    skipped: list[str] = []
+    figures = collect_rows(skipped)
     editor = Editor(load_model(name, device=device), device=device)
     out.mkdir(parents=True, exist_ok=True)  # only once the model loaded: a refusal leaves nothing
     ctx = OpContext(editor.schema, editor.model.config,
                     parse=editor.parse if editor.parser else None)
-    written = []
-    for stem, title, caption, rows in FIGURES:
+    written, shown = [], {}
+    for stem, rows in figures.items():
+        title, caption = FIGURES.get(stem, (stem.replace("_", " ").capitalize(), ""))
         write_image(out / f"{stem}.png", _figure(_run_rows(editor, ctx, rows)))
         written.append((stem, title, caption))
+        shown[stem] = [f"{op.name}: {case.label}" for op, case in rows]
         if progress:
             progress()
-    variant = read_model_config(find_model(name).path).get("variants", {}).get("eye-mask")
-    skipped = []
-    if variant and variant not in {m.name for m in list_models()}:
-        skipped.append(f"eye_mask_variant: {name} names the eye-mask variant {variant!r}, "
-                       "which is not installed")
-        variant = None
-    if variant:
-        eye_editor = Editor(load_model(variant, device=device), device=device)
+    variant = None
+    if model_variants(name).get(EYE_MASK) not in (None, editor.model.name):
+        try:
+            variant = find_model(name, variant=EYE_MASK)
+        except MgpeError as e:  # declared, but not installed
+            skipped.append(f"eye_mask_variant: {e}")
+    if variant is not None:
+        eye_editor = Editor(load_model(variant.path if variant.source == "path"
+                                       else variant.name, device=device), device=device)
         eye_ctx = OpContext(eye_editor.schema, eye_editor.model.config)
+        style = get_operation("style")
         # As the seed's Figure 15: restyle the skin, keep the photo's eyes. The original's eye
         # windows carry the photo's skin around the eyes along; the variant's do not.
         fig_rows = []
         for photo, source in (("sample:2", "sample:4"), ("sample:7", "sample:1")):
             def skin(regions, ed, cx, photo=photo, source=source):
-                row = ("style", photo, {"source": source, "regions": regions,
-                                        "per_region": ()}, regions)
-                return _run_rows(ed, cx, [row])[0][1]
+                case = DemoCase("eye_mask_variant", photo,
+                                ("--from", source, "--regions", regions), regions)
+                return _run_rows(ed, cx, [(style, case)])[0][1]
 
             orig = skin("skin", editor, ctx)
             fig_rows.append((["photo", "skin style from", "original: skin",
@@ -138,11 +158,11 @@ def run_demo(out: Path, model_name: str | None, device: str, progress=None) -> d
         fig = _figure(fig_rows)
         write_image(out / "eye_mask_variant.png", fig)
         written.append(("eye_mask_variant", "Original vs eye-mask variant",
-                        f"{name} vs {variant}, as the paper's Figure 15: the skin takes another "
-                        "face's style while the eyes stay the photo's. The original's eye windows "
-                        "bring the photo's skin around the eyes with them; the eye-mask variant "
-                        "feeds only eye pixels to the eye encoders, so the skin tone stays even. "
-                        "Last column: the original with the eyes restyled too."))
+                        f"{name} vs {variant.name}, as the paper's Figure 15: the skin takes "
+                        "another face's style while the eyes stay the photo's. The original's "
+                        "eye windows bring the photo's skin around the eyes with them; the "
+                        "eye-mask variant feeds only eye pixels to the eye encoders, so the skin "
+                        "tone stays even. Last column: the original with the eyes restyled too."))
     if progress:
         progress()
     seconds = time.perf_counter() - t0
@@ -156,7 +176,7 @@ def run_demo(out: Path, model_name: str | None, device: str, progress=None) -> d
             f"({editor.resolution} px), built-in samples, {seconds:.1f} s.</p>{body}\n")
     write_bytes(out / "index.html", page.encode())
     return {"out": str(out), "model": editor.model.name, "seconds": round(seconds, 2),
-            "figures": [f"{s}.png" for s, _, _ in written], "skipped": skipped}
+            "figures": [f"{s}.png" for s, _, _ in written], "rows": shown, "skipped": skipped}
 
 
 @click.command("demo")
@@ -166,7 +186,7 @@ def run_demo(out: Path, model_name: str | None, device: str, progress=None) -> d
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def demo_command(out, model, device, as_json):
-    """Run every built-in operation on the built-in samples and write figures + index.html.
+    """Run every operation on the built-in samples and write figures + index.html.
 
     Example: mgpe demo -o demo/
     """
@@ -174,7 +194,7 @@ def demo_command(out, model, device, as_json):
 
     from mgpe_core.console import err_console, progress_bar
 
-    with progress_bar("demo figures", len(FIGURES) + 1) as advance:
+    with progress_bar("demo figures", len(collect_rows()) + 1) as advance:
         summary = run_demo(out, model, device, progress=advance)
     for why in summary["skipped"]:
         err_console.print(f"[yellow]skipped[/] {why}", highlight=False)

@@ -29,24 +29,44 @@ from mgpe_core import hookimpl
               help="Seed of the pairings (which face is whose reference / style source).")
 @click.option("--fid-weights", type=click.Path(path_type=Path), default=None, metavar="PATH",
               help="FID Inception weights (.safetensors); without them FID is skipped.")
+@click.option("--ops", "ops", metavar="OP[,OP...]", default=None,
+              help="Operations (or case labels such as bangs-add) to score, comma-separated; "
+                   "any registered operation, plugins' included [default: the benchmark's "
+                   "built-in cases].")
 @click.option("--compile", "compile_synthesis", is_flag=True,
               help="Compile the synthesis network first (torch.compile; tens of seconds up "
                    "front, then faster edits: worth it for large --n).")
-def eval_command(model, data, n, split, as_json, out, device, seed, fid_weights,
+def eval_command(model, data, n, split, as_json, out, device, seed, fid_weights, ops,
                  compile_synthesis):
     """Benchmark a model: reconstruction (PSNR, SSIM), mask fidelity (parser mIoU of edited
     outputs), style transfer (colour distance to the style source), locality (change outside
     the edited region) and, with --fid-weights, FID.
 
-    Example: mgpe eval --model mgpe-synth-128 --n 200 --out eval-report/
+    Every edit runs through the registered operation's own code, as `mgpe edit` runs it;
+    an operation declares how it is scored (docs/plugins.md), so a plugin's operation is
+    scored like a built-in one.
+
+    \b
+    Examples:
+      mgpe eval --model mgpe-synth-128 --n 200 --out eval-report/
+      mgpe eval --ops swap-brows,swap-nose --n 50
     """
     import json
 
     from mgpe_core.console import err_console, progress_bar
-    from mgpe_core.evaluate import evaluate, json_report, report_markdown, write_report
+    from mgpe_core.evaluate import (
+        evaluate,
+        json_report,
+        report_markdown,
+        select_cases,
+        write_report,
+    )
     from mgpe_core.registry import DEFAULT_MODEL, find_model
 
     find_model(model or DEFAULT_MODEL)  # an unknown name fails now, with suggestions
+    if ops is not None:
+        ops = [o.strip() for o in ops.split(",") if o.strip()]
+        select_cases(ops)  # an unknown operation fails now, with suggestions
     if out is not None:  # the report is written last: refuse an impossible --out first
         from mgpe_core.errors import MgpeError, UsageError
 
@@ -68,7 +88,7 @@ def eval_command(model, data, n, split, as_json, out, device, seed, fid_weights,
     with progress_bar("evaluating", None) as advance:
         report = evaluate(model or DEFAULT_MODEL, data, n=n, seed=seed, device=device,
                           fid_weights=fid_weights, progress=advance, split=split,
-                          compile=compile_synthesis)
+                          compile=compile_synthesis, ops=ops)
     data_json = write_report(report, out) if out is not None else json_report(report)
     if as_json:
         click.echo(json.dumps(data_json, indent=2))

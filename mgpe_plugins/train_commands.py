@@ -187,6 +187,7 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
         init_process_group,
         resolve_device,
     )
+    from mgpe_core.train.runs import read_run_info, write_run_info
     from mgpe_core.train.trainer import StopFlag, Trainer, install_signal_handlers
 
     check_output_folder(run_dir)
@@ -209,19 +210,16 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
         run_info = {}
         if init_from is not None and not resumed:
             run_info["init_from"] = trainer.init_from(init_from)
-        elif (run_dir / "run.json").exists():  # a resumed fine-tune keeps its origin on record
-            previous = json.loads((run_dir / "run.json").read_text())
+        else:  # a resumed fine-tune keeps its origin on record
+            previous = read_run_info(run_dir)
             run_info.update({k: previous[k] for k in ("init_from",) if k in previous})
         if info.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
-            write_json(run_dir / "config.json", cfg.to_dict())
-            write_json(run_dir / "run.json", {
-                **run_info,
-                "data": str(Path(data_dir).resolve()),
-                "parser": str(Path(parser_path).resolve() if Path(parser_path).exists()
-                              else parser_path),
-                "device": str(dev),
-                "world_size": info.world_size, "pid": os.getpid(),
+            # the trainer's config: the model's parser entry is the parser actually used
+            write_json(run_dir / "config.json", trainer.cfg.to_dict())
+            write_run_info(run_dir, {
+                **run_info, "data": str(data_dir), "parser": str(parser_path),
+                "device": str(dev), "world_size": info.world_size, "pid": os.getpid(),
                 "parameters": trainer.param_counts,
             })
         stop = StopFlag()

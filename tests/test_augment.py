@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from mgpe_core.data.augment import PortraitAugment
-from mgpe_core.data.prepared import synthetic_face_labels
 from mgpe_core.errors import UsageError
 from mgpe_core.labels import convert, get_schema
+from mgpe_core.testing import synthetic_face_labels
 
 M11 = get_schema("mgpe-11")
 C19 = get_schema("celebamask-19")

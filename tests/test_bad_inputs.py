@@ -31,6 +31,18 @@ def files(tmp_path):
     return tmp_path, img, lab
 
 
+@pytest.fixture
+def no_model_load(monkeypatch):
+    """Fails the test if any model's networks are loaded: bad input must be refused first
+    (a load costs seconds; a refusal must not)."""
+    import mgpe_core.registry
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was loaded before the bad input was refused")
+
+    monkeypatch.setattr(mgpe_core.registry, "load_model", refuse)
+
+
 def edit(*extra):
     return ["edit", "style", *extra, "--from", "sample:1", "--model", "tiny"]
 
@@ -99,7 +111,7 @@ def _empty_mask(tmp):
     (_unknown_schema, 1, "unknown schema 'helen-11'"),
     (_empty_mask, 1, "has no face (background only)"),
 ])
-def test_bad_photo_or_mask(tiny_home, files, capsys, make, code, message):
+def test_bad_photo_or_mask(tiny_home, files, capsys, no_model_load, make, code, message):
     tmp, _, _ = files
     path = make(tmp)
     got, _, err = run(capsys, *edit(str(path), "-o", str(tmp / "out.png")))
@@ -174,6 +186,7 @@ def test_disk_full_leaves_no_partial_file(tiny_home, files, capsys, monkeypatch)
     assert sorted(p.name for p in tmp.iterdir()) == ["photo.mask.png", "photo.png"]
 
 
+@pytest.mark.slow
 def test_huge_image_is_handled(tiny_home, tmp_path, capsys):
     img, lab = load_sample(2)
     big = np.asarray(Image.fromarray(img).resize((6000, 6000), Image.Resampling.BILINEAR))
@@ -194,13 +207,14 @@ def test_huge_image_is_handled(tiny_home, tmp_path, capsys):
     (["edit", "style", "sample:0", "--from", "sample:1", "--model", "mgpe-synth-12"], 2,
      "unknown model 'mgpe-synth-12'"),
     (["edit", "style", "sample:0", "--from", "sample:1", "--model", "tiny", "--variant", "big"],
-     2, "'big' is not one of 'default', 'eye-mask'"),
+     2, "model tiny has no variant 'big' (its variants: default, eye-mask)"),
     (["train", "--out", "x", "--dry-run", "--set", "model.width=wide"], 1,
      "model.width: expected a number, got 'wide'"),
     (["train", "--out", "x", "--dry-run", "--set", "model.colour=1"], 1,
      "unknown key 'colour'"),
 ])
-def test_unknown_names_and_bad_config(tiny_home, tmp_path, capsys, args, code, message):
+def test_unknown_names_and_bad_config(tiny_home, tmp_path, capsys, no_model_load, args, code,
+                                      message):
     got, _, err = run(capsys, *args, *(["-o", str(tmp_path / "o.png")] if args[0] == "edit"
                                        and args[1] != "nope" else []))
     assert got == code, err

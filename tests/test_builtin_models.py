@@ -10,7 +10,14 @@ import pytest
 
 from mgpe_cli.main import main
 from mgpe_core.io import read_image
-from mgpe_core.registry import DEFAULT_MODEL, find_model, load_model, read_model_config, verify
+from mgpe_core.registry import (
+    DEFAULT_MODEL,
+    find_model,
+    load_model,
+    model_variants,
+    read_model_config,
+    verify,
+)
 
 MAIN, VARIANT = "mgpe-synth-128", "mgpe-synth-128-eyemask"
 MODEL_DATA = Path(__file__).resolve().parents[1] / "mgpe_plugins" / "model_data"
@@ -35,16 +42,54 @@ def test_builtin_model_is_shipped_verified_and_documented(name):
     assert meta["config"]["model"]["resolution"] == 128
 
 
-def test_variant_is_a_trained_eye_mask_model():
+def test_variant_is_a_trained_eye_mask_model_sharing_the_parser():
     main_meta, var_meta = (read_model_config(find_model(n).path) for n in (MAIN, VARIANT))
     assert DEFAULT_MODEL == MAIN and main_meta["variants"] == {"eye-mask": VARIANT}
+    assert var_meta["variant"] == "eye-mask" and var_meta["variant_of"] == MAIN
+    assert model_variants(MAIN) == model_variants(VARIANT) == {"eye-mask": VARIANT}
     assert main_meta["config"]["model"]["eye_window"] == "fixed"
     assert var_meta["config"]["model"]["eye_window"] == "mask"
     assert "--set model.eye_window=mask" in var_meta["recipe"]["train_command"]
-    a, b = load_model(MAIN), load_model(VARIANT)
+    a, b = load_model(MAIN), load_model(MAIN, variant="eye-mask")
+    assert b.name == VARIANT
     sa, sb = a.generator.state_dict(), b.generator.state_dict()
     assert sa.keys() == sb.keys()
     assert any(not np.array_equal(sa[k].numpy(), sb[k].numpy()) for k in sa)  # trained apart
+    # one parser ships, in the default model; the variant uses it
+    assert var_meta["parser"] == {"model": MAIN} and "parser" not in var_meta["weights"]
+    assert sorted(MODEL_DATA.glob("*/parser.safetensors")) == [
+        MODEL_DATA / MAIN / "parser.safetensors"]
+    pa, pb = a.parser.state_dict(), b.parser.state_dict()
+    assert all(np.array_equal(pa[k].numpy(), pb[k].numpy()) for k in pa)
+    assert find_model(VARIANT).describe()["has_parser"]
+
+
+@pytest.mark.parametrize("name", [MAIN, VARIANT])
+def test_config_builds_exactly_the_shipped_networks(name):
+    """config.json is the truth: its model config builds a generator and a parser whose state
+    dicts have exactly the keys and shapes of the shipped tensors, and names the parser that
+    ships (``config.model.parser`` == ``parser.config``)."""
+    from safetensors import safe_open
+
+    from mgpe_core.model.build import build_generator, build_parser
+    from mgpe_core.model.config import MgpeConfig, ParserConfig
+    from mgpe_core.typed_config import from_dict
+
+    def shapes(file):
+        with safe_open(str(file), "pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+
+    folder = find_model(name).path
+    meta = read_model_config(folder)
+    cfg = MgpeConfig.from_dict(meta["config"]).model
+    parser_folder = find_model(meta["parser"].get("model", name)).path
+    parser_meta = read_model_config(parser_folder)
+    assert cfg.parser == from_dict(ParserConfig, parser_meta["parser"]["config"], "parser")
+    gen = {k: tuple(v.shape) for k, v in build_generator(cfg).state_dict().items()}
+    for key in ("generator", "generator_ema"):
+        assert shapes(folder / meta["weights"][key]) == gen, key
+    parser = {k: tuple(v.shape) for k, v in build_parser(cfg).state_dict().items()}
+    assert shapes(parser_folder / parser_meta["weights"]["parser"]) == parser
 
 
 def test_builtin_weights_fit_the_package_budget():

@@ -85,3 +85,18 @@ def test_pickles_and_garbage_are_refused(tmp_path):
         load_tensors(tmp_path / "g.safetensors")
     with pytest.raises(CheckpointError, match="not found"):
         load_tensors(tmp_path / "missing.safetensors")
+
+
+def test_one_read_gives_the_bytes_and_their_hash(tmp_path):
+    """read_hashed + tensors_from_bytes: what a model load uses to read, check and load each
+    weights file once; the hash equals the streamed one (mgpe models verify)."""
+    from mgpe_core.checkpoint import read_hashed, sha256_file, tensors_from_bytes
+
+    sha = save_tensors(tmp_path / "t.safetensors", {"w": torch.arange(3.0)})
+    data, got = read_hashed(tmp_path / "t.safetensors")
+    assert got == sha == sha256_file(tmp_path / "t.safetensors")
+    assert torch.equal(tensors_from_bytes(data, "t")["w"], torch.arange(3.0))
+    with pytest.raises(CheckpointError, match="some.file looks like a pickle"):
+        tensors_from_bytes(pickle.dumps({"w": 1}), "some.file")
+    with pytest.raises(CheckpointError, match="checksum mismatch for .*t.safetensors"):
+        load_tensors(tmp_path / "t.safetensors", "0" * 64)

@@ -196,7 +196,7 @@ CASES = [
     case("edit style sample:0 --from sample:1 -o {tmp}/e.png --model " + TAMPERED, 1,
          "failed verification"),
     case("edit style sample:0 --from sample:1 -o {tmp}/e.png --variant eye-mask "
-         "--model tiny-noparser", 2, "model tiny-noparser has no eye-mask variant"),
+         "--model tiny-noparser", 2, "model tiny-noparser has no variant 'eye-mask'"),
     case("edit style sample:0 --from sample:1 -o {tmp}/e.png --device bogus " + MODEL, 2,
          "unknown device 'bogus'"),
     case("edit style sample:0 --from sample:1 -o {tmp}/e.txt " + MODEL, 2,
@@ -254,10 +254,10 @@ CASES = [
 def fx(tiny_home, tmp_path_factory):
     """Bad and good inputs shared by every case; cases must leave this folder unchanged."""
     from mgpe_core.checkpoint import save_checkpoint
-    from mgpe_core.data.prepared import make_prepared_folder
     from mgpe_core.io import read_json, write_image
     from mgpe_core.registry import load_model
     from mgpe_core.samples import load_sample
+    from mgpe_core.testing import make_prepared_folder
 
     root = tmp_path_factory.mktemp("sweep")
     (root / "empty").mkdir()

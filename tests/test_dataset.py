@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
 from mgpe_core.data.dataset import PartnerSampler, PortraitDataset, partner_permutation
-from mgpe_core.data.prepared import PreparedFolder, make_prepared_folder
+from mgpe_core.data.prepared import PreparedFolder
 from mgpe_core.errors import DatasetError, UsageError
 from mgpe_core.io import read_label_map
 from mgpe_core.labels import convert, get_schema
+from mgpe_core.testing import make_prepared_folder
 
 C19 = get_schema("celebamask-19")
 M11 = get_schema("mgpe-11")

@@ -10,6 +10,7 @@ from mgpe_core.errors import LabelError, UsageError
 from mgpe_core.labels import convert, get_schema
 from mgpe_core.registry import load_model
 from mgpe_core.samples import load_sample
+from mgpe_core.testing import pil_feathered as _old_feathered
 
 C19, M11 = get_schema("celebamask-19"), get_schema("mgpe-11")
 
@@ -145,6 +146,7 @@ def test_bf16_precision_stores_bf16_weights_and_stays_close_to_fp32(editor, tiny
     assert 0 < np.abs(out.astype(float) - ref.astype(float)).mean() < 2.0
 
 
+@pytest.mark.slow
 def test_compiled_synthesis_gives_the_same_edits(editor, tiny_home):
     """torch.compile (inductor, frozen weights) on the synthesis network: same pixels as the
     eager fast path within one 8-bit level, on a private copy of the generator."""
@@ -158,3 +160,153 @@ def test_compiled_synthesis_gives_the_same_edits(editor, tiny_home):
     out = [r.image for r in compiled.edit(req)]
     for a, b in zip(ref, out, strict=True):
         assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
+# -- each thing once: square geometry shared, separable feathering, batched parsing --------------
+
+
+def _old_to_square(image, labels, size):
+    """to_square as it was (pad and resize photo and labels in one pass): the reference."""
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    side = max(h, w)
+    top, left = (side - h) // 2, (side - w) // 2
+    if h != w:
+        image = np.pad(image, ((top, side - h - top), (left, side - w - left), (0, 0)),
+                       mode="edge")
+        if labels is not None:
+            labels = np.pad(labels, ((top, side - h - top), (left, side - w - left)))
+    if side != size:
+        image = np.array(Image.fromarray(image).resize((size, size), Image.Resampling.LANCZOS))
+        if labels is not None:
+            labels = np.array(Image.fromarray(labels).resize((size, size),
+                                                               Image.Resampling.NEAREST))
+    return image, labels, (top, left, side)
+
+
+
+
+def test_to_square_split_gives_the_same_squares():
+    from mgpe_core.engine import square_geometry, square_image, square_labels
+
+    rng = np.random.default_rng(0)
+    for h, w, size in [(120, 90, 64), (90, 120, 64), (64, 64, 64), (50, 51, 64), (256, 256, 64),
+                       (31, 200, 128)]:
+        img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        lab = rng.integers(0, 11, (h, w), dtype=np.uint8)
+        want = _old_to_square(img, lab, size)
+        got = to_square(img, lab, size)
+        assert got[2] == want[2] == square_geometry((h, w))
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+        assert np.array_equal(square_image(img, got[2], size), want[0])
+        assert np.array_equal(square_labels(lab, got[2], size), want[1])
+        assert to_square(img, None, size)[1] is None
+
+
+def test_non_square_mask_edit_is_bit_identical_to_squaring_each_mask_with_the_photo(editor):
+    """The edited mask and the keep-unedited region are squared with the photo's geometry
+    (no second and third Lanczos pass): the pixels are those of the one-pass to_square."""
+    from mgpe_core.engine import blend, blend_radius, edit_region, feathered
+
+    a = sample(0)
+    p = Portrait(a.image[20:236, 40:200].copy(), a.labels[20:236, 40:200].copy(), "crop")
+    edited = p.labels.copy()
+    edited[150:170, 40:120] = M11.index("hair")
+    req = EditRequest(p, mask=edited, styles={"hair": sample(5)})
+    res = editor.edit([req])[0]
+    square, _, _ = _old_to_square(p.image, p.labels, 64)
+    _, mask, _ = _old_to_square(p.image, edited, 64)
+    _, region, _ = _old_to_square(p.image, edit_region(req, M11).astype(np.uint8), 64)
+    assert np.array_equal(res.mask, mask)
+    want = blend(res.model_image, square, feathered(region.astype(bool), blend_radius(64)))
+    assert np.array_equal(res.image, want)
+    pasted = editor.edit([req], paste_back=True)[0]
+    assert pasted.image.shape == p.image.shape and np.array_equal(pasted.model_image,
+                                                                    res.model_image)
+
+
+def test_feathered_equals_the_old_pil_max_filter():
+    from mgpe_core.engine import feathered
+
+    rng = np.random.default_rng(1)
+    blobs = np.zeros((150, 110), bool)
+    blobs[20:60, 30:90] = blobs[100:149, 0:20] = True  # one blob touches two borders
+    cases = [(blobs, 3, 1024), (blobs, 0, 1024), (np.zeros((40, 70), bool), 4, 1024),
+             (np.ones((33, 21), bool), 2, 1024), (rng.random((90, 130)) < 0.05, 5, 1024),
+             (blobs, 9, 64), (rng.random((260, 180)) < 0.01, 7, 100)]  # the last two: scaled
+    for mask, radius, work in cases:
+        new, old = feathered(mask, radius, work), _old_feathered(mask, radius, work)
+        assert new.shape == old.shape == mask.shape and new.dtype == np.float32
+        assert np.abs(new - old).max() <= 1 / 255 + 1e-7
+
+
+def test_parse_in_batches_gives_the_labels_of_one_at_a_time(editor):
+    from mgpe_core.engine import from_square
+
+    a, b = sample(1).image, sample(4).image
+    images = [a, a[10:200, 30:250].copy(), b[:, :100].copy(), b, a[:64, :64].copy()]
+    batched = editor.parse(images, batch_size=2)
+    single = [editor.parse([img], batch_size=1)[0] for img in images]
+    for img, x, y in zip(images, batched, single, strict=True):
+        assert x.shape == y.shape == img.shape[:2] and x.dtype == np.uint8
+        assert np.array_equal(x, y)
+    # one at a time as before the batching: square, parse one image, back to its size
+    sq, _, geo = to_square(images[2], None, 64)
+    x = torch.from_numpy(sq).permute(2, 0, 1)[None].float().div(127.5).sub(1)
+    with torch.inference_mode():
+        lab = editor.parser.parse(x)[0].byte().numpy()
+    assert np.array_equal(batched[2], from_square(lab, geo, images[2].shape[:2], nearest=True))
+    with pytest.raises(UsageError, match="batch_size"):
+        editor.parse(images, batch_size=0)
+
+
+def test_blend_computes_only_where_alpha_is_positive_with_the_same_pixels():
+    from mgpe_core.engine import blend
+
+    def old_blend(generated, original, alpha):
+        out = np.empty_like(original)
+        for y in range(0, original.shape[0], 512):
+            a = alpha[y:y + 512, :, None]
+            mix = a * generated[y:y + 512] + (1 - a) * original[y:y + 512].astype(np.float32)
+            out[y:y + 512] = np.clip(np.round(mix), 0, 255).astype(np.uint8)
+        return out
+
+    rng = np.random.default_rng(2)
+    for h, w in [(1100, 300), (64, 64), (1, 7)]:
+        gen = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        photo = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        patch = np.zeros((h, w), np.float32)
+        patch[h // 3:h // 2 + 1, w // 4:w // 2 + 1] = rng.random((h // 2 + 1 - h // 3,
+                                                                 w // 2 + 1 - w // 4))
+        for alpha in (np.zeros((h, w), np.float32), np.ones((h, w), np.float32), patch,
+                      rng.random((h, w)).astype(np.float32)):
+            assert np.array_equal(blend(gen, photo, alpha), old_blend(gen, photo, alpha))
+    assert np.array_equal(blend(gen, photo, np.zeros((h, w), np.float32)), photo)
+
+
+def test_from_square_drops_the_padding_columns_with_the_same_pixels():
+    """from_square resizes only the photo's own columns in PIL's vertical pass: the pixels of
+    resizing the whole square (bicubic / nearest) and cropping."""
+    from PIL import Image
+
+    from mgpe_core.engine import from_square, square_geometry
+
+    def whole(pixels, geometry, out_hw, nearest):
+        top, left, side = geometry
+        resample = Image.Resampling.NEAREST if nearest else Image.Resampling.BICUBIC
+        big = np.asarray(Image.fromarray(pixels).resize((side, side), resample))
+        return big[top:top + out_hw[0], left:left + out_hw[1]]
+
+    rng = np.random.default_rng(3)
+    for size, h, w in [(64, 120, 90), (64, 90, 120), (64, 64, 64), (128, 700, 333),
+                       (37, 41, 40), (64, 1, 300), (64, 300, 1), (128, 3000, 2000)]:
+        geo = square_geometry((h, w))
+        smooth = np.asarray(Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+                            .resize((size, size), Image.Resampling.BILINEAR))
+        for pixels, nearest in ((rng.integers(0, 256, (size, size, 3), dtype=np.uint8), False),
+                                (smooth, False),
+                                (rng.integers(0, 11, (size, size), dtype=np.uint8), True)):
+            got = from_square(pixels, geo, (h, w), nearest)
+            assert got.shape[:2] == (h, w)
+            assert np.array_equal(got, whole(pixels, geo, (h, w), nearest)), (size, h, w)

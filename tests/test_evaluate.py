@@ -196,8 +196,8 @@ def test_cli_report_files(tiny_home, synth_folder, tmp_path, capsys):
 def test_no_parser_resized_and_converted_data(tiny_home, tmp_path):
     """A celebamask-19 folder at 80 px, a model without parser: resized, converted, and the
     mask-fidelity section says why it is missing instead of failing."""
-    from mgpe_core.data.prepared import make_prepared_folder
     from mgpe_core.evaluate import evaluate, json_report
+    from mgpe_core.testing import make_prepared_folder
 
     make_prepared_folder(tmp_path / "d", count=4, size=80, schema_name="celebamask-19",
                          n_test=2)

@@ -29,6 +29,8 @@ EXAMPLE = ROOT / "examples" / "mgpe-plugin-example"
 OP = "flip-mask"
 TIMEOUT = 120  # seconds per subprocess (each takes ~1-3 s)
 
+pytestmark = pytest.mark.slow  # a pip install into a fresh venv, then subprocesses
+
 
 def _site_dirs() -> list[str]:
     paths = sysconfig.get_paths()
@@ -146,6 +148,30 @@ def test_edit_runs_the_operation(venv_python, tiny_home, tmp_path):
     np.testing.assert_array_equal(used, expected)
     _, own, _ = to_square(sample.image, sample.labels, 64)
     assert (used != own).any()
+
+
+def test_eval_and_demo_run_the_operation(venv_python, tiny_home, tmp_path):
+    """The plugin's declared evaluation cases are scored by `mgpe eval --ops`, like a built-in
+    operation's, and its demo row joins the built-in figure."""
+    proc = mgpe(venv_python, "eval", "--ops", OP, "--n", "4", "--model", "tiny", "--json",
+                MGPE_HOME=tiny_home)
+    report = json.loads(proc.stdout)
+    scored = report["mask_fidelity"]["operations"]
+    assert set(scored) == {OP, f"{OP}-mirror-styles"}
+    assert scored[OP]["n"] == 4 and 0 <= scored[OP]["mean_iou"] <= 1
+    assert set(report["locality"]["operations"]) == {OP, f"{OP}-mirror-styles"}
+    assert report["style_transfer"]["regions"] == {}  # no colour case declared
+
+    # Not part of the default benchmark: installing a plugin leaves its figures alone.
+    proc = mgpe(venv_python, "eval", "--n", "2", "--model", "tiny", "--json",
+                MGPE_HOME=tiny_home)
+    assert OP not in json.loads(proc.stdout)["mask_fidelity"]["operations"]
+
+    proc = mgpe(venv_python, "demo", "--model", "tiny", "-o", tmp_path / "demo", "--json",
+                MGPE_HOME=tiny_home)
+    summary = json.loads(proc.stdout)
+    assert f"{OP}: mirrored mask" in summary["rows"]["component_edits"]
+    assert (tmp_path / "demo" / "component_edits.png").is_file()
 
 
 def test_broken_plugin_is_isolated(venv_python, broken_plugin):

@@ -187,6 +187,7 @@ def test_features_shape_determinism_and_sensitivity(random_net):
     assert (f1[0] - f1[1]).abs().max() > 1e-3  # different inputs, different features
 
 
+@pytest.mark.slow
 def test_load_inception_round_trip(random_net, weights_file):
     loaded = load_inception(weights_file)
     assert loaded.weights_name == WEIGHTS_FILE and not loaded.training
@@ -250,6 +251,7 @@ def run(capsys, *args):
     return code, cap.out, cap.err
 
 
+@pytest.mark.slow
 def test_cli_folders_stats_and_json(tmp_path, weights_file, capsys):
     real, fake = _folder(tmp_path, "real", 0), _folder(tmp_path, "fake", 1)
     stats = tmp_path / "real.npz"

@@ -7,14 +7,18 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from mgpe_core.checkpoint import find_latest, load_checkpoint
-from mgpe_core.data.prepared import make_prepared_folder
 from mgpe_core.labels import get_schema
 from mgpe_core.model.config import MgpeConfig, ParserConfig
+from mgpe_core.testing import make_prepared_folder
 from mgpe_core.train.parser_trainer import train_parser
 
 TINY = dict(resolution=64, width=0.125, latent_dim=16, res_blocks=1,
             parser=dict(base_channels=4, depth=2), discriminator=dict(base_channels=8))
+
+pytestmark = pytest.mark.slow  # ten training subprocesses, each killed mid-step
 
 
 def test_sigkill_ten_times_then_resume(tmp_path):

@@ -1,4 +1,5 @@
-"""Mask edits: component transplants, bangs, class edits — exact results on hand-built faces,
+"""Mask edits: the core primitives (transplants, class edits) and the geometry of the swap and
+bangs operations (their modules in mgpe_plugins/ops) — exact results on hand-built faces,
 and properties (ids in the schema, inputs untouched, changes confined) on random face-like
 masks, for every built-in schema."""
 
@@ -10,6 +11,8 @@ from hypothesis import strategies as st
 from mgpe_core import mask_edit as me
 from mgpe_core.errors import LabelError, UsageError
 from mgpe_core.labels import BUILTIN_SCHEMAS, CELEBAMASK_CLASSES, LabelSchema, get_schema
+from mgpe_plugins.ops import bangs as bangs_op
+from mgpe_plugins.ops import swap as swap_op
 
 SCHEMAS = [get_schema(n) for n in ("mgpe-11", "mgpe-12-glasses", "celebamask-19")]
 M11 = get_schema("mgpe-11")
@@ -108,7 +111,7 @@ def test_swap_mouth_exact(schema):
     for name, b in REF_MOUTH.items():
         ref[b[0]:b[1] + 1, b[2]:b[3] + 1] = schema.index(name)
     before = photo.copy()
-    out = me.swap_mouth(photo, ref, schema)
+    out = swap_op.swap_mouth(photo, ref, schema)
     check_output(out, photo, schema)
     assert np.array_equal(photo, before)  # input untouched
 
@@ -135,11 +138,11 @@ def test_swap_mouth_closed_reference_and_scale():
     for name, b in REF_MOUTH.items():
         photo[b[0]:b[1] + 1, b[2]:b[3] + 1] = M11.index(name)
     ref = face(M11)  # closed: no inner mouth
-    out = me.swap_mouth(photo, ref, M11)
+    out = swap_op.swap_mouth(photo, ref, M11)
     assert not (out == M11.index("mouth")).any()
     assert me.part_box(out, M11.ids(MOUTH)) == (42, 46, 23, 36)  # ref box shifted by (-2, -2)
     # match_size: the reference mouth (14 px wide) is scaled to the photo's (16 px)
-    out = me.swap_mouth(photo, ref, M11, match_size=True)
+    out = swap_op.swap_mouth(photo, ref, M11, match_size=True)
     y0, y1, x0, x1 = me.part_box(out, M11.ids(MOUTH))
     assert (x0, x1) == (22, 37) and y1 - y0 + 1 in (5, 6)
     assert not (out == M11.index("mouth")).any()
@@ -160,7 +163,7 @@ def test_transplant_scale_about_centre():
 def test_transplant_overwrite_rule_and_clipping():
     photo = face(M11)
     ref = face(M11, nose=(20, 44, 27, 36))  # a long nose: reaches the brows' row and the lips
-    out = me.swap_nose(photo, ref, M11)
+    out = swap_op.swap_nose(photo, ref, M11)
     nose = out == M11.index("nose")
     # pasted only over skin (and the old nose): eyes, lips and brows are kept
     for name in ("l_eye", "r_eye", "u_lip", "l_brow"):
@@ -171,7 +174,7 @@ def test_transplant_overwrite_rule_and_clipping():
     assert (out2[44, 27:37] == M11.index("nose")).all()
     # a component shifted partly outside the image is clipped, not wrapped
     photo_edge = face(M11, nose=(60, 63, 0, 3))
-    out3 = me.swap_nose(photo_edge, ref, M11)  # shift (30, -30): rows 50.., columns ..6
+    out3 = swap_op.swap_nose(photo_edge, ref, M11)  # shift (30, -30): rows 50.., columns ..6
     nose3 = out3 == M11.index("nose")
     assert nose3.any() and not (nose3 & ~box_mask((50, 63, 0, 6))).any()
 
@@ -180,7 +183,7 @@ def test_transplant_overwrite_rule_and_clipping():
 def test_swap_eyes_each_at_its_own_centre(schema):
     photo = face(schema)
     ref = face(schema, l_eye=(27, 31, 18, 27), r_eye=(26, 29, 37, 44))
-    out = me.swap_eyes(photo, ref, schema)
+    out = swap_op.swap_eyes(photo, ref, schema)
     check_output(out, photo, schema)
     le, re_ = schema.index("l_eye"), schema.index("r_eye")
     # l_eye: ref centre (29.5, 23) -> photo (29.5, 24): shift (0, 1)
@@ -196,25 +199,25 @@ def test_swap_eyes_each_at_its_own_centre(schema):
 def test_swap_eyes_reference_lacking_or_photo_lacking():
     photo = face(M11)
     with pytest.raises(LabelError, match=r"reference mask has no l_eye, r_eye"):
-        me.swap_eyes(photo, face(M11, l_eye=None, r_eye=None), M11)
+        swap_op.swap_eyes(photo, face(M11, l_eye=None, r_eye=None), M11)
     with pytest.raises(LabelError, match=r"reference mask has no r_eye"):
-        me.swap_eyes(photo, face(M11, r_eye=None), M11)
+        swap_op.swap_eyes(photo, face(M11, r_eye=None), M11)
     with pytest.raises(LabelError, match=r"reference mask has no nose"):
-        me.swap_nose(photo, face(M11, nose=None), M11)
+        swap_op.swap_nose(photo, face(M11, nose=None), M11)
     # the photo lacks its left eye: the reference's is pasted where it is (no shift)
     ref = face(M11, l_eye=(27, 31, 16, 25))
-    out = me.swap_eyes(face(M11, l_eye=None), ref, M11)
+    out = swap_op.swap_eyes(face(M11, l_eye=None), ref, M11)
     assert me.part_box(out, M11.index("l_eye")) == (27, 31, 16, 25)
 
 
 def test_swap_brows_and_reference_of_another_size():
     photo = face(M11)
     ref = face(M11, l_brow=(22, 24, 17, 29), r_brow=(23, 23, 34, 45))
-    out = me.swap_brows(photo, ref, M11)
+    out = swap_op.swap_brows(photo, ref, M11)
     assert me.part_box(out, M11.index("l_brow")) == (24, 26, 18, 30)  # shift (2, 1)
     assert me.part_box(out, M11.index("r_brow")) == (25, 25, 34, 45)  # shift (2, 0)
     big = np.kron(ref, np.ones((2, 2), dtype=np.uint8))  # the same layout at 128 px
-    assert np.array_equal(me.swap_brows(photo, big, M11), out)
+    assert np.array_equal(swap_op.swap_brows(photo, big, M11), out)
 
 
 def tiny_schema():
@@ -231,14 +234,14 @@ def test_missing_classes_name_schema_and_class():
     with pytest.raises(LabelError, match=r"mouth_open needs class 'mouth'.*'tiny'"):
         me.mouth_open(m, tiny, 2)
     with pytest.raises(LabelError, match=r"'l_eye', 'r_eye'.*schema 'tiny'"):
-        me.swap_eyes(m, m, tiny)
+        swap_op.swap_eyes(m, m, tiny)
     # the lips alone are swapped in a schema without an inner-mouth class
     ref = np.zeros_like(m)
     ref[4, 1:7], ref[5, 1:7] = 3, 4
-    out = me.swap_mouth(m, ref, tiny)
+    out = swap_op.swap_mouth(m, ref, tiny)
     assert me.part_box(out, [3, 4]) == (5, 6, 1, 6)
     with pytest.raises(LabelError, match="ids"):
-        me.add_bangs(np.full((4, 4), 9, np.uint8), tiny)
+        bangs_op.add_bangs(np.full((4, 4), 9, np.uint8), tiny)
 
 
 # -- bangs -----------------------------------------------------------------------------------
@@ -246,7 +249,7 @@ def test_missing_classes_name_schema_and_class():
 
 @pytest.mark.parametrize("schema", SCHEMAS, ids=lambda s: s.name)
 def test_forehead_region(schema):
-    fh = me.forehead_region(face(schema), schema)
+    fh = bangs_op.forehead_region(face(schema), schema)
     # brows' top 24, chin 57: thirds 17; crown 2: halfway 11 -> the smaller: rows 13..23
     assert (fh.top, fh.bottom, fh.height, fh.x0, fh.x1, fh.crown) == (13, 24, 11, 14, 49, 2)
     region = fh.mask((64, 64))
@@ -254,8 +257,9 @@ def test_forehead_region(schema):
     assert not region[13, 14] and region[13, 31]  # rounded upper corners
     assert not region[:13].any() and not region[24:].any()
     # the same region after adding or removing bangs
-    assert me.forehead_region(bangs_face(schema), schema) == fh
-    assert me.forehead_region(me.add_bangs(face(schema), schema, depth=1.0), schema) == fh
+    assert bangs_op.forehead_region(bangs_face(schema), schema) == fh
+    added = bangs_op.add_bangs(face(schema), schema, depth=1.0)
+    assert bangs_op.forehead_region(added, schema) == fh
 
 
 @pytest.mark.parametrize("schema", SCHEMAS, ids=lambda s: s.name)
@@ -263,7 +267,7 @@ def test_add_bangs_drawn(schema):
     photo = face(schema)
     before = photo.copy()
     skin, hair = schema.index("skin"), schema.index("hair")
-    out, info = me.add_bangs_info(photo, schema)
+    out, info = bangs_op.add_bangs_info(photo, schema)
     check_output(out, photo, schema)
     assert np.array_equal(photo, before) and info["source"] == "drawn"
     changed = me.changed_region(photo, out)
@@ -273,23 +277,23 @@ def test_add_bangs_drawn(schema):
     assert rows.min() == 13 and rows.max() < 24 - 3  # depth 0.6 of 11 rows: not to the brows
     assert cols.min() >= 14 and cols.max() <= 49
     # depth 1: the lowest hair row is just above the brows
-    deep = me.changed_region(photo, me.add_bangs(photo, schema, depth=1.0))
+    deep = me.changed_region(photo, bangs_op.add_bangs(photo, schema, depth=1.0))
     assert np.nonzero(deep)[0].max() == 23
     assert deep.sum() > changed.sum()
     # the lower edge is wavy, and deterministic
     low = [np.nonzero(changed[:, x])[0].max() for x in range(20, 44)]
     assert len(set(low)) > 1
-    assert np.array_equal(out, me.add_bangs(photo, schema))
+    assert np.array_equal(out, bangs_op.add_bangs(photo, schema))
     # add, then remove: the original forehead skin is back
-    for m in (out, me.add_bangs(photo, schema, depth=1.0)):
-        assert np.array_equal(me.remove_bangs(m, schema), photo)
+    for m in (out, bangs_op.add_bangs(photo, schema, depth=1.0)):
+        assert np.array_equal(bangs_op.remove_bangs(m, schema), photo)
     with pytest.raises(UsageError, match="depth"):
-        me.add_bangs(photo, schema, depth=0)
+        bangs_op.add_bangs(photo, schema, depth=0)
 
 
 def test_add_bangs_hangs_from_the_hair_on_a_tall_forehead():
     photo = face(M11, hair=(2, 40, 8, 55), skin=(6, 56, 14, 49))  # skin above the region
-    out = me.add_bangs(photo, M11)
+    out = bangs_op.add_bangs(photo, M11)
     changed = me.changed_region(photo, out)
     assert (out[6:13, 14:50] == M11.index("hair")).all()  # no strip of skin above the fringe
     assert (photo[changed] == M11.index("skin")).all() and np.nonzero(changed)[0].max() < 24
@@ -299,45 +303,46 @@ def test_add_bangs_hangs_from_the_hair_on_a_tall_forehead():
 def test_add_bangs_from_reference(schema):
     photo = face(schema)
     ref = bangs_face(schema)
-    out, info = me.add_bangs_info(photo, schema, reference=ref)
+    out, info = bangs_op.add_bangs_info(photo, schema, reference=ref)
     assert info["source"] == "reference"
     assert np.array_equal(out, ref)  # same geometry: the bangs are copied as they are
     # a reference whose whole face is 3 px lower and 2 px to the right gives the same bangs
     moved = np.zeros_like(ref)
     moved[3:, 2:] = ref[:-3, :-2]
-    assert np.array_equal(me.add_bangs(photo, schema, reference=moved), ref)
+    assert np.array_equal(bangs_op.add_bangs(photo, schema, reference=moved), ref)
     # a reference without bangs: the drawn fringe
-    out, info = me.add_bangs_info(photo, schema, reference=face(schema))
-    assert info["source"].startswith("drawn") and np.array_equal(out, me.add_bangs(photo, schema))
+    out, info = bangs_op.add_bangs_info(photo, schema, reference=face(schema))
+    assert info["source"].startswith("drawn")
+    assert np.array_equal(out, bangs_op.add_bangs(photo, schema))
 
 
 @pytest.mark.parametrize("schema", SCHEMAS, ids=lambda s: s.name)
 def test_remove_bangs(schema):
     m = bangs_face(schema)
     before = m.copy()
-    out = me.remove_bangs(m, schema)
+    out = bangs_op.remove_bangs(m, schema)
     check_output(out, m, schema)
     assert np.array_equal(m, before)
     assert np.array_equal(out, face(schema))  # bangs -> skin; side and top hair unchanged
     # no hair on the forehead: an unchanged copy
     plain = face(schema)
-    out = me.remove_bangs(plain, schema)
+    out = bangs_op.remove_bangs(plain, schema)
     assert np.array_equal(out, plain) and out is not plain
 
 
 def test_forehead_from_eyes_and_errors():
     m = face(M11, l_brow=None, r_brow=None)
-    fh = me.forehead_region(m, M11)
+    fh = bangs_op.forehead_region(m, M11)
     # eyes' top 28, chin 57: 28 - round(0.2 * 29) = 22
     assert fh.bottom == 22
-    out = me.add_bangs(m, M11, depth=1.0)
+    out = bangs_op.add_bangs(m, M11, depth=1.0)
     assert np.nonzero(me.changed_region(m, out))[0].max() == 21
     with pytest.raises(LabelError, match="neither eyebrows nor eyes"):
-        me.add_bangs(face(M11, l_brow=None, r_brow=None, l_eye=None, r_eye=None), M11)
+        bangs_op.add_bangs(face(M11, l_brow=None, r_brow=None, l_eye=None, r_eye=None), M11)
     with pytest.raises(LabelError, match="no skin"):
-        me.remove_bangs(face(M11, skin=None), M11)
+        bangs_op.remove_bangs(face(M11, skin=None), M11)
     with pytest.raises(LabelError, match="reference mask has neither"):
-        me.add_bangs(m, M11, reference=face(M11, l_brow=None, r_brow=None, l_eye=None,
+        bangs_op.add_bangs(m, M11, reference=face(M11, l_brow=None, r_brow=None, l_eye=None,
                                             r_eye=None))
 
 
@@ -446,7 +451,7 @@ FAST = settings(max_examples=100, deadline=None,
 
 
 def _resized(ref, shape):
-    return me._resize_nearest(ref, shape) if ref.shape != shape else ref
+    return me.resize_nearest(ref, shape) if ref.shape != shape else ref
 
 
 @FAST
@@ -461,9 +466,9 @@ def test_prop_transplant_is_local(case, fn):
     if any(me.part_box(rref, schema.ids(n)) is None for n in names):
         event("reference lacks the component")
         with pytest.raises(LabelError, match="reference mask has no"):
-            getattr(me, fn)(photo, ref, schema)
+            getattr(swap_op, fn)(photo, ref, schema)
         return
-    out = getattr(me, fn)(photo, ref, schema)
+    out = getattr(swap_op, fn)(photo, ref, schema)
     check_output(out, photo, schema)
     assert np.array_equal(photo, p0) and np.array_equal(ref, r0)
     allowed = np.zeros(photo.shape, bool)
@@ -491,7 +496,7 @@ def test_prop_transplant_is_local(case, fn):
 
 def _forehead_or_none(m, schema):
     try:
-        return me.forehead_region(m, schema)
+        return bangs_op.forehead_region(m, schema)
     except LabelError:
         assert me.part_box(m, schema.index("skin")) is None or me.part_box(
             m, schema.ids(("l_brow", "r_brow", "l_eye", "r_eye"))) is None
@@ -507,9 +512,9 @@ def test_prop_add_bangs(case, depth):
     if fh is None:
         event("no forehead")
         with pytest.raises(LabelError):
-            me.add_bangs(m, schema, depth=depth)
+            bangs_op.add_bangs(m, schema, depth=depth)
         return
-    out = me.add_bangs(m, schema, depth=depth)
+    out = bangs_op.add_bangs(m, schema, depth=depth)
     check_output(out, m, schema)
     assert np.array_equal(m, m0)
     changed = me.changed_region(m, out)
@@ -522,7 +527,7 @@ def test_prop_add_bangs(case, depth):
     event(f"skin above the region: {bool(above.any())}")
     if not above.any():
         assert not (changed & ~fh.mask(m.shape)).any()
-        assert np.array_equal(me.remove_bangs(out, schema), me.remove_bangs(m, schema))
+        assert np.array_equal(bangs_op.remove_bangs(out, schema), bangs_op.remove_bangs(m, schema))
 
 
 @FAST
@@ -533,9 +538,9 @@ def test_prop_remove_bangs(case):
     fh = _forehead_or_none(m, schema)
     if fh is None:
         with pytest.raises(LabelError):
-            me.remove_bangs(m, schema)
+            bangs_op.remove_bangs(m, schema)
         return
-    out = me.remove_bangs(m, schema)
+    out = bangs_op.remove_bangs(m, schema)
     check_output(out, m, schema)
     assert np.array_equal(m, m0)
     changed = me.changed_region(m, out)
@@ -543,7 +548,7 @@ def test_prop_remove_bangs(case):
     assert (m[changed] == schema.index("hair")).all()
     assert (out[changed] == schema.index("skin")).all()
     assert not (changed & ~fh.mask(m.shape)).any()
-    assert np.array_equal(me.remove_bangs(out, schema), out)  # idempotent
+    assert np.array_equal(bangs_op.remove_bangs(out, schema), out)  # idempotent
 
 
 @FAST
@@ -601,7 +606,7 @@ def test_swap_eyes_over_glasses():
                                    "r_brow", "nose", "u_lip", "l_lip")}
     photo = draw(schema, boxes)
     ref = face(schema, l_eye=(27, 31, 18, 27), r_eye=(27, 31, 36, 45))
-    out = me.swap_eyes(photo, ref, schema)
+    out = swap_op.swap_eyes(photo, ref, schema)
     assert me.part_box(out, schema.index("l_eye")) == (27, 31, 19, 28)  # pasted over the glasses
     assert me.part_box(out, schema.index("r_eye")) == (27, 31, 35, 44)
     changed = me.changed_region(photo, out)

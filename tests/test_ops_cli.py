@@ -135,7 +135,7 @@ def test_variant_eye_mask(tiny_home, tmp_path, capsys):
     code, _, err = run(capsys, "edit", "swap-eyes", "sample:0", "--reference", "sample:7",
                        "--variant", "eye-mask", "--model", "tiny-noparser", "-o",
                        str(tmp_path / "f.png"))
-    assert code == 2 and "has no eye-mask variant" in err
+    assert code == 2 and "has no variant 'eye-mask' (its variants: default)" in err
 
 
 @pytest.mark.parametrize("args, code, message", [

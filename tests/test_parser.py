@@ -5,12 +5,12 @@ import pytest
 import torch
 
 from mgpe_cli.main import main
-from mgpe_core.data.prepared import make_prepared_folder
 from mgpe_core.errors import MgpeError
 from mgpe_core.labels import get_schema
 from mgpe_core.model.config import LossConfig, ParserConfig
 from mgpe_core.model.losses import class_weights
 from mgpe_core.model.parser import UNetParser
+from mgpe_core.testing import make_prepared_folder
 from mgpe_core.train.parser_io import load_parser, save_parser
 from mgpe_core.train.parser_trainer import train_parser
 

@@ -89,14 +89,45 @@ def test_misspelled_hook_is_caught(fake_eps):
     assert "typo" in state.plugins and "invalid" in state.plugins["typo"].error
 
 
+HOOKS = ("register_operations", "register_models", "register_commands")
+
+
 def test_every_hook_is_documented_and_takes_register_or_cli():
     import inspect
 
-    for name in ("register_operations", "register_models", "register_commands",
-                 "register_datasets", "register_metrics"):
+    declared = {n for n in vars(hookspecs) if n.startswith("register_")}
+    assert declared == set(HOOKS)
+    for name in HOOKS:
         fn = getattr(hookspecs, name)
         assert fn.__doc__ and len(fn.__doc__) > 30
         assert list(inspect.signature(fn).parameters) in (["register"], ["cli"])
+
+
+def test_hook_docs_name_what_exists():
+    """The hookspec and docs/plugins.md name the hooks and Operation members that exist."""
+    import re
+    from pathlib import Path
+
+    doc = hookspecs.register_operations.__doc__
+    for member in ("name", "summary", "example", "input_kind", "options", "prepare"):
+        assert f"``{member}" in doc and hasattr(Operation, member)
+    assert "build_command" not in doc
+    text = (Path(__file__).parents[1] / "docs" / "plugins.md").read_text()
+    table = {m for m in re.findall(r"^\| `(register_\w+)\(", text, re.M)}
+    assert table == set(HOOKS)  # the hooks table: every hook, nothing else
+    assert "load_plugins().datasets" not in text and "`datasets`" not in text
+    assert "mgpe_core.console" in text and "progress_bar" in text
+    state = P.load_plugins(reload=True)
+    assert not hasattr(state, "datasets") and not hasattr(state, "metrics")
+
+
+def test_a_removed_hook_makes_a_plugin_invalid(fake_eps):
+    """register_datasets / register_metrics were dropped: implementing one is an unknown hook."""
+    mod = plugin_module(register_datasets=lambda register: None)
+    fake_eps.append(FakeEP("old", mod))
+    state = P.load_plugins(reload=True)
+    assert "invalid" in state.plugins["old"].error
+    assert "register_datasets" in state.plugins["old"].error
 
 
 def test_command_clash_keeps_the_core_command(fake_eps):
@@ -104,15 +135,15 @@ def test_command_clash_keeps_the_core_command(fake_eps):
 
     from mgpe_cli.lazy import LazyGroup
 
-    @click.command("data")
-    def fake_data():
+    @click.command("models")
+    def fake_models():
         """Not the real one."""
 
     fake_eps.append(FakeEP("hijack", plugin_module(
-        register_commands=lambda cli: cli.add_command(fake_data))))
+        register_commands=lambda cli: cli.add_command(fake_models))))
     state = P.load_plugins(reload=True)
-    group = LazyGroup(lazy_commands={"data": "mgpe_cli.commands.data:data"})
+    group = LazyGroup(lazy_commands={"models": "mgpe_cli.commands.models:models"})
     P.register_commands(group)
-    assert "data" not in group.commands  # the lazy core command still wins
-    assert any("command 'data' is registered by both 'mgpe' and 'hijack'" in e
+    assert "models" not in group.commands  # the lazy core command still wins
+    assert any("command 'models' is registered by both 'mgpe' and 'hijack'" in e
                for e in state.errors)

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from mgpe_cli.main import main
-from mgpe_core.data.prepared import make_prepared_folder
 from mgpe_core.labels import get_schema
 from mgpe_core.model.config import MgpeConfig, ParserConfig
+from mgpe_core.testing import make_prepared_folder
 from mgpe_core.train.distributed import DistInfo
 from mgpe_core.train.parser_io import load_parser
 from mgpe_core.train.parser_trainer import train_parser
@@ -55,6 +55,7 @@ def _trainer(cfg, data, parser_dir, run, **kw):
     return Trainer(cfg, data, run, parser_dir, torch.device("cpu"), log=lambda *a: None, **kw)
 
 
+@pytest.mark.slow
 def test_run_folder_contents(data_and_parser, tmp_path):
     data, parser_dir, _ = data_and_parser
     cfg = tiny_cfg(sample_every=2, checkpoint_every=2, keep_checkpoints=1)
@@ -71,6 +72,7 @@ def test_run_folder_contents(data_and_parser, tmp_path):
     assert ckpts == ["step-000000003.json", "step-000000003.safetensors"]
 
 
+@pytest.mark.slow
 def test_resume_is_exact(data_and_parser, tmp_path):
     data, parser_dir, _ = data_and_parser
     cfg = tiny_cfg()
@@ -88,6 +90,7 @@ def test_resume_is_exact(data_and_parser, tmp_path):
             assert torch.equal(a[k], b[k]), f"{name}.{k} differs after resume"
 
 
+@pytest.mark.slow
 def test_channels_last_layout_changes_speed_not_training(data_and_parser, tmp_path):
     """The default channels-last networks train like standard-layout ones (same first-step
     losses, weights within a few Adam steps' rounding) and write standard-layout checkpoints."""
@@ -120,6 +123,7 @@ def test_channels_last_layout_changes_speed_not_training(data_and_parser, tmp_pa
         assert torch.equal(gen.state_dict()[k], v)
 
 
+@pytest.mark.slow
 def test_run_folder_loads_as_generator(data_and_parser, tmp_path):
     from mgpe_core.checkpoint import CheckpointError
     from mgpe_core.train.runs import load_run_generator
@@ -138,6 +142,7 @@ def test_run_folder_loads_as_generator(data_and_parser, tmp_path):
         load_run_generator(tmp_path / "samples")
 
 
+@pytest.mark.slow
 def test_init_from_copies_weights_into_a_variant_with_fresh_optimizers(data_and_parser,
                                                                        tmp_path):
     from mgpe_core.checkpoint import CheckpointError
@@ -196,6 +201,7 @@ def test_cli_dry_run_prints_config_and_counts(capsys):
     assert "did you mean 'width'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_sigterm_then_resume(data_and_parser, tmp_path):
     data, parser_dir, _ = data_and_parser
     cfg_file = tmp_path / "cfg.json"
@@ -222,6 +228,7 @@ def test_cli_sigterm_then_resume(data_and_parser, tmp_path):
     assert json.loads(resumed.stdout)["step"] == done + 1
 
 
+@pytest.mark.slow
 def test_cli_init_from_records_origin_and_survives_resume(data_and_parser, tmp_path, capsys):
     data, parser_dir, _ = data_and_parser
     cfg_file = tmp_path / "cfg.json"
@@ -264,6 +271,7 @@ def _ddp_worker(rank, world, data, parser_dir, run, port, out):
     destroy_process_group(info)
 
 
+@pytest.mark.slow
 def test_ddp_on_cpu_with_gloo_keeps_ranks_identical(data_and_parser, tmp_path):
     import socket
 
@@ -315,6 +323,7 @@ def test_recalibrate_batchnorm_averages_each_batch_statistics():
     assert model[1].momentum == 0.1 and not model.training  # settings restored
 
 
+@pytest.mark.slow
 def test_checkpoint_ema_gets_its_own_batchnorm_statistics(data_and_parser, tmp_path):
     from mgpe_core.train.runs import load_run_generator
 
@@ -335,6 +344,7 @@ def test_checkpoint_ema_gets_its_own_batchnorm_statistics(data_and_parser, tmp_p
     assert any(not torch.allclose(b, r) for _, b, r in buffers[2])  # its own statistics
 
 
+@pytest.mark.slow
 def test_init_from_a_model_then_discriminator_warm_up(data_and_parser, tmp_path):
     """A released model (no discriminators) as the start: generator and EMA come from it, the
     discriminators learn alone for d_warmup_steps, then everything trains; the EMA keeps its
@@ -376,6 +386,7 @@ def test_init_from_a_model_then_discriminator_warm_up(data_and_parser, tmp_path)
     assert "g_total" in last
 
 
+@pytest.mark.slow
 def test_region_reconstruction_in_training_and_parser_from_a_model(data_and_parser, tmp_path):
     from conftest import make_model
 

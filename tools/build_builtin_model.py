@@ -5,12 +5,19 @@
         --train-command "mgpe train ..." [--variant eye-mask=mgpe-synth-128-eyemask] \\
         [--eval-n 500] [--checkpoint RUN/checkpoints/step-000003250.json]
 
+    python tools/build_builtin_model.py --run RUN --parser-from-model mgpe-synth-128 \\
+        --variant-of mgpe-synth-128 --variant-name eye-mask --name mgpe-synth-128-eyemask ...
+
 Steps: import the run's newest complete checkpoint (raw + EMA generator; or the one
 ``--checkpoint`` names, e.g. chosen with tools/pick_checkpoint.py) and its parser into a
 temporary float16 model folder (what ships); run ``mgpe eval`` on the held-out mgpe-synth test
 split; write the final folder with float16 weights (the package budget) and a ``config.json``
 that records the exact recipe (data command and seed, training command, steps, wall time from
 ``stats.jsonl``, the machine) and the measured metrics. The folder is replaced atomically.
+
+A variant shares its base's parser instead of shipping a copy (``--parser-from-model``: the
+base must be packaged first, it is looked up as an installed model) and records what it is
+(``--variant-of``, ``--variant-name``: ``"variant_of"`` and ``"variant"`` in config.json).
 """
 
 from __future__ import annotations
@@ -49,13 +56,22 @@ def training_wall_time(run: Path, upto: int | None = None) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, required=True)
-    ap.add_argument("--parser", type=Path, required=True)
+    parser_group = ap.add_mutually_exclusive_group(required=True)
+    parser_group.add_argument("--parser", type=Path,
+                              help="Parser to ship a copy of (train-parser folder or model).")
+    parser_group.add_argument("--parser-from-model", metavar="MODEL",
+                              help="Use this installed model's parser (no copy shipped).")
     ap.add_argument("--name", required=True)
     ap.add_argument("--description", default="")
     ap.add_argument("--data-command", required=True)
     ap.add_argument("--parser-command", default="")
     ap.add_argument("--train-command", required=True)
-    ap.add_argument("--variant", action="append", default=[], metavar="KIND=MODEL")
+    ap.add_argument("--variant", action="append", default=[], metavar="KIND=MODEL",
+                    help="A variant of this model (config.json 'variants').")
+    ap.add_argument("--variant-of", metavar="MODEL", default=None,
+                    help="This model is a variant of MODEL (config.json 'variant_of').")
+    ap.add_argument("--variant-name", metavar="KIND", default=None,
+                    help="... named KIND, e.g. eye-mask (config.json 'variant').")
     ap.add_argument("--eval-n", type=int, default=500)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--checkpoint", type=Path, default=None,
@@ -74,17 +90,19 @@ def main() -> None:
     ap.add_argument("--report", type=Path, default=None,
                     help="Also write the full evaluation report (JSON, Markdown, examples) here.")
     args = ap.parse_args()
+    if (args.variant_of is None) != (args.variant_name is None):
+        ap.error("--variant-of and --variant-name go together")
 
     from mgpe_core.evaluate import evaluate, headline
-    from mgpe_core.registry import import_run
+    from mgpe_core.registry import import_run, read_model_config
+    from mgpe_core.train.runs import read_run_info
 
     variants = dict(v.split("=", 1) for v in args.variant)
     source, upto = args.run, None
     if args.checkpoint is not None:
         source = args.checkpoint
         upto = int(json.loads(args.checkpoint.read_text())["step"])
-    run_info = json.loads((args.run / "run.json").read_text()) \
-        if (args.run / "run.json").exists() else {}
+    run_info = read_run_info(args.run)
     origin = {}
     if run_info.get("init_from"):  # a fine-tune: name the run and step it started from
         sidecar = Path(run_info["init_from"])
@@ -94,7 +112,7 @@ def main() -> None:
     if args.init_note:
         origin["init_from"] = args.init_note
     if args.base_model is not None:  # the model a fine-tune started from: its own recipe
-        base = json.loads((args.base_model / "config.json").read_text())
+        base = read_model_config(args.base_model)
         origin["base"] = {"recipe": base.get("recipe", {}), "metrics": base.get("metrics", {})}
     recipe = {**origin,
         "data_command": args.data_command, "parser_command": args.parser_command,
@@ -104,9 +122,12 @@ def main() -> None:
     }
     extra = {"recipe": recipe, "variants": variants, "default_weights": args.weights,
              "licence": "MIT; trained only on procedurally generated mgpe-synth faces"}
+    if args.variant_of:
+        extra.update(variant=args.variant_name, variant_of=args.variant_of)
+    parser = {"parser": args.parser, "parser_model": args.parser_from_model}
     with tempfile.TemporaryDirectory() as tmp:
         # evaluate the float16 weights that ship, not the float32 ones of the run
-        probe = import_run(source, args.name, parser=args.parser, dest_root=Path(tmp),
+        probe = import_run(source, args.name, dest_root=Path(tmp), **parser,
                            description=args.description, extra=extra, half=True)
         report = evaluate(str(probe), n=args.eval_n, device=args.device)
         metrics = headline(report)
@@ -116,7 +137,7 @@ def main() -> None:
             write_report(report, args.report)
         print(json.dumps(metrics, indent=2))
         staged = Path(tmp) / "staged"
-        final = import_run(source, args.name, parser=args.parser, dest_root=staged,
+        final = import_run(source, args.name, dest_root=staged, **parser,
                            description=args.description,
                            extra={**extra, "metrics": metrics}, half=True)
         target = MODEL_DATA / args.name

@@ -14,8 +14,10 @@ REPORTS="$ROOT/docs/eval"
 DATA="mgpe data synth synth128 --count 6000 --size 128 --seed 128 -j 2 --no-preview && mgpe data prepare synth128 data128 --size 128 --schema mgpe-11 -j 2"
 PARSER="mgpe train-parser --data data128 --out parser128 --steps 2500 --batch 8 --base-channels 16 --depth 4 --device cpu"
 TRAIN="OMP_WAIT_POLICY=PASSIVE mgpe train --data data128 --parser parser128 --out g128 --steps STEPS --batch 8 --set model.width=0.25 --set model.latent_dim=256 --set train.sample_every=500 --set train.checkpoint_every=250 --set train.keep_checkpoints=6 --precision bf16 --device cpu --resume auto (tools/train_builtin.sh; stopped and resumed across sessions, STEPS = the recipe's step)"
-# The parser that ships with the fine-tuned models: the last of its continuations below that
-# exists, or PARSER_SRC (default: the released model folder BASE).
+# The parser that ships with the fine-tuned default model: the last of its continuations below
+# that exists, or PARSER_SRC (default: the released model folder BASE). The eye-mask variant
+# ships no copy: it uses mgpe-synth-128's (config.json "parser": {"model": "mgpe-synth-128"}),
+# so the default model is packaged first.
 BASE=${BASE:-$RUNS/base-mgpe-synth-128}
 # The parser's continuations, in order (OMP_NUM_THREADS=1): "run folder|command". Each one that
 # exists (after the one before it) is added to the recipe; the last ships.
@@ -67,7 +69,8 @@ if [ -d "$RUNS/g128-eyemask-ft/checkpoints" ]; then
     EYE_INIT="g128-eyemask-ft step 501 (generator, EMA and discriminators), itself from g128-ft step 1000"
   fi
   "$PY" "$BUILD" --run "$EYE_RUN" ${EYE_CHECKPOINT:+--checkpoint "$EYE_CHECKPOINT"} \
-    --parser "$PARSER_SRC" --base-model "$RUNS/default-for-eyemask" \
+    --parser-from-model mgpe-synth-128 --base-model "$RUNS/default-for-eyemask" \
+    --variant-of mgpe-synth-128 --variant-name eye-mask \
     --name mgpe-synth-128-eyemask --weights "${EYE_WEIGHTS:-ema}" \
     --description "The eye-mask variant of mgpe-synth-128 (eye encoders see only eye pixels), $EYE_DESC" \
     --data-command "$DATA" --parser-command "$PARSER" \
@@ -75,8 +78,8 @@ if [ -d "$RUNS/g128-eyemask-ft/checkpoints" ]; then
     --init-note "$EYE_INIT" \
     --eval-n "$N" --report "$REPORTS/mgpe-synth-128-eyemask"
 elif [ -d "$RUNS/g128-eyemask/checkpoints" ]; then
-  "$PY" "$BUILD" --run "$RUNS/g128-eyemask" --parser "$RUNS/parser128" \
-    --name mgpe-synth-128-eyemask \
+  "$PY" "$BUILD" --run "$RUNS/g128-eyemask" --parser-from-model mgpe-synth-128 \
+    --variant-of mgpe-synth-128 --variant-name eye-mask --name mgpe-synth-128-eyemask \
     --description "The eye-mask variant of mgpe-synth-128 (eye encoders see only eye pixels)" \
     --data-command "$DATA" --parser-command "$PARSER" \
     --train-command "${TRAIN//--out g128/--out g128-eyemask --set model.eye_window=mask --init-from g128}" \

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from mgpe_core.errors import UsageError
+
 from ..console import err_console, progress_bar
 
 COMMON_EPILOG = """\b
@@ -81,10 +83,10 @@ def common_options(op) -> list[click.Parameter]:
                      help="Mask of IMAGE (id PNG naming its schema, or a colour mask)."),
         click.Option(["--model"], default=None,
                      help="Registered model name or model folder [default: mgpe-synth-128]."),
-        click.Option(["--variant"], type=click.Choice(["default", "eye-mask"]),
-                     default="default", show_default=True,
-                     help="eye-mask: use the model's eye-mask variant (eye windows from the "
-                          "eye mask; eye transfers carry no skin tone)."),
+        click.Option(["--variant"], default=None, metavar="NAME",
+                     help="A variant the model declares (`mgpe models info MODEL` lists them), "
+                          "e.g. eye-mask: the built-in model's eye-mask variant (eye windows "
+                          "from the eye mask; eye transfers carry no skin tone)."),
         click.Option(["--device"], default="cpu", show_default=True,
                      help="cpu, cuda or cuda:<index>."),
         click.Option(["--precision"], type=click.Choice(["fp32", "bf16"]), default="fp32",
@@ -120,35 +122,63 @@ def build_command(op) -> click.Command:
                          help=help_text, short_help=op.summary)
 
 
-def _load_editor(model_name, variant, device, precision, compile_synthesis=False):
-    from mgpe_core.device import bf16_emulation_note, resolve_device
-    from mgpe_core.engine import Editor
-    from mgpe_core.errors import UsageError
-    from mgpe_core.registry import DEFAULT_MODEL, find_model, load_model, read_model_config
+class ModelSession:
+    """The chosen model, cheap until its networks are needed.
 
-    name = model_name or DEFAULT_MODEL
-    entry = find_model(name)
-    if variant == "eye-mask":
-        meta = read_model_config(entry.path)
-        if meta["config"]["model"].get("eye_window") != "mask":
-            other = meta.get("variants", {}).get("eye-mask")
-            if not other:
-                raise UsageError(
-                    f"model {entry.name} has no eye-mask variant (its eye windows are fixed); "
-                    "train one with --set model.eye_window=mask and import it")
-            entry = find_model(other)
-    dev = resolve_device(device)
-    note = bf16_emulation_note(precision, dev)
-    if note:
-        from mgpe_cli.console import err_console
+    Resolving the name and variant and reading ``config.json`` (schema, resolution, what the
+    model has) costs milliseconds; loading the networks costs seconds (and imports torch). The
+    edit command validates every input with the cheap part first, so a bad input is refused
+    before any network loads; the networks load on first use (parsing a photo without a mask,
+    or the edit itself)."""
 
-        err_console.print(f"warning: {note}", markup=False, highlight=False)
-    model = load_model(entry.path if entry.source == "path" else entry.name, device=dev)
-    return Editor(model, device=dev, precision=precision, compile=compile_synthesis)
+    def __init__(self, model_name, variant, device, precision, compile_synthesis=False):
+        from mgpe_core.model.config import MgpeConfig
+        from mgpe_core.registry import (
+            DEFAULT_MODEL,
+            find_model,
+            parser_reference,
+            read_model_config,
+        )
+
+        self.entry = find_model(model_name or DEFAULT_MODEL, variant=variant)
+        meta = read_model_config(self.entry.path)
+        self.has_parser = "parser" in meta.get("weights", {}) or \
+            parser_reference(meta) is not None
+        self.config = MgpeConfig.from_dict(meta["config"])
+        self.schema = self.config.model.label_schema
+        self.options = (device, precision, compile_synthesis)
+        self._editor = None
+
+    def check_requires(self, op) -> None:
+        for key, want in op.requires.items():
+            have = getattr(self.config.model, key, None)
+            if have != want:
+                raise UsageError(f"{op.name} needs a model with {key} = {want!r}; "
+                                 f"{self.entry.name} has {have!r}")
+
+    def parse(self, images):
+        return self.editor().parse(images)
+
+    def editor(self):
+        """The loaded model in an Editor (loaded once)."""
+        if self._editor is None:
+            from mgpe_core.device import bf16_emulation_note, resolve_device
+            from mgpe_core.engine import Editor
+            from mgpe_core.registry import load_model
+
+            device, precision, compile_synthesis = self.options
+            dev = resolve_device(device)
+            note = bf16_emulation_note(precision, dev)
+            if note:
+                err_console.print(f"warning: {note}", markup=False, highlight=False)
+            entry = self.entry
+            model = load_model(entry.path if entry.source == "path" else entry.name, device=dev)
+            self._editor = Editor(model, device=dev, precision=precision,
+                                  compile=compile_synthesis)
+        return self._editor
 
 
 def run_operation(op, kw) -> None:
-    from mgpe_core.errors import UsageError
     from mgpe_core.operations import OpContext
 
     inputs = [kw.pop("inputs")] if op.input_kind == "mask" else list(kw.pop("inputs"))
@@ -159,19 +189,16 @@ def run_operation(op, kw) -> None:
         raise UsageError("--mask goes with a single IMAGE; with several, put <stem>.mask.png "
                          "beside each")
     out: Path = common["out"]
-    editor = _load_editor(common["model"], common["variant"], common["device"],
-                          common["precision"], common["compile_synthesis"])
-    for key, want in op.requires.items():
-        have = getattr(editor.model.config.model, key, None)
-        if have != want:
-            raise UsageError(f"{op.name} needs a model with {key} = {want!r}; "
-                             f"{editor.model.name} has {have!r}")
-    ctx = OpContext(editor.schema, editor.model.config, parse=editor.parse if editor.parser
-                    else None, seed=common["seed"])
-    # Validate every input and build every request before writing anything.
+    session = ModelSession(common["model"], common["variant"], common["device"],
+                           common["precision"], common["compile_synthesis"])
+    session.check_requires(op)
+    ctx = OpContext(session.schema, session.config,
+                    parse=session.parse if session.has_parser else None, seed=common["seed"])
+    # Validate every input and build every request before loading networks or writing
+    # anything: every file is read first, then photos without a mask are parsed in one batch.
+    targets = inputs if op.input_kind == "mask" else ctx.load(inputs, common["mask"])
     jobs = []
-    for spec in inputs:
-        target = spec if op.input_kind == "mask" else ctx.portrait(spec, common["mask"])
+    for spec, target in zip(inputs, targets, strict=True):
         requests = op.prepare(ctx, target, **kw)
         if not requests:
             raise UsageError(f"{op.name}: nothing to do for {spec}")
@@ -184,9 +211,11 @@ def run_operation(op, kw) -> None:
     if many:
         if out.exists() and not out.is_dir():
             raise UsageError(f"--out {out}: several results need a folder, and this is a file")
-        out.mkdir(parents=True, exist_ok=True)
     elif out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise UsageError(f"--out {out}: use a .png or .jpg file name")
+    editor = session.editor()
+    if many:
+        out.mkdir(parents=True, exist_ok=True)
     summary = []
     with progress_bar(f"edit {op.name}", total) as advance:
         for spec, requests in jobs:

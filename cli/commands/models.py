@@ -54,7 +54,9 @@ def list_command(pattern, as_json):
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 def info_command(name, as_json):
-    """Show a model's description, config, recipe and metrics.
+    """Show a model's description, config, variants, recipe and metrics.
+
+    Variants are what `mgpe edit --variant` takes ("default" is always the model itself).
 
     Example: mgpe models info mgpe-synth-128
     """
@@ -63,16 +65,32 @@ def info_command(name, as_json):
     entry = find_model(name)
     meta = read_model_config(entry.path)
     data = {**entry.describe(), "config": meta.get("config"), "recipe": meta.get("recipe"),
-            "parser": meta.get("parser")}
+            "parser": _parser_description(meta)}
     if as_json:
         click.echo(json.dumps(data, indent=2))
-    else:
-        for key in ("name", "source", "path", "description", "resolution", "schema",
-                    "eye_window", "mask_encoder", "has_parser", "has_ema", "variants",
-                    "licence", "mgpe_version"):
-            out_console.print(f"[bold]{key}[/]: {data.get(key)}", highlight=False)
-        out_console.print_json(json.dumps({"recipe": data["recipe"],
-                                           "metrics": data["metrics"]}))
+        return
+    for key in ("name", "source", "path", "description", "resolution", "schema", "eye_window",
+                "mask_encoder", "has_parser", "parser_from", "has_ema", "variant", "variant_of",
+                "licence", "mgpe_version"):
+        if key in ("parser_from", "variant", "variant_of") and data.get(key) is None:
+            continue
+        out_console.print(f"[bold]{key}[/]: {data.get(key)}", highlight=False)
+    variants = ", ".join(f"{v} -> {m}" for v, m in data["variants"].items())
+    out_console.print(f"[bold]variants[/]: default -> {data['name']}"
+                      f"{', ' + variants if variants else ''}", highlight=False)
+    out_console.print_json(json.dumps({"recipe": data["recipe"], "metrics": data["metrics"]}))
+
+
+def _parser_description(meta: dict) -> dict | None:
+    """config.json's parser entry; for a model that uses another's parser, that model's entry
+    (config, metrics, recipe) with ``"model"`` naming it."""
+    from mgpe_core.registry import all_models, parser_reference, read_model_config
+
+    ref = parser_reference(meta)
+    models = all_models() if ref else {}
+    if ref not in models:
+        return meta.get("parser")
+    return {"model": ref, **read_model_config(models[ref].path).get("parser", {})}
 
 
 @models.command("import")

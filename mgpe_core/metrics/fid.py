@@ -189,6 +189,7 @@ def folder_features(folder_or_files, model, batch: int = 32, device=None,
     """
     import torch
 
+    from ..tensors import images_to_tensor
     from .inception import resize_input
 
     if batch < 1:
@@ -200,8 +201,7 @@ def folder_features(folder_or_files, model, batch: int = 32, device=None,
     for start in range(0, len(files), batch):
         chunk = []
         for path in files[start:start + batch]:
-            rgb = torch.tensor(read_image(path), device=device)  # a writable copy
-            x = rgb.permute(2, 0, 1)[None].float().div_(255.0)
+            x = images_to_tensor(read_image(path), device=device, value_range="unit")
             chunk.append(resize_input(x))
         feats = model.features(torch.cat(chunk))
         out.append(feats.cpu().numpy())

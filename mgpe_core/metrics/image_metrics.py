@@ -9,7 +9,8 @@
   window positions (no padding) averaged, computed on each RGB channel separately and averaged
   over the three channels.
 - :func:`rgb_to_lab`: sRGB (D65) -> CIE L*a*b*; :func:`delta_e76`: Euclidean distance in Lab.
-- :func:`dilate` / :func:`erode`: square (8-neighbour) structuring element, ``radius`` px.
+- :func:`dilate` / :func:`erode`: square (8-neighbour) structuring element, ``radius`` px, on
+  bool masks (:mod:`mgpe_core.morphology` does the work).
 - :func:`outside_change`: mean absolute change (in /255 units) of the pixels outside a region.
 """
 
@@ -19,6 +20,7 @@ import math
 
 import numpy as np
 
+from .. import morphology
 from ..errors import UsageError
 
 #: Per-image PSNR cap (dB) used by :func:`mean_psnr`: identical images score this, not inf.
@@ -159,26 +161,17 @@ def mean_lab(image: np.ndarray, region: np.ndarray) -> np.ndarray | None:
 
 
 def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
-    """Binary dilation by a (2r+1) x (2r+1) square; pixels beyond the border repeat the edge."""
-    mask = np.asarray(mask, dtype=bool)
-    if radius <= 0:
-        return mask.copy()
-    h, w = mask.shape
-    padded = np.pad(mask, radius, mode="edge")
-    out = np.zeros_like(mask)
-    for dy in range(2 * radius + 1):  # max over rows, then over columns (separable)
-        out |= padded[dy:dy + h, radius:radius + w]
-    rows = np.pad(out, ((0, 0), (radius, radius)), mode="edge")
-    out = np.zeros_like(mask)
-    for dx in range(2 * radius + 1):
-        out |= rows[:, dx:dx + w]
-    return out
+    """Binary dilation by a (2r+1) x (2r+1) square; pixels beyond the border repeat the edge.
+
+    :func:`mgpe_core.morphology.dilate` on the mask cast to bool: callers here pass 0/1 or
+    bool regions and use ``~`` on the result, which needs bool."""
+    return morphology.dilate(np.asarray(mask, dtype=bool), radius)
 
 
 def erode(mask: np.ndarray, radius: int) -> np.ndarray:
     """Binary erosion by a (2r+1) x (2r+1) square (the dual of :func:`dilate`): a pixel stays
     when its whole square neighbourhood is in the mask; the border repeats the edge pixels."""
-    return ~dilate(~np.asarray(mask, dtype=bool), radius)
+    return morphology.erode(np.asarray(mask, dtype=bool), radius)
 
 
 def outside_change(output: np.ndarray, reference: np.ndarray, region: np.ndarray) -> float | None:

@@ -48,7 +48,14 @@ def one_hot(labels: torch.Tensor, num_classes: int, dtype=torch.float32) -> torc
 
 
 def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
-    """Binary dilation of (B, 1, H, W) masks by a square of side 2 * radius + 1."""
+    """Binary dilation of (B, 1, H, W) masks by a square of side 2 * radius + 1.
+
+    Not :func:`mgpe_core.morphology.dilate` (numpy): this runs inside the generator's forward
+    pass (the mouth / eye-mask crops of :meth:`MGPEGenerator._component_inputs`), on float
+    tensors on the training device, in training and in editing; a round trip to numpy would
+    copy every batch's masks to the host and back (stalling a GPU) and split ``torch.compile``
+    graphs. ``max_pool2d`` pads with -inf, so the border rule is the same (pixels beyond the
+    border ignored)."""
     if radius <= 0:
         return mask
     return F.max_pool2d(mask, 2 * radius + 1, stride=1, padding=radius)

@@ -1,4 +1,10 @@
-"""Loading a trained generator straight from a run folder (before it is registered as a model).
+"""The run folder of ``mgpe train``: its ``run.json``, its checkpoints, its generator.
+
+``run.json`` records how a run was started (data, parser, device, processes, parameter counts,
+and for a fine-tune what it started from); ``write_run_info`` / ``read_run_info`` are the only
+code that writes and reads it (``mgpe train``, ``registry.import_run``,
+``tools/build_builtin_model.py``), so its format has one home and a malformed file is refused
+with its name.
 
 ``load_run_generator(RUN)`` reads the newest complete checkpoint of ``RUN/checkpoints`` (or a
 given sidecar), rebuilds the generator from the config stored in it and loads the EMA weights
@@ -7,10 +13,78 @@ given sidecar), rebuilds the generator from the config stored in it and loads th
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..checkpoint import CheckpointError, find_latest, load_checkpoint
+from ..errors import MgpeError
+from ..io import write_json
 from ..model.config import MgpeConfig
+
+RUN_INFO = "run.json"
+#: The keys run.json may hold and their JSON types (every key optional: runs of older
+#: versions recorded fewer; unknown keys are kept, for newer ones).
+RUN_INFO_KEYS = {"data": str, "parser": str, "device": str, "init_from": str,
+                 "world_size": int, "pid": int, "parameters": dict}
+
+
+class RunInfoError(MgpeError):
+    """A run folder's run.json is unreadable or malformed."""
+
+
+def _check_run_info(info, where: str) -> dict:
+    """``info`` itself when it is a JSON object whose known keys have their types."""
+    if not isinstance(info, dict):
+        raise RunInfoError(f"{where} is malformed: expected a JSON object, got "
+                           f"{type(info).__name__}")
+    for key, kind in RUN_INFO_KEYS.items():
+        value = info.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise RunInfoError(f"{where} is malformed: {key!r} should be a {kind.__name__}, "
+                               f"not {value!r}")
+    counts = info.get("parameters") or {}
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in counts.values()):
+        raise RunInfoError(f"{where} is malformed: 'parameters' should map names to counts")
+    return info
+
+
+def write_run_info(run_dir: str | Path, info: dict) -> Path:
+    """Write ``RUN/run.json`` atomically. Paths are recorded absolute (``data``, and ``parser``
+    when it is a path rather than a model name) so that the record means the same thing from
+    any working directory."""
+    run_dir = Path(run_dir)
+    info = dict(info)
+    for key in ("data", "parser"):
+        if info.get(key) is not None and Path(info[key]).exists():
+            info[key] = str(Path(info[key]).resolve())
+        elif info.get(key) is not None:
+            info[key] = str(info[key])
+    _check_run_info(info, f"run info for {run_dir / RUN_INFO}")
+    write_json(run_dir / RUN_INFO, info)
+    return run_dir / RUN_INFO
+
+
+def read_run_info(run_dir: str | Path) -> dict:
+    """``RUN/run.json`` checked (RunInfoError naming the file when it is not valid JSON or a
+    key has the wrong type); ``{}`` for a run without one. A parser path that older versions
+    recorded as typed (relative to where training ran, usually the run's parent folder) is
+    made absolute when that is where it is; a model name stays a name."""
+    run_dir = Path(run_dir)
+    path = run_dir / RUN_INFO
+    try:
+        info = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunInfoError(f"{path} is not valid JSON: {e}") from None
+    except OSError as e:
+        raise RunInfoError(f"cannot read {path}: {e.strerror or e}") from None
+    info = _check_run_info(info, str(path))
+    parser = info.get("parser")
+    if parser and not Path(parser).is_absolute() and not Path(parser).exists() and \
+            (run_dir.resolve().parent / parser).exists():
+        info["parser"] = str(run_dir.resolve().parent / parser)
+    return info
 
 
 def resolve_checkpoint(path: str | Path) -> Path:

@@ -39,7 +39,7 @@ from ..checkpoint import (
 from ..components import component_masks
 from ..errors import MgpeError
 from ..io import write_image
-from ..model.build import build_networks, parameter_counts
+from ..model.build import Networks, build_networks, parameter_counts
 from ..model.config import MgpeConfig
 from ..model.generator import one_hot
 from ..model.losses import adversarial_loss, class_weights, generator_losses
@@ -146,7 +146,6 @@ class Trainer:
         torch.manual_seed(cfg.train.seed + 1_000_003 * self.dist.rank)
         np.random.seed((cfg.train.seed + self.dist.rank) % 2**32)
         random.seed(cfg.train.seed + self.dist.rank)
-        self.param_counts = parameter_counts(nets)
         self.memory_format = (torch.channels_last if cfg.train.channels_last
                               else torch.contiguous_format)
         self.generator = nets.generator.to(dev, memory_format=self.memory_format)
@@ -159,6 +158,13 @@ class Trainer:
                 f"parser {self.parser_path} predicts schema {pmeta['schema_obj'].name!r}, "
                 f"the model uses {self.schema.name!r}"
             )
+        # The parser is not trained here but taken as given: the run's config (config.json,
+        # every checkpoint, hence every model imported from it) and its parameter counts
+        # describe that parser, not the one the config asked for.
+        self.cfg = cfg = _with_parser(cfg, self.parser.cfg)
+        mcfg = cfg.model
+        self.param_counts = parameter_counts(
+            Networks(nets.generator, nets.discriminator, self.parser))
         self.dataset = PortraitDataset(self.data_dir, split="train", schema=self.schema)
         if self.dataset.folder.size != mcfg.resolution:
             raise MgpeError(
@@ -227,7 +233,9 @@ class Trainer:
                     if k.startswith(prefix + ".")}
 
         saved_cfg = MgpeConfig.from_dict(meta["config"])
-        if saved_cfg.model != self.cfg.model:
+        # the parser entry may differ: runs of older versions recorded the asked-for parser
+        # instead of the one used, and a resumed run may be given another parser
+        if _with_parser(saved_cfg, self.cfg.model.parser).model != self.cfg.model:
             raise CheckpointError("the checkpoint's model config differs from this run's; "
                                   "resume with the run's own config.json")
         if meta.get("world_size", 1) != self.dist.world_size:
@@ -469,9 +477,7 @@ class Trainer:
             paired = self.ema(img, lab, img, lab)["image"]
             unpaired = self.ema(img[partner], lab[partner], img, lab)["image"]
 
-        def to_np(t):
-            return ((t.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu(
-            ).numpy()
+        from ..tensors import tensor_to_images as to_np
 
         masks = self.schema.palette[lab.cpu().numpy()]
         tiles = []
@@ -537,6 +543,13 @@ def _is_model_spec(path: str | Path) -> bool:
     if p.is_dir():
         return (p / "config.json").exists() and not (p / "checkpoints").is_dir()
     return not p.exists()
+
+
+def _with_parser(cfg: MgpeConfig, parser_cfg) -> MgpeConfig:
+    """``cfg`` whose model config names ``parser_cfg`` as its parser."""
+    import dataclasses
+
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, parser=parser_cfg))
 
 
 def init_model_config(path: str | Path) -> dict:

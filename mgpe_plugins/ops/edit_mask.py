@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mgpe_core import hookimpl
-from mgpe_core.operations import Operation
+from mgpe_core.operations import DemoCase, EvalCase, Operation
 
 
 class EditMask(Operation):
@@ -27,6 +27,15 @@ class EditMask(Operation):
             raise LabelError(f"--new-mask {new_mask} is {mask.shape[1]}x{mask.shape[0]} but the "
                              f"photo is {target.labels.shape[1]}x{target.labels.shape[0]}")
         return [EditRequest(target, mask=mask)]
+
+    def eval_cases(self):
+        # Another test face's whole mask: the whole layout changes, so no locality figure.
+        return [EvalCase(self.name, reference="--new-mask", reference_caption="mask source",
+                         local=False, benchmark=True, pairing_stream=3)]
+
+    def demo_cases(self):
+        return [DemoCase("component_edits", "sample:11", ("--new-mask", "sample:2"),
+                         "a whole new mask")]
 
 
 @hookimpl

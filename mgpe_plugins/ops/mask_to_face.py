@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from mgpe_core import hookimpl
-from mgpe_core.operations import Operation
+from mgpe_core.operations import DemoCase, Operation
 
 
 class MaskToFace(Operation):
@@ -48,6 +48,12 @@ class MaskToFace(Operation):
                                                        ("l_eye", "r_eye", "mouth", "skin",
                                                         "hair")})
                 for s in sources]
+
+    def demo_cases(self):
+        styles = ("sample:0", "sample:3", "sample:5", "sample:7", "sample:9", "sample:10")
+        return [DemoCase("mask_to_face", "sample:2",
+                         tuple(a for s in styles for a in ("--styles", s)),
+                         "one mask, many faces")]
 
 
 @hookimpl

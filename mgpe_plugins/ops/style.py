@@ -7,7 +7,7 @@ from __future__ import annotations
 import click
 
 from mgpe_core import hookimpl
-from mgpe_core.operations import Operation
+from mgpe_core.operations import ColourCheck, DemoCase, EvalCase, Operation
 
 #: User-facing region names -> model components.
 REGIONS = {
@@ -17,6 +17,15 @@ REGIONS = {
     "eyes": ("l_eye", "r_eye"),
     "skin": ("skin",),
     "beard": ("skin",),
+}
+
+#: How `mgpe eval` scores style transfer: per region, the classes whose colour is measured and
+#: the mgpe-synth attributes that hold it (style sources are picked to differ in them).
+SCORED = {
+    "hair": ColourCheck("hair", ("hair",), "hair_color", "hair_color_name"),
+    "lips": ColourCheck("lips", ("u_lip", "l_lip"), "lip_color"),
+    "eyes": ColourCheck("eyes", ("l_eye", "r_eye"), "iris_color", "iris_color_name"),
+    "skin": ColourCheck("skin", ("skin",), "skin_tone"),
 }
 
 
@@ -66,6 +75,20 @@ class Style(Operation):
             for comp in REGIONS[region]:
                 styles[comp] = portrait
         return [EditRequest(target, styles=styles)]
+
+    def eval_cases(self):
+        return [EvalCase(f"style-{region}", ("--regions", region), reference="--from",
+                         reference_caption="style source", colour=colour, benchmark=True,
+                         pairing_stream=10 + k)
+                for k, (region, colour) in enumerate(SCORED.items())]
+
+    def demo_cases(self):
+        rows = [("sample:2", "sample:5", "hair", "hair colour"),
+                ("sample:7", "sample:4", "lips", "lip colour"),
+                ("sample:2", "sample:6", "eyes", "iris colour"),
+                ("sample:5", "sample:0", "beard", "grow a beard")]
+        return [DemoCase("style_transfer", target, ("--from", src, "--regions", region), label)
+                for target, src, region, label in rows]
 
 
 @hookimpl

@@ -4,6 +4,9 @@ The layout is mirrored (``l_`` and ``r_`` classes swap, see ``LabelSchema.flip``
 and, by default, every region's style stay the photo's own. ``--mirror-styles`` also takes the
 styles from the mirrored photo, so each eye keeps its look on its new side.
 
+``eval_cases`` and ``demo_cases`` declare how ``mgpe eval`` scores it and what ``mgpe demo``
+shows of it, exactly as the built-in operations do.
+
 Only light imports here (click, mgpe_core): numpy and the engine are imported in ``prepare``.
 """
 
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import click
 from mgpe_core import hookimpl
-from mgpe_core.operations import Operation
+from mgpe_core.operations import DemoCase, EvalCase, Operation
 
 
 class FlipMask(Operation):
@@ -35,6 +38,18 @@ class FlipMask(Operation):
             mirrored = Portrait(target.image[:, ::-1].copy(), flipped, target.name + " (mirrored)")
             styles = {comp: mirrored for comp in COMPONENT_NAMES}
         return [EditRequest(target, mask=flipped, styles=styles)]
+
+    def eval_cases(self):
+        # `mgpe eval --ops flip-mask`: does the output follow the mirrored mask (mask fidelity),
+        # and how much changes outside the mirrored parts (locality)? Options are written as on
+        # the command line. Not part of the default benchmark (benchmark=False), so installing
+        # this plugin never changes `mgpe eval`'s default figures.
+        return [EvalCase(self.name),
+                EvalCase("flip-mask-mirror-styles", ("--mirror-styles",))]
+
+    def demo_cases(self):
+        # `mgpe demo`: a row of the component-edits figure, beside the built-in operations.
+        return [DemoCase("component_edits", "sample:3", (), "mirrored mask")]
 
 
 @hookimpl

@@ -44,3 +44,18 @@ def test_prepare_mirrors_the_mask():
     mirrored = req.styles["hair"]
     assert all(p is mirrored for p in req.styles.values())
     np.testing.assert_array_equal(mirrored.labels, req.mask)
+
+
+def test_declares_evaluation_and_demo():
+    """`mgpe eval --ops flip-mask` and `mgpe demo` run these declarations; their options must
+    parse with the operation's own options, as `mgpe edit` would parse them."""
+    from mgpe_core.operations import parse_options
+
+    (op,) = registered_operations()
+    labels = [case.label for case in op.eval_cases()]
+    assert labels == ["flip-mask", "flip-mask-mirror-styles"]
+    assert not any(case.benchmark for case in op.eval_cases())  # default figures unchanged
+    assert [parse_options(op, case.args) for case in op.eval_cases()] == [
+        {"mirror_styles": False}, {"mirror_styles": True}]
+    (demo,) = op.demo_cases()
+    assert demo.figure == "component_edits" and demo.target.startswith("sample:")

@@ -1,4 +1,7 @@
-"""``mgpe data``: make, prepare and check datasets."""
+"""``mgpe data``: make, prepare and check datasets (a built-in command plugin).
+
+Importing this module is cheap: numpy, PIL and the data code are imported inside the commands.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from ..console import err_console, out_console, progress_bar
+from mgpe_core import hookimpl
+from mgpe_core.console import err_console, out_console, progress_bar
 
 
 @click.group()
@@ -193,3 +197,8 @@ def _report(summary: dict, as_json: bool, line: str) -> None:
     else:
         err_console.print(f"[green]done[/]: {line} in {summary.get('seconds', 0):.1f} s",
                           highlight=False)
+
+
+@hookimpl
+def register_commands(cli):
+    cli.add_command(data)

@@ -1,0 +1,128 @@
+"""Fixtures for tests, benchmarks and plugin authors' tests: tiny synthetic data, no downloads.
+
+Library code never imports this module: it exists so that mgpe's own tests, the benchmarks in
+``bench/`` and the tests of plugin packages build the same small inputs the same way, without
+the library's data modules carrying test helpers. Only numpy is needed (no torch).
+
+- :func:`synthetic_face_labels`: a jittered blocky frontal face as a celebamask-19 id map.
+- :func:`make_prepared_folder`: a valid prepared folder (as ``mgpe data prepare`` writes) of
+  such faces, with photos painted in the class colours.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .data.prepared import FORMAT, MANIFEST, VERSION, PreparedFolder
+from .io import write_bytes, write_image, write_json, write_label_map
+from .labels import BUILTIN_SCHEMAS, CELEBAMASK_CLASSES, convert, get_schema
+
+
+def _ellipse(yy, xx, cy, cx, ry, rx):
+    return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+
+
+def synthetic_face_labels(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A blocky, randomly jittered frontal face as celebamask-19 ids (size, size) uint8.
+
+    Parts are ellipses (hair, skin, ears, brows, eyes, nose, lips, mouth) over neck and cloth,
+    at positions and sizes jittered per face; eyes sit near (0.47, 0.37) and (0.47, 0.63) of the
+    image, the mouth near (0.73, 0.5), as in the component table.
+    """
+    c = (np.arange(size) + 0.5) / size
+    yy, xx = np.meshgrid(c, c, indexing="ij")
+    dy, dx = rng.uniform(-0.04, 0.04, 2)
+    s = rng.uniform(0.9, 1.1)
+    out = np.zeros((size, size), dtype=np.uint8)
+
+    def paint(name, cy, cx, ry, rx):
+        m = _ellipse(yy, xx, 0.5 + (cy - 0.5) * s + dy, 0.5 + (cx - 0.5) * s + dx,
+                     ry * s * rng.uniform(0.85, 1.15), rx * s * rng.uniform(0.85, 1.15))
+        out[m] = CELEBAMASK_CLASSES.index(name)
+
+    out[yy > 0.9 + dy] = CELEBAMASK_CLASSES.index("cloth")
+    neck = (yy > 0.7 + dy) & (yy <= 0.9 + dy) & (np.abs(xx - 0.5 - dx) < 0.1 * s)
+    out[neck] = CELEBAMASK_CLASSES.index("neck")
+    if rng.random() < 0.9:
+        paint("hair", 0.42, 0.5, 0.36, 0.34)
+    paint("l_ear", 0.52, 0.25, 0.06, 0.03)
+    paint("r_ear", 0.52, 0.75, 0.06, 0.03)
+    paint("skin", 0.53, 0.5, 0.3, 0.24)
+    paint("l_brow", 0.40, 0.37, 0.015, 0.06)
+    paint("r_brow", 0.40, 0.63, 0.015, 0.06)
+    paint("l_eye", 0.47, 0.37, 0.03, 0.05)
+    paint("r_eye", 0.47, 0.63, 0.03, 0.05)
+    paint("nose", 0.57, 0.5, 0.07, 0.035)
+    paint("u_lip", 0.715, 0.5, 0.02, 0.09)
+    paint("l_lip", 0.75, 0.5, 0.022, 0.08)
+    paint("mouth", 0.73, 0.5, 0.01, 0.07)
+    return out
+
+
+def make_prepared_folder(
+    root: str | os.PathLike, count: int = 8, size: int = 64, schema_name: str = "mgpe-11",
+    seed: int = 0, image_suffix: str = ".png", n_test: int | None = None,
+) -> PreparedFolder:
+    """Write a tiny valid prepared folder of synthetic faces (numpy only).
+
+    Label maps are jittered blocky faces (:func:`synthetic_face_labels`) converted to the schema;
+    images are the palette colour of each class, tinted per face, plus noise. The split follows
+    ``mgpe data prepare`` for small sets (the last ``ceil(count / 15)`` ids are the test split,
+    none when ``count < 2``) unless ``n_test`` says otherwise. Returns the folder.
+    """
+    root = Path(root)
+    schema = get_schema(schema_name)
+    src = BUILTIN_SCHEMAS["celebamask-19"]
+    rng = np.random.default_rng(seed)
+    for sub in ("images", "labels", "splits"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for k in range(count):
+        raw = synthetic_face_labels(rng, size)
+        tint = rng.uniform(-40, 40, 3)
+        rgb = src.palette[raw].astype(np.float64) + tint + rng.normal(0, 8, (size, size, 3))
+        rgb = np.clip(np.round(rgb), 0, 255).astype(np.uint8)
+        write_image(root / "images" / f"{k:05d}{image_suffix}", rgb)
+        write_label_map(root / "labels" / f"{k:05d}.png", convert(raw, src, schema), schema)
+    if n_test is None:
+        n_test = math.ceil(count / 15) if count >= 2 else 0
+    n_test = max(0, min(n_test, count))
+    ids = list(range(count))
+    splits = {"train": ids[: count - n_test], "test": ids[count - n_test:]}
+    for name, part in splits.items():
+        write_bytes(root / "splits" / f"{name}.txt", "".join(f"{k}\n" for k in part).encode())
+    write_json(root / MANIFEST, {
+        "format": FORMAT,
+        "version": VERSION,
+        "schema": schema.to_dict(),
+        "size": size,
+        "count": count,
+        "image_suffix": image_suffix,
+        "splits": {name: len(part) for name, part in splits.items()},
+        "source": {"kind": "synthetic", "generator": "make_prepared_folder", "seed": seed},
+    })
+    return PreparedFolder(root)
+
+
+def pil_feathered(mask: np.ndarray, radius: int, work_size: int = 1024) -> np.ndarray:
+    """``engine.feathered`` as it was before :mod:`mgpe_core.morphology` (PIL's MaxFilter, 6x
+    slower on large masks): the reference the tests compare with and the baseline
+    ``bench/bench_paste_back.py`` times."""
+    from PIL import Image, ImageFilter
+
+    h, w = mask.shape
+    scale = min(1.0, work_size / max(h, w))
+    img = Image.fromarray(mask.astype(np.uint8) * 255)
+    if scale < 1.0:
+        img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                         Image.Resampling.BOX)
+        radius = max(1, round(radius * scale))
+    if radius > 0:
+        img = img.filter(ImageFilter.MaxFilter(2 * radius + 1))
+        img = img.filter(ImageFilter.BoxBlur(radius))
+    if scale < 1.0:
+        img = img.resize((w, h), Image.Resampling.BILINEAR)
+    return np.asarray(img, dtype=np.float32) / 255.0
