@@ -27,7 +27,7 @@ def parse_command(images, out, model, device, color):
     from mgpe_core.errors import UsageError
     from mgpe_core.io import read_image, write_image, write_label_map
     from mgpe_core.operations import _SAMPLE
-    from mgpe_core.registry import DEFAULT_MODEL, load_model
+    from mgpe_core.registry import DEFAULT_MODEL, find_model, load_model
     from mgpe_core.samples import load_sample
 
     many = len(images) > 1
@@ -36,28 +36,29 @@ def parse_command(images, out, model, device, color):
             raise UsageError(f"--out {out}: several masks need a folder, and this is a file")
     elif out.suffix.lower() != ".png":
         raise UsageError(f"--out {out}: masks are PNG files")
-    dev = resolve_device(device)
+    entry = find_model(model or DEFAULT_MODEL)  # cheap: config.json only
+    if not entry.describe()["has_parser"]:
+        raise UsageError(f"model {entry.name} has no parser: parse needs a model with one "
+                         "(`mgpe models list` shows which have)")
     pictures = []
-    for spec in images:  # read (and validate) everything before writing anything
+    for spec in images:  # read (and validate) everything before loading or writing anything
         m = _SAMPLE.match(spec)
         pictures.append(load_sample(int(m.group(1)))[0] if m else read_image(spec))
-    loaded = load_model(model or DEFAULT_MODEL, device=dev)
-    if loaded.parser is None:
-        raise UsageError(f"model {loaded.name} has no parser: parse needs a model with one "
-                         "(`mgpe models list` shows which have)")
-    editor = Editor(loaded, device=dev)
+    dev = resolve_device(device)
+    editor = Editor(load_model(entry.path if entry.source == "path" else entry.name,
+                               device=dev), device=dev)
     if many:
         out.mkdir(parents=True, exist_ok=True)
     with progress_bar("parsing", len(images)) as advance:
-        for spec, img in zip(images, pictures, strict=True):
-            labels = editor.parse([img])[0]
+        # one batched pass for all photos, then the writes
+        parsed = editor.parse(pictures, batch_size=8, progress=advance)
+        for spec, labels in zip(images, parsed, strict=True):
             stem = spec.replace(":", "-") if _SAMPLE.match(spec) else Path(spec).stem
             path = out / f"{stem}.mask.png" if many else out
             write_label_map(path, labels, editor.schema)
             if color:
                 write_image(path.with_name(path.stem + ".color.png"),
                             editor.schema.colorize(labels))
-            advance()
     err_console.print(f"[green]done[/]: {len(images)} mask(s) -> {out}", highlight=False)
 
 
