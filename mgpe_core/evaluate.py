@@ -106,7 +106,8 @@ class _Progress:
 def default_data_dir(resolution: int, n: int) -> Path:
     from .registry import mgpe_home
 
-    return mgpe_home() / "eval" / f"synth-{resolution}-seed{SYNTH_SEED}-n{n}"
+    # "-v2": sets cached before schemas recorded left/right hold image-left celebamask-19 labels
+    return mgpe_home() / "eval" / f"synth-{resolution}-seed{SYNTH_SEED}-n{n}-v2"
 
 
 def generate_test_set(resolution: int, n: int, dest: Path | None = None,

@@ -5,6 +5,14 @@ order: every schema is a value carrying its class names, every label-map file an
 names its schema. Conversions go through CelebAMask-HQ's 19 classes (the source of all schemas)
 by class *name*, so a new schema is data, not code.
 
+**Left and right.** Datasets disagree on what "left" means, so every schema records its
+convention (:attr:`LabelSchema.sides`): ``"subject"`` when ``l_eye`` is the subject's own left
+eye, which appears on the image's *right* (CelebAMask-HQ, measured on its real masks, and every
+parser trained on it), ``"image"`` when ``l_eye`` lies on the image's left (the original MGPE
+code's Helen labels, and mgpe's ``mgpe-11``). Converting between schemas of different
+conventions swaps every ``l_``/``r_`` pair (eyes, brows, ears); ``l_lip`` is the lower lip, not
+a side, and never moves.
+
 This module only needs numpy: it is imported on the CLI's start-up path.
 """
 
@@ -16,6 +24,9 @@ from functools import cached_property
 import numpy as np
 
 from .errors import LabelError, did_you_mean
+
+#: The two meanings of "left" (see the module docstring).
+SIDES: tuple[str, ...] = ("subject", "image")
 
 #: CelebAMask-HQ's 19 classes in the usual merge order (later parts overwrite earlier ones).
 #: The id of a class is its index. Part files on disk are named ``<k:05d>_<name>.png``.
@@ -52,15 +63,21 @@ PALETTE: dict[str, tuple[int, int, int]] = {
 class LabelSchema:
     """A named list of classes plus where each CelebAMask-HQ class goes.
 
-    ``source_map[k]`` is this schema's id for CelebAMask-HQ class ``k`` (length 19). Every class
-    of the schema must be the target of at least one source class.
+    ``source_map[k]`` is this schema's id for CelebAMask-HQ class ``k`` (length 19), by class
+    name: a side's class maps to the class of the same name, whatever the conventions; the
+    conversion does the swapping. Every class of the schema must be the target of at least one
+    source class. ``sides``: what ``l_``/``r_`` mean (``"subject"`` or ``"image"``).
     """
 
     name: str
     classes: tuple[str, ...]
     source_map: tuple[int, ...] = field(repr=False)
+    sides: str = "image"
 
     def __post_init__(self) -> None:
+        if self.sides not in SIDES:
+            raise LabelError(f"schema {self.name!r}: sides must be one of {', '.join(SIDES)}, "
+                             f"got {self.sides!r}")
         if len(self.source_map) != len(CELEBAMASK_CLASSES):
             raise LabelError(
                 f"schema {self.name!r}: source_map needs {len(CELEBAMASK_CLASSES)} entries, "
@@ -116,9 +133,9 @@ class LabelSchema:
     def flip_permutation(self) -> np.ndarray:
         """Id permutation for a horizontal flip: every ``l_X`` swaps with ``r_X``.
 
-        "Left" and "right" are image-left and image-right. ``l_lip`` (lower lip) has no ``r_lip``
-        and so stays put, as does every class without a partner.
-        """
+        Mirroring moves every side to the other whatever the convention. ``l_lip`` (lower lip)
+        has no ``r_lip`` and so stays put, as does every class without a partner. Also the
+        permutation that converts between the two conventions."""
         perm = np.arange(self.num_classes, dtype=np.int64)
         for i, name in enumerate(self.classes):
             for a, b in (("l_", "r_"), ("r_", "l_")):
@@ -192,15 +209,24 @@ class LabelSchema:
             "name": self.name,
             "classes": list(self.classes),
             "source_map": dict(zip(CELEBAMASK_CLASSES, self.source_map, strict=True)),
+            "sides": self.sides,
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> LabelSchema:
-        """Inverse of :meth:`to_dict`; ``source_map`` may be a list or a name->id dict."""
+        """Inverse of :meth:`to_dict`; ``source_map`` may be a list or a name->id dict.
+
+        A dict without ``sides`` (written before schemas recorded it) takes the convention of the
+        built-in schema of the same name and classes, else ``"image"`` (what mgpe assumed then)."""
         try:
             name, classes, smap = data["name"], tuple(data["classes"]), data["source_map"]
         except (KeyError, TypeError) as e:
             raise LabelError(f"label schema: missing field {e}") from None
+        sides = data.get("sides")
+        if sides is None:
+            builtin = BUILTIN_SCHEMAS.get(name)
+            sides = builtin.sides if builtin is not None and builtin.classes == classes \
+                else "image"
         if isinstance(smap, dict):
             unknown = set(smap) - set(CELEBAMASK_CLASSES)
             if unknown:
@@ -209,12 +235,26 @@ class LabelSchema:
             if missing:
                 raise LabelError(f"schema {name!r}: source_map lacks {missing}")
             smap = [smap[c] for c in CELEBAMASK_CLASSES]
-        return cls(name, classes, tuple(int(v) for v in smap))
+        return cls(name, classes, tuple(int(v) for v in smap), sides)
+
+
+def other_side(name: str) -> str:
+    """``l_X`` <-> ``r_X`` for the sided CelebAMask-HQ classes (eyes, brows, ears); any other
+    name (``l_lip`` is the lower lip) unchanged: the name a part gets in the other convention."""
+    for a, b in (("l_", "r_"), ("r_", "l_")):
+        if name.startswith(a) and name != "l_lip" and b + name[2:] in CELEBAMASK_CLASSES:
+            return b + name[2:]
+    return name
 
 
 def conversion_table(src: LabelSchema, dst: LabelSchema) -> np.ndarray:
-    """Lookup table (len(src.classes),) uint8: src id -> dst id, via CelebAMask-HQ names."""
-    return np.asarray([dst.source_map[k] for k in src.canonical_source], dtype=np.uint8)
+    """Lookup table (len(src.classes),) uint8: src id -> dst id, via CelebAMask-HQ names; when
+    the schemas' conventions differ, every ``l_``/``r_`` pair is swapped (a subject's left eye
+    is the image's right eye)."""
+    table = np.asarray([dst.source_map[k] for k in src.canonical_source], dtype=np.int64)
+    if src.sides != dst.sides:
+        table = dst.flip_permutation[table]
+    return table.astype(np.uint8)
 
 
 def convert(labels: np.ndarray, src: LabelSchema, dst: LabelSchema) -> np.ndarray:
@@ -224,14 +264,15 @@ def convert(labels: np.ndarray, src: LabelSchema, dst: LabelSchema) -> np.ndarra
     return conversion_table(src, dst)[src.validate(labels)]
 
 
-def _schema_from_names(name: str, classes: tuple[str, ...], extra: dict[str, str]) -> LabelSchema:
+def _schema_from_names(name: str, classes: tuple[str, ...], extra: dict[str, str],
+                       sides: str = "image") -> LabelSchema:
     """Build a schema: source classes of the same name map to themselves, ``extra`` maps the
     rest by name, anything unnamed goes to background."""
     smap = []
     for src in CELEBAMASK_CLASSES:
         target = src if src in classes else extra.get(src, "background")
         smap.append(classes.index(target))
-    return LabelSchema(name, classes, tuple(smap))
+    return LabelSchema(name, classes, tuple(smap), sides)
 
 
 #: The paper's 11 classes in the original code's Helen-style order.
@@ -243,7 +284,10 @@ MGPE_11_CLASSES = (
 BUILTIN_SCHEMAS: dict[str, LabelSchema] = {
     s.name: s
     for s in (
-        LabelSchema("celebamask-19", CELEBAMASK_CLASSES, tuple(range(len(CELEBAMASK_CLASSES)))),
+        # CelebAMask-HQ's own labels: l_ is the subject's left (on the image's right).
+        LabelSchema("celebamask-19", CELEBAMASK_CLASSES, tuple(range(len(CELEBAMASK_CLASSES))),
+                    "subject"),
+        # The original MGPE code's Helen-style labels: l_ is the image's left.
         # Glasses cannot be expressed in 11 classes: their pixels lie on the face, so skin.
         _schema_from_names("mgpe-11", MGPE_11_CLASSES, {"eye_g": "skin"}),
         _schema_from_names("mgpe-12-glasses", MGPE_11_CLASSES + ("eye_g",), {}),

@@ -139,20 +139,80 @@ def mask_path_beside(image_path: Path) -> Path:
     return image_path.with_name(image_path.stem + ".mask.png")
 
 
-def read_mask_for(path: Path, schema: LabelSchema) -> np.ndarray:
-    """A mask file (id PNG naming its schema, or a colour picture in the model's palette),
-    converted to ``schema`` by class names."""
+#: The schema of CelebAMask-HQ's own masks (its official colour masks use its palette).
+CELEBAMASK_SCHEMA = "celebamask-19"
+
+
+def read_mask_for(path: Path, schema: LabelSchema, mask_schema=None) -> np.ndarray:
+    """A mask file converted to ``schema`` by class names (and sides), in the forms people have:
+
+    - an id PNG naming its schema (as mgpe writes them);
+    - an id map that names none: read in ``mask_schema`` when given (``--mask-schema``), else
+      in ``schema``; ids outside it are an error that suggests ``--mask-schema``;
+    - a colour picture: in ``mask_schema``'s palette when given; else in ``schema``'s palette,
+      and failing that in CelebAMask-HQ's (its official colour masks: every class has the same
+      colour in every mgpe schema, so a mask using colours only CelebAMask-HQ has, such as ears
+      or neck, is one of those, read with the subject's left as ``l_``).
+    """
     from .io import read_label_map
-    from .labels import convert
+    from .labels import convert, get_schema
+
+    if mask_schema is not None:
+        try:
+            wanted = get_schema(mask_schema)
+        except LabelError as e:
+            raise UsageError(f"--mask-schema: {e}") from None
+        labels, file_schema = read_label_map(path, wanted)
+        return convert(labels, file_schema, schema)
+    kind = _mask_kind(path)
+    if kind == "named":
+        labels, file_schema = read_label_map(path)
+    elif kind == "ids":
+        try:
+            labels, file_schema = read_label_map(path, schema)
+        except LabelError as e:
+            raise LabelError(f"{e}. If the mask is in another schema, name it: --mask-schema "
+                             f"NAME (e.g. {CELEBAMASK_SCHEMA} for CelebAMask-HQ's id maps)"
+                             ) from None
+    else:
+        try:
+            labels, file_schema = read_label_map(path, schema)
+        except LabelError as own:
+            try:
+                labels, file_schema = read_label_map(path, CELEBAMASK_SCHEMA)
+            except LabelError:
+                raise own from None
+    return convert(labels, file_schema, schema)
+
+
+def _mask_kind(path: Path) -> str:
+    """``named`` (an id PNG naming its schema), ``ids`` (a single-channel id map naming none)
+    or ``colour`` (a colour picture), read from the header; an unreadable file is left for
+    the reader to report."""
+    from PIL import Image
 
     try:
-        labels, file_schema = read_label_map(path)
-    except LabelError as e:
-        if "does not name its label schema" in str(e) or "colour mask" in str(e):
-            labels, file_schema = read_label_map(path, schema)
-        else:
-            raise
-    return convert(labels, file_schema, schema)
+        with Image.open(path) as img:
+            if "mgpe-schema" in img.info:
+                return "named"
+            return "ids" if img.mode in ("L", "I", "I;16") else "colour"
+    except Exception:  # the reader gives the one clear message (missing, not an image, ...)
+        return "named"
+
+
+def fit_mask(labels: np.ndarray, shape: tuple[int, int], what: str) -> np.ndarray:
+    """A mask resized (nearest) to an image's ``shape`` when their aspect ratios agree (a 512 px
+    CelebAMask-HQ mask beside its 1024 px photo); a LabelError naming both sizes otherwise."""
+    h, w = labels.shape
+    if (h, w) == tuple(shape):
+        return labels
+    H, W = shape
+    if abs(h * W - H * w) > max(h, w, H, W):  # more than a pixel's rounding apart
+        raise LabelError(f"{what} is {w}x{h} but the image is {W}x{H}: their aspect ratios "
+                         f"differ ({w / h:.3f} vs {W / H:.3f}), so it cannot be scaled to fit")
+    from .mask_edit import resize_nearest
+
+    return resize_nearest(labels, (H, W))
 
 
 @dataclass
@@ -171,6 +231,8 @@ class OpContext:
     seed: int = 0
     cache: dict = field(default_factory=dict)
     portraits: dict = field(default_factory=dict)
+    #: schema of mask files that do not name theirs (``--mask-schema``); None: the model's
+    mask_schema: str | None = None
 
     def portrait(self, spec: str, mask: str | Path | None = None, need_mask: bool = True):
         """``spec``: an image path, ``sample:N`` or a name in ``portraits``. ``mask``: an
@@ -209,7 +271,7 @@ class OpContext:
             image, labels19 = load_sample(int(m.group(1)))
             labels = convert(labels19, get_schema("celebamask-19"), self.schema)
             if mask:
-                labels = read_mask_for(Path(mask), self.schema)
+                labels = fit_mask(self._mask_file(Path(mask)), image.shape[:2], f"mask {mask}")
             p = Portrait(image, labels, spec)
         else:
             path = Path(spec)
@@ -217,7 +279,7 @@ class OpContext:
             mpath = Path(mask) if mask else mask_path_beside(path)
             labels = None
             if mask or mpath.exists():
-                labels = read_mask_for(mpath, self.schema)
+                labels = fit_mask(self._mask_file(mpath), image.shape[:2], f"mask {mpath}")
             elif need_mask and self.parse is None:
                 raise UsageError(f"no mask for {path}: pass --mask or put {mpath.name} beside it "
                                  "(the model has no parser to make one)")
@@ -240,7 +302,10 @@ class OpContext:
         """A mask given directly (``sample:N`` or a named portrait gives its mask)."""
         if _SAMPLE.match(str(spec)) or str(spec) in self.portraits:
             return self.portrait(spec).labels
-        return read_mask_for(Path(spec), self.schema)
+        return self._mask_file(Path(spec))
+
+    def _mask_file(self, path: Path) -> np.ndarray:
+        return read_mask_for(path, self.schema, self.mask_schema)
 
     def reference_mask(self, spec: str) -> np.ndarray:
         """A reference layout: ``sample:N``, a named portrait, a mask file, or a photo (its
@@ -249,7 +314,7 @@ class OpContext:
             return self.portrait(spec).labels
         path = Path(spec)
         if _looks_like_mask(path):
-            return read_mask_for(path, self.schema)
+            return self._mask_file(path)
         return self.portrait(spec).labels
 
     def expand_sources(self, specs) -> list[str]:

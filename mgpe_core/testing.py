@@ -31,7 +31,8 @@ def synthetic_face_labels(rng: np.random.Generator, size: int) -> np.ndarray:
 
     Parts are ellipses (hair, skin, ears, brows, eyes, nose, lips, mouth) over neck and cloth,
     at positions and sizes jittered per face; eyes sit near (0.47, 0.37) and (0.47, 0.63) of the
-    image, the mouth near (0.73, 0.5), as in the component table.
+    image, the mouth near (0.73, 0.5), as in the component table. Sides follow CelebAMask-HQ:
+    ``l_eye`` is the subject's left eye, the one at x = 0.63 (the image's right).
     """
     c = (np.arange(size) + 0.5) / size
     yy, xx = np.meshgrid(c, c, indexing="ij")
@@ -49,13 +50,13 @@ def synthetic_face_labels(rng: np.random.Generator, size: int) -> np.ndarray:
     out[neck] = CELEBAMASK_CLASSES.index("neck")
     if rng.random() < 0.9:
         paint("hair", 0.42, 0.5, 0.36, 0.34)
-    paint("l_ear", 0.52, 0.25, 0.06, 0.03)
-    paint("r_ear", 0.52, 0.75, 0.06, 0.03)
+    paint("r_ear", 0.52, 0.25, 0.06, 0.03)
+    paint("l_ear", 0.52, 0.75, 0.06, 0.03)
     paint("skin", 0.53, 0.5, 0.3, 0.24)
-    paint("l_brow", 0.40, 0.37, 0.015, 0.06)
-    paint("r_brow", 0.40, 0.63, 0.015, 0.06)
-    paint("l_eye", 0.47, 0.37, 0.03, 0.05)
-    paint("r_eye", 0.47, 0.63, 0.03, 0.05)
+    paint("r_brow", 0.40, 0.37, 0.015, 0.06)
+    paint("l_brow", 0.40, 0.63, 0.015, 0.06)
+    paint("r_eye", 0.47, 0.37, 0.03, 0.05)
+    paint("l_eye", 0.47, 0.63, 0.03, 0.05)
     paint("nose", 0.57, 0.5, 0.07, 0.035)
     paint("u_lip", 0.715, 0.5, 0.02, 0.09)
     paint("l_lip", 0.75, 0.5, 0.022, 0.08)

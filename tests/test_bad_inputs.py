@@ -75,7 +75,7 @@ def _fake(tmp):
 
 
 def _size_mismatch(tmp):
-    write_image(tmp / "small.png", read_image(tmp / "photo.png")[:200, :200])
+    write_image(tmp / "small.png", read_image(tmp / "photo.png")[:150, :200])
     write_label_map(tmp / "small.mask.png", load_sample(0)[1], C19)
     return tmp / "small.png"
 
@@ -106,7 +106,7 @@ def _empty_mask(tmp):
     (lambda t: t / "missing.png", 1, "image not found"),
     (_corrupt, 1, "truncated or corrupt"),
     (_fake, 1, "not an image"),
-    (_size_mismatch, 1, "mask is 256x256 but the image is 200x200"),
+    (_size_mismatch, 1, "is 256x256 but the image is 200x150: their aspect ratios differ"),
     (_bad_ids, 1, "ids [99] are outside schema 'mgpe-11'"),
     (_unknown_schema, 1, "unknown schema 'helen-11'"),
     (_empty_mask, 1, "has no face (background only)"),

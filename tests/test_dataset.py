@@ -165,7 +165,9 @@ def test_dataset_converts_schemas(folder19):
         assert np.array_equal(got, convert(raw, C19, M11).astype(np.int64))
         assert got.max() < 11
         # classes that mgpe-11 lacks became background, the rest were renumbered by name
-        assert np.array_equal(got == M11.index("l_eye"), raw == C19.index("l_eye"))
+        # CelebAMask-HQ's subject-left eye is mgpe-11's image-right eye
+        assert np.array_equal(got == M11.index("r_eye"), raw == C19.index("l_eye"))
+        assert np.nonzero(got == M11.index("l_eye"))[1].mean() < got.shape[1] / 2
         assert np.array_equal(got == M11.index("hair"), raw == C19.index("hair"))
         assert not (got[raw == C19.index("cloth")]).any()
 

@@ -35,9 +35,12 @@ def test_celebamask_to_mgpe11_sends_accessories_to_background_and_glasses_to_ski
     for src in ("l_ear", "r_ear", "hat", "ear_r", "neck_l", "neck", "cloth", "background"):
         assert name[CELEBAMASK_CLASSES.index(src)] == "background"
     assert name[CELEBAMASK_CLASSES.index("eye_g")] == "skin"
-    for same in ("skin", "nose", "l_eye", "r_eye", "l_brow", "r_brow", "mouth", "u_lip",
-                 "l_lip", "hair"):
+    for same in ("skin", "nose", "mouth", "u_lip", "l_lip", "hair"):
         assert name[CELEBAMASK_CLASSES.index(same)] == same
+    # CelebAMask-HQ's l_ is the subject's left (image right); mgpe-11's l_ is the image's left
+    for a, b in (("l_eye", "r_eye"), ("r_eye", "l_eye"), ("l_brow", "r_brow"),
+                 ("r_brow", "l_brow")):
+        assert name[CELEBAMASK_CLASSES.index(a)] == b
     assert M12.classes[convert(labels, C19, M12)[0][3]] == "eye_g"
 
 

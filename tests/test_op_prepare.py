@@ -169,10 +169,18 @@ def test_edit_mask_returns_the_other_mask(ctx, tmp_path):
     np.testing.assert_array_equal(req.mask, painted)
 
 
-def test_edit_mask_of_another_size_is_a_label_error(ctx, tmp_path):
+def test_edit_mask_of_another_size_is_scaled_or_refused_by_aspect_ratio(ctx, tmp_path):
+    """Half the size, same aspect ratio: scaled to the photo (nearest). Another aspect ratio:
+    a LabelError naming both sizes."""
+    other = ctx.portrait("sample:5").labels
     path = tmp_path / "small.mask.png"
-    write_label_map(path, ctx.portrait("sample:5").labels[::2, ::2], M11)
-    with pytest.raises(LabelError, match="--new-mask .* is 128x128 but the photo is 256x256"):
+    write_label_map(path, other[::2, ::2], M11)
+    req = one(prepare(ctx, "edit-mask", "sample:0", "--new-mask", str(path)))
+    assert req.mask.shape == (256, 256)
+    np.testing.assert_array_equal(req.mask[::2, ::2], other[::2, ::2])
+    write_label_map(path, other[:, :200], M11)
+    with pytest.raises(LabelError, match="--new-mask .* is 200x256 but the image is 256x256: "
+                                         "their aspect ratios differ"):
         prepare(ctx, "edit-mask", "sample:0", "--new-mask", str(path))
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from mgpe_core.errors import MgpeError
-from mgpe_core.labels import CELEBAMASK_CLASSES, merge_parts
+from mgpe_core.labels import CELEBAMASK_CLASSES, merge_parts, other_side
 from mgpe_core.synth import render_face, render_scene, sample_attributes, write_dataset
 from mgpe_core.synth.writer import face_attributes, face_rng
 
@@ -329,13 +329,20 @@ def test_celebamask_layout_on_disk(tmp_path):
             assert m.mode == "L" and m.size == (64, 64)
             values = set(np.unique(np.asarray(m)).tolist())
             assert values <= {0, 255} and 255 in values
-        # The files hold exactly what the renderer makes.
+        # The files hold exactly what the renderer makes, its image-sided names turned into the
+        # dataset's (l_eye = the subject's left, on the image's right).
         _, parts = render_face(face_attributes(1, k), 64)
         for name, mask in parts.items():
-            assert np.array_equal(np.asarray(Image.open(sub / f"{k:05d}_{name}.png")) > 0, mask)
+            on_disk = sub / f"{k:05d}_{other_side(name)}.png"
+            assert np.array_equal(np.asarray(Image.open(on_disk)) > 0, mask)
+        for name in ("l_eye", "l_brow", "l_ear"):  # by geometry, not by id
+            if name in rec["parts"]:
+                xs = np.nonzero(np.asarray(Image.open(sub / f"{k:05d}_{name}.png")))[1]
+                assert xs.mean() > 32, f"{name} should lie on the image's right"
     meta = json.loads((out / "synth.json").read_text())
     assert meta["generator"] == "mgpe-synth" and meta["count"] == 3 and meta["size"] == 64
     assert meta["seed"] == 1 and meta["image_format"] == "png" and "version" in meta
+    assert meta["sides"] == "subject"
     assert not list(out.rglob("*.tmp"))
 
 

@@ -80,7 +80,11 @@ def common_options(op) -> list[click.Parameter]:
     return [
         inputs,
         click.Option(["--mask", "-m"], type=click.Path(dir_okay=False, path_type=Path),
-                     help="Mask of IMAGE (id PNG naming its schema, or a colour mask)."),
+                     help="Mask of IMAGE: an id PNG, or a colour mask (the model's palette or "
+                          "CelebAMask-HQ's), of the photo's size or aspect ratio."),
+        click.Option(["--mask-schema"], metavar="SCHEMA", default=None,
+                     help="Schema of mask files that do not name theirs, e.g. celebamask-19 "
+                          "for CelebAMask-HQ's merged id maps [default: the model's]."),
         click.Option(["--model"], default=None,
                      help="Registered model name or model folder [default: mgpe-synth-128]."),
         click.Option(["--variant"], default=None, metavar="NAME",
@@ -182,7 +186,8 @@ def run_operation(op, kw) -> None:
     from mgpe_core.operations import OpContext
 
     inputs = [kw.pop("inputs")] if op.input_kind == "mask" else list(kw.pop("inputs"))
-    common = {k: kw.pop(k) for k in ("mask", "model", "variant", "device", "precision",
+    common = {k: kw.pop(k) for k in ("mask", "mask_schema", "model", "variant", "device",
+                                     "precision",
                                      "compile_synthesis", "seed", "out", "paste_back",
                                      "whole_image", "save_mask", "compare", "as_json")}
     if common["mask"] and len(inputs) > 1:
@@ -193,7 +198,8 @@ def run_operation(op, kw) -> None:
                            common["precision"], common["compile_synthesis"])
     session.check_requires(op)
     ctx = OpContext(session.schema, session.config,
-                    parse=session.parse if session.has_parser else None, seed=common["seed"])
+                    parse=session.parse if session.has_parser else None, seed=common["seed"],
+                    mask_schema=common["mask_schema"])
     # Validate every input and build every request before loading networks or writing
     # anything: every file is read first, then photos without a mask are parsed in one batch.
     targets = inputs if op.input_kind == "mask" else ctx.load(inputs, common["mask"])

@@ -34,7 +34,7 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -149,11 +149,32 @@ def merge_parts_resized(parts: dict[str, Path], size: int) -> np.ndarray:
     return out
 
 
+def source_sides(root: Path) -> str:
+    """What ``l_``/``r_`` part files of a source folder mean: ``"subject"`` (the real
+    CelebAMask-HQ convention, and mgpe-synth folders that say so), or ``"image"`` for mgpe-synth
+    folders written before synth recorded it (their l_eye lay on the image's left)."""
+    import json
+
+    settings = root / "synth.json"
+    if not settings.is_file():
+        return "subject"
+    try:
+        data = json.loads(settings.read_text())
+    except (OSError, ValueError):
+        return "subject"
+    if not isinstance(data, dict) or data.get("generator") != "mgpe-synth":
+        return "subject"
+    sides = data.get("sides", "image")
+    return sides if sides in ("subject", "image") else "subject"
+
+
 @dataclass(frozen=True)
 class PrepareSettings:
     size: int
     schema: str
     image_suffix: str
+    #: the source's convention (not part of to_dict: it follows from the source folder)
+    source_sides: str = "subject"
 
     def to_dict(self) -> dict:
         return {"size": self.size, "schema": self.schema, "image_suffix": self.image_suffix}
@@ -182,7 +203,10 @@ def prepare_one(item: SourceItem, out: Path, settings: PrepareSettings) -> dict:
         if not labels19.any():
             return {**base, "error": "empty mask (no labelled part)"}
         schema = get_schema(settings.schema)
-        labels = convert(labels19, get_schema("celebamask-19"), schema)
+        c19 = get_schema("celebamask-19")
+        if settings.source_sides != c19.sides:
+            c19 = replace(c19, sides=settings.source_sides)
+        labels = convert(labels19, c19, schema)
         # zlib level 1: a training cache is written once; encoding at the default level 6 was
         # the largest single cost of preparing a face (bench/bench_prepare.py), for 13% fewer
         # bytes. The pixels are the same.
@@ -244,7 +268,7 @@ def prepare_dataset(
     if image_suffix not in (".png", ".jpg"):
         raise MgpeError(f"image format must be png or jpg, got {image_suffix!r}")
     schema_obj = get_schema(schema)
-    settings = PrepareSettings(size, schema_obj.name, image_suffix)
+    settings = PrepareSettings(size, schema_obj.name, image_suffix, source_sides(root))
     items = scan_source(root)
     if not items:
         raise DatasetError(f"no faces found in {root} ({IMG_DIR}/ and {ANNO_DIR}/ are empty)")
@@ -314,7 +338,8 @@ def prepare_dataset(
             if any(k >= STANDARD_TEST_FROM for k in good)
             else "highest ceil(n/15) ids test (CelebAMask-HQ's 2000/30000 proportion)"
         ),
-        "source": {"path": str(root.resolve()), "layout": "CelebAMask-HQ", "faces": len(items)},
+        "source": {"path": str(root.resolve()), "layout": "CelebAMask-HQ", "faces": len(items),
+                   "sides": settings.source_sides},
         "skipped": {str(k): v for k, v in skipped.items()},
     }
     write_json(out / "manifest.json", manifest)

@@ -70,7 +70,7 @@ class PreparedFolder:
             if key not in m:
                 raise DatasetError(f"manifest {path} lacks the field {key!r}")
         try:
-            self.schema: LabelSchema = get_schema(m["schema"])
+            self.schema: LabelSchema = _with_legacy_sides(get_schema(m["schema"]), m)
         except LabelError as e:
             raise DatasetError(f"manifest {path}: invalid schema: {e}") from None
         size = m["size"]
@@ -170,3 +170,27 @@ class PreparedFolder:
             raise DatasetError(f"label map {lbl_path} is {labels.shape[1]}x{labels.shape[0]}, "
                                f"the manifest says {self.size}x{self.size}")
         return rgb, labels
+
+
+def _with_legacy_sides(schema: LabelSchema, manifest: dict) -> LabelSchema:
+    """The schema a folder's labels really follow. Manifests written before schemas recorded
+    their convention (no ``sides``) and prepared from mgpe-synth faces of that time hold
+    image-left labels (synth then drew l_eye on the image's left), whatever their schema's
+    name says; a folder prepared from real CelebAMask-HQ was passed through as the dataset
+    has it, which its schema's convention already describes."""
+    from dataclasses import replace
+
+    if not isinstance(manifest.get("schema"), dict) or "sides" in manifest["schema"]:
+        return schema
+    source = manifest.get("source")
+    if not isinstance(source, dict) or "sides" in source:
+        return schema
+    synth = source.get("generator") == "mgpe-synth"
+    if not synth and isinstance(source.get("path"), str):
+        settings = Path(source["path"]) / "synth.json"
+        try:
+            synth = settings.is_file() and '"mgpe-synth"' in settings.read_text()
+        except OSError:
+            synth = False
+    return replace(schema, sides="image") if synth and schema.sides != "image" else schema
+

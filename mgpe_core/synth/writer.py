@@ -7,6 +7,12 @@
     OUT/attributes.jsonl                                        one JSON object per face, id order
     OUT/synth.json                                              generator, version, settings
 
+Part files follow the real dataset's convention: ``l_eye``, ``l_brow``, ``l_ear`` are the
+subject's left, on the image's right (the renderer names parts by image side; the writer renames
+them), so synthetic and real folders go through ``mgpe data prepare`` the same way.
+``synth.json`` records it as ``"sides": "subject"``; folders written before say nothing and hold
+image-left parts (``data prepare`` reads them so).
+
 Face ``k`` depends only on ``(seed, k)`` (:func:`face_rng`), so the same seed gives byte-identical
 files whatever the number of workers or chunking, and a folder can be extended with ``start``.
 Every file is written atomically (temp file + rename), so an interrupted run never leaves a
@@ -25,7 +31,7 @@ import numpy as np
 
 from ..errors import MgpeError
 from ..io import encode_image, write_bytes, write_json
-from ..labels import CELEBAMASK_CLASSES
+from ..labels import CELEBAMASK_CLASSES, other_side
 from .attributes import SYNTH_VERSION, apply_lipstick, sample_attributes
 from .render import render_face
 
@@ -34,6 +40,8 @@ ANNO_DIR = "CelebAMask-HQ-mask-anno"
 ATTRIBUTES = "attributes.jsonl"
 SETTINGS = "synth.json"
 GENERATOR = "mgpe-synth"
+#: What l_/r_ part files mean in folders written now (the real CelebAMask-HQ convention).
+SIDES = "subject"
 _FORMATS = ("jpg", "png")
 
 
@@ -56,7 +64,9 @@ def face_attributes(seed: int, k: int, lipstick: float = 0.0) -> dict:
 def _write_face(out: Path, k: int, seed: int, size: int, suffix: str,
                 lipstick: float = 0.0) -> dict:
     attrs = face_attributes(seed, k, lipstick)
-    image, parts = render_face(attrs, size)
+    image, image_sided = render_face(attrs, size)
+    # the renderer names sides as seen in the image; the dataset's l_eye is the subject's left
+    parts = {other_side(name): m for name, m in image_sided.items()}
     img_path = out / IMG_DIR / f"{k}{suffix}"
     write_bytes(img_path, encode_image(image, suffix))
     other = img_path.with_suffix(".png" if suffix == ".jpg" else ".jpg")
@@ -137,6 +147,10 @@ def write_dataset(
         if previous.get("size") != size:
             raise MgpeError(f"{out} holds {previous.get('size')} px faces, not {size} px; "
                             "use a new folder")
+        if previous.get("sides", "image") != SIDES:
+            raise MgpeError(f"{out} was written by an older mgpe, with image-left part files "
+                            "(l_eye on the image's left); new faces follow the real dataset "
+                            "(l_eye = the subject's left): use a new folder")
         if float(previous.get("lipstick", 0.0)) != lipstick:
             raise MgpeError(f"{out} was made with lipstick {previous.get('lipstick', 0.0)}, "
                             f"not {lipstick}; use a new folder")
@@ -184,6 +198,7 @@ def write_dataset(
         "seed_rule": "face k uses numpy.random.SeedSequence([seed, k])"
                      + (", its lipstick SeedSequence([seed, k, 1])" if lipstick else ""),
         "lipstick": lipstick,
+        "sides": SIDES,
         "runs": runs,
     })
     elapsed = time.perf_counter() - t0

@@ -10,7 +10,7 @@ from mgpe_core.operations import DemoCase, EvalCase, Operation
 
 class EditMask(Operation):
     name = "edit-mask"
-    summary = "Render the photo following a new, user-painted mask (same size as the photo)."
+    summary = "Render the photo following a new, user-painted mask (the photo's aspect ratio)."
     example = "mgpe edit edit-mask photo.png --new-mask painted.mask.png -o out.png"
 
     def options(self):
@@ -20,12 +20,10 @@ class EditMask(Operation):
 
     def prepare(self, ctx, target, new_mask):
         from mgpe_core.engine import EditRequest
-        from mgpe_core.errors import LabelError
+        from mgpe_core.operations import fit_mask
 
-        mask = ctx.mask_only(new_mask)
-        if mask.shape != target.labels.shape:
-            raise LabelError(f"--new-mask {new_mask} is {mask.shape[1]}x{mask.shape[0]} but the "
-                             f"photo is {target.labels.shape[1]}x{target.labels.shape[0]}")
+        # a mask of the photo's aspect ratio is scaled to it (nearest); another is refused
+        mask = fit_mask(ctx.mask_only(new_mask), target.labels.shape, f"--new-mask {new_mask}")
         return [EditRequest(target, mask=mask)]
 
     def eval_cases(self):
