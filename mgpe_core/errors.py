@@ -25,6 +25,11 @@ class DatasetError(MgpeError):
     """A dataset folder is missing pieces or is inconsistent."""
 
 
+class NothingToDo(MgpeError):
+    """The request is valid but would change nothing (removing a part the face lacks): said
+    so, and nothing is written (exit code 1 in the CLI)."""
+
+
 def close_matches(name: object, known, cutoff: float = 0.5, n: int = 3) -> list[str]:
     """The entries of ``known`` closest to a mistyped ``name`` (best first; maybe none)."""
     import difflib

@@ -44,9 +44,19 @@ def make_grid(
 
 
 def fit_square(img: np.ndarray, size: int) -> np.ndarray:
-    """``img`` resized (Lanczos) to size x size, or itself when it already is: grid tiles."""
+    """``img`` as a size x size grid tile (or itself when it already is one): resized (Lanczos)
+    to fit, its aspect ratio kept, centred on white (a portrait photo is not stretched)."""
     if img.shape[:2] == (size, size):
         return img
     from PIL import Image
 
-    return np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.LANCZOS))
+    h, w = img.shape[:2]
+    scale = size / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    small = np.asarray(Image.fromarray(img).resize((nw, nh), Image.Resampling.LANCZOS))
+    if (nh, nw) == (size, size):
+        return small
+    tile = np.full((size, size, *img.shape[2:]), 255, dtype=img.dtype)
+    top, left = (size - nh) // 2, (size - nw) // 2
+    tile[top:top + nh, left:left + nw] = small
+    return tile

@@ -112,4 +112,12 @@ def test_one_edit_with_the_default_model(tmp_path, capsys):
     out = tmp_path / "open.png"
     code = main(["edit", "swap-mouth", "sample:5", "--reference", "sample:6", "-o", str(out)])
     assert code == 0, capsys.readouterr().err
-    assert read_image(out).shape == (128, 128, 3)
+    edited = read_image(out)
+    assert edited.shape == (256, 256, 3)  # the sample's own size, not the model's 128 px
+    # only the mouth's surroundings changed: the rest is the photo, pixel for pixel
+    from mgpe_core.samples import load_sample
+
+    photo = load_sample(5)[0]
+    changed = (edited != photo).any(2)
+    rows = np.flatnonzero(changed.any(1))
+    assert changed.any() and rows.min() > 256 * 0.5  # all below the eyes

@@ -38,7 +38,7 @@ def photo(tmp_path):
     ["swap-nose", "sample:0", "--reference", "sample:5"],
     ["edit-mask", "sample:0", "--new-mask", "sample:1"],
     ["bangs", "sample:1", "--mode", "add"],
-    ["bangs", "sample:2", "--mode", "remove"],
+    ["bangs", "sample:3", "--mode", "remove"],
     ["style", "sample:1", "--from", "sample:5", "--regions", "hair,mouth"],
     ["style", "sample:1", "--region", "eyes=sample:3", "--region", "skin=sample:7"],
 ])
@@ -49,10 +49,16 @@ def test_every_operation_writes_a_picture(tiny_home, tmp_path, capsys, args):
     assert code == 0, err
     summary = json.loads(stdout)
     assert summary["operation"] == args[0] and summary["model"] == "tiny"
-    assert read_image(out).shape == (64, 64, 3)
+    assert read_image(out).shape == (256, 256, 3)  # the photo's own size, the edit blended in
     mask, schema = read_label_map(tmp_path / "out.mask.png")
-    assert schema.name == "mgpe-11" and mask.shape == (64, 64)
-    assert read_image(tmp_path / "out.compare.png").shape[1] > 3 * 64
+    assert schema.name == "mgpe-11" and mask.shape == (256, 256)
+    assert read_image(tmp_path / "out.compare.png").shape[1] > 3 * 256
+    # --crop: the model's square crop at its resolution
+    code, _, err = run(capsys, "edit", *args, "--model", "tiny", "-o", str(tmp_path / "c.png"),
+                       "--crop", "--save-mask")
+    assert code == 0, err
+    assert read_image(tmp_path / "c.png").shape == (64, 64, 3)
+    assert read_label_map(tmp_path / "c.mask.png")[0].shape == (64, 64)
 
 
 def test_mask_edits_change_the_mask_where_expected(tiny_home, tmp_path, capsys):
@@ -90,7 +96,8 @@ def test_mask_to_face_writes_faces_and_grid(tiny_home, tmp_path, capsys):
     assert code == 0, err
     outputs = json.loads(stdout)["outputs"]
     faces = [o["output"] for o in outputs if "output" in o]
-    assert len(faces) == 3 and all(read_image(f).shape == (64, 64, 3) for f in faces)
+    # each face at the mask's own size (sample 2's: 256 px)
+    assert len(faces) == 3 and all(read_image(f).shape == (256, 256, 3) for f in faces)
     grid = [o["grid"] for o in outputs if "grid" in o]
     assert len(grid) == 1 and read_image(grid[0]).shape[1] > 4 * 64
     assert len({read_image(f).tobytes() for f in faces}) == 3  # different styles, different faces
@@ -117,9 +124,16 @@ def test_files_with_masks_beside_and_many_inputs(tiny_home, photo, tmp_path, cap
 def test_photo_without_mask_is_parsed(tiny_home, tmp_path, capsys):
     img, _ = load_sample(6)
     write_image(tmp_path / "nomask.png", img)
+    # the tiny random parser labels every pixel skin: restyle the skin
     code, _, err = run(capsys, "edit", "style", str(tmp_path / "nomask.png"), "--from",
-                       "sample:1", "--model", "tiny", "-o", str(tmp_path / "o.png"))
+                       "sample:1", "--regions", "skin", "--model", "tiny", "-o",
+                       str(tmp_path / "o.png"))
     assert code == 0, err
+    # its hair: there is none, so nothing to do, said, and nothing written
+    code, _, err = run(capsys, "edit", "style", str(tmp_path / "nomask.png"), "--from",
+                       "sample:1", "--regions", "hair", "--model", "tiny", "-o",
+                       str(tmp_path / "o3.png"))
+    assert code == 1 and "nothing to do" in err and not (tmp_path / "o3.png").exists()
     code, _, err = run(capsys, "edit", "style", str(tmp_path / "nomask.png"), "--from",
                        "sample:1", "--model", "tiny-noparser", "-o", str(tmp_path / "o2.png"))
     assert code == 2 and "no mask for" in err and not (tmp_path / "o2.png").exists()
@@ -166,7 +180,8 @@ def test_edit_help_lists_operations_with_examples(capsys):
                "edit-mask", "bangs", "style"):
         assert op in out
     code, out, _ = run(capsys, "edit", "bangs", "--help")
-    assert code == 0 and "Example: mgpe edit bangs" in out and "--paste-back" in out
+    assert code == 0 and "Example: mgpe edit bangs" in out and "--crop" in out
+    assert "--paste-back" not in out  # the default now: hidden, still accepted
 
 
 def test_plugins_json_lists_operations(capsys):

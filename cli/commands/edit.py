@@ -103,8 +103,12 @@ def common_options(op) -> list[click.Parameter]:
                      help="Seed for operations that draw random choices."),
         click.Option(["--out", "-o"], required=True, type=click.Path(path_type=Path),
                      help="Output picture (a folder for several inputs or outputs)."),
-        click.Option(["--paste-back"], is_flag=True,
-                     help="Blend the result into the original-resolution photo."),
+        click.Option(["--crop"], is_flag=True,
+                     help="Write the model's square crop (its resolution) instead of the "
+                          "photo at its own size with the edit blended in (the default)."),
+        click.Option(["--paste-back"], is_flag=True, hidden=True,
+                     help="The default now (the result has the photo's size); kept so that "
+                          "older command lines still run."),
         click.Option(["--whole-image"], is_flag=True,
                      help="Use the generated pixels everywhere. Default: keep the photo's own "
                           "pixels outside the edited region (changed mask pixels and restyled "
@@ -183,13 +187,18 @@ class ModelSession:
 
 
 def run_operation(op, kw) -> None:
+    from mgpe_core.engine import edit_region
+    from mgpe_core.errors import NothingToDo
     from mgpe_core.operations import OpContext
 
     inputs = [kw.pop("inputs")] if op.input_kind == "mask" else list(kw.pop("inputs"))
     common = {k: kw.pop(k) for k in ("mask", "mask_schema", "model", "variant", "device",
                                      "precision",
-                                     "compile_synthesis", "seed", "out", "paste_back",
+                                     "compile_synthesis", "seed", "out", "crop", "paste_back",
                                      "whole_image", "save_mask", "compare", "as_json")}
+    if common["crop"] and common["paste_back"]:
+        raise UsageError("--crop and --paste-back contradict each other: --crop writes the "
+                         "model's square crop, the default the whole photo")
     if common["mask"] and len(inputs) > 1:
         raise UsageError("--mask goes with a single IMAGE; with several, put <stem>.mask.png "
                          "beside each")
@@ -206,8 +215,9 @@ def run_operation(op, kw) -> None:
     jobs = []
     for spec, target in zip(inputs, targets, strict=True):
         requests = op.prepare(ctx, target, **kw)
-        if not requests:
-            raise UsageError(f"{op.name}: nothing to do for {spec}")
+        if not requests or not any(edit_region(r, session.schema).any() for r in requests):
+            raise NothingToDo(f"{op.name}: nothing to do for {spec}: the edit changes no pixel "
+                              "of its mask and restyles nothing; nothing was written")
         if common["whole_image"]:
             for req in requests:
                 req.keep_unedited = False
@@ -225,7 +235,7 @@ def run_operation(op, kw) -> None:
     summary = []
     with progress_bar(f"edit {op.name}", total) as advance:
         for spec, requests in jobs:
-            results = editor.edit(requests, paste_back=common["paste_back"], progress=advance)
+            results = editor.edit(requests, paste_back=not common["crop"], progress=advance)
             summary.extend(_write_results(op, spec, requests, results, out, many, common,
                                           editor))
     if common["as_json"]:
@@ -277,13 +287,17 @@ def _write_results(op, spec, requests, results, out, many, common, editor) -> li
     return records
 
 
+#: Longest side of a --compare tile (a 4000 px photo is shown smaller; a 128 px crop at 128).
+COMPARE_TILE = 512
+
+
 def _compare_strip(req, res, schema):
-    """Inputs | edited mask | output, each at the output's height."""
+    """Inputs | mask used | the picture that was saved, square tiles of one size."""
     from mgpe_core.pictures import fit_square, make_grid
 
-    size = res.model_image.shape[0]
+    size = max(res.model_image.shape[0], min(COMPARE_TILE, max(res.image.shape[:2])))
     tiles = [fit_square(req.target.image, size)]
     for p in {id(p): p for p in req.styles.values() if p is not req.target}.values():
         tiles.append(fit_square(p.image, size))
-    tiles += [fit_square(schema.colorize(res.mask), size), fit_square(res.model_image, size)]
+    tiles += [fit_square(schema.colorize(res.mask), size), fit_square(res.image, size)]
     return make_grid(tiles, ncol=len(tiles))

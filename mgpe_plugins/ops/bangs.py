@@ -18,7 +18,9 @@ image-left/right. Rules chosen:
   rows ``[brow_top - height, brow_top)``, with the upper corners rounded by a superellipse
   (exponent 4) of half the width and the height, since hairlines are rounded.
 - :func:`remove_bangs` turns the *hair* pixels of that region into skin; the rest (sides, top of
-  the head) stays. A bangless face whose hairline lies below the estimate gets it raised to it.
+  the head) stays. Only a face with bangs changes (:func:`has_bangs`: hair covers at least half
+  the region); on a bare forehead whose hairline lies below the estimate, clearing the region
+  (:func:`clear_forehead`) would carve a hairline, so the operation says there is nothing to do.
 - :func:`add_bangs` only turns *skin* pixels in rows ``[crown, brow_top)`` and columns
   ``x0..x1`` into hair. **Drawn fringe**: the region's skin from its top skin row ``ft`` down to
   a lower edge at ``ft + depth * (brow_top - ft)`` at the centre column, raised elsewhere by a
@@ -35,8 +37,9 @@ image-left/right. Rules chosen:
   reference without bangs falls back to the drawn fringe (:func:`add_bangs_info` says which).
 - Neither edit changes rows at or below ``brow_top``, the lowest skin row, or which pixels are
   skin-or-hair, so the region is the same after either: removing is idempotent, and when no
-  skin lies above the region, ``remove_bangs(add_bangs(m)) == remove_bangs(m)`` (adding a
-  drawn fringe, then removing it, restores the forehead skin).
+  skin lies above the region and the fringe counts as bangs,
+  ``remove_bangs(add_bangs(m)) == clear_forehead(m)`` (adding a drawn fringe, then removing
+  it, restores the forehead skin).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mgpe_core import hookimpl
-from mgpe_core.errors import LabelError, UsageError
+from mgpe_core.errors import LabelError, NothingToDo, UsageError
 from mgpe_core.operations import DemoCase, EvalCase, Operation
 
 if TYPE_CHECKING:
@@ -214,10 +217,32 @@ def add_bangs(labels, schema, reference=None, depth: float = 0.6,
     return add_bangs_info(labels, schema, reference, depth, forehead_ratio, hairline)[0]
 
 
-def remove_bangs(labels, schema, forehead_ratio: float = 0.5,
-                 hairline: float = 0.5) -> np.ndarray:
-    """Hair pixels of the forehead region become skin; hair outside it (sides, top of the
-    head) stays. An unchanged copy when there is no hair on the forehead."""
+#: Bangs cover at least this share of the forehead region. Measured on 200 held-out mgpe-synth
+#: faces at 128 px: 0.84-0.98 of it is hair with bangs, 0.11-0.39 without (the hairline's
+#: corners, and hairlines below the estimate), none when bald.
+BANGS_MIN_SHARE = 0.5
+
+
+def bangs_share(labels, schema, forehead_ratio: float = 0.5, hairline: float = 0.5) -> float:
+    """The share of the forehead region that is hair (0 when the region is empty)."""
+    from mgpe_core import mask_edit as me
+
+    _, hair = me.require_classes(schema, ("skin", "hair"), "bangs")
+    photo = schema.validate(labels, "photo mask")
+    region = forehead_region(photo, schema, forehead_ratio, hairline).mask(photo.shape)
+    return float((region & (photo == hair)).sum() / region.sum()) if region.any() else 0.0
+
+
+def has_bangs(labels, schema, forehead_ratio: float = 0.5, hairline: float = 0.5) -> bool:
+    """Hair covers at least :data:`BANGS_MIN_SHARE` of the forehead region."""
+    return bangs_share(labels, schema, forehead_ratio, hairline) >= BANGS_MIN_SHARE
+
+
+def clear_forehead(labels, schema, forehead_ratio: float = 0.5,
+                   hairline: float = 0.5) -> np.ndarray:
+    """Every hair pixel of the forehead region becomes skin, bangs or not (on a face without
+    bangs whose hairline lies below the estimate this carves the hairline up to it: what
+    :func:`remove_bangs` does only when there are bangs)."""
     from mgpe_core import mask_edit as me
 
     skin, hair = me.require_classes(schema, ("skin", "hair"), "remove_bangs")
@@ -226,6 +251,16 @@ def remove_bangs(labels, schema, forehead_ratio: float = 0.5,
     out = photo.copy()
     out[fh.mask(photo.shape) & (photo == hair)] = skin
     return out
+
+
+def remove_bangs(labels, schema, forehead_ratio: float = 0.5,
+                 hairline: float = 0.5) -> np.ndarray:
+    """Hair pixels of the forehead region become skin; hair outside it (sides, top of the
+    head) stays. An unchanged copy when the face has no bangs (:func:`has_bangs`): removing
+    hair from a bare forehead would only carve its hairline."""
+    if not has_bangs(labels, schema, forehead_ratio, hairline):
+        return schema.validate(labels, "photo mask").copy()
+    return clear_forehead(labels, schema, forehead_ratio, hairline)
 
 
 # -- the operation -----------------------------------------------------------------------------
@@ -268,6 +303,11 @@ class Bangs(Operation):
         if mode == "remove":
             if reference:
                 raise UsageError("--reference goes with --mode add")
+            share = bangs_share(target.labels, ctx.schema)
+            if share < BANGS_MIN_SHARE:
+                raise NothingToDo(f"no bangs to remove in {target.name}: hair covers "
+                                  f"{share:.0%} of its forehead (bangs cover at least "
+                                  f"{BANGS_MIN_SHARE:.0%})")
             edited = remove_bangs(target.labels, ctx.schema)
         else:
             ref = ctx.reference_mask(reference) if reference else None
