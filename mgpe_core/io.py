@@ -150,9 +150,16 @@ def pil_to_rgb(img) -> np.ndarray:
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read a photo as (H, W, 3) uint8 RGB."""
+    """Read a photo as (H, W, 3) uint8 RGB, upright: a phone picture's EXIF orientation (rotated
+    or mirrored) is applied, as every viewer shows it."""
+    from PIL import ImageOps
+
     path = Path(path)
     img = _open_pil(path)
+    try:
+        img = ImageOps.exif_transpose(img)
+    except (OSError, SyntaxError, ValueError) as e:  # a corrupt EXIF block
+        raise ImageReadError(f"cannot read image {path}: bad EXIF orientation: {e}") from None
     arr = pil_to_rgb(img)
     if arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ImageReadError(f"image {path} is empty")

@@ -11,6 +11,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mgpe_plugins.demo_command",
     "mgpe_plugins.fid_command",
     "mgpe_plugins.eval_command",
+    "mgpe_plugins.faces_command",
     "mgpe_plugins.ops.mask_to_face",
     "mgpe_plugins.ops.swap",
     "mgpe_plugins.ops.bangs",

@@ -141,6 +141,11 @@ CASES = [
          "cannot create {fx}/text.txt/report: {fx}/text.txt is a file"),
     case("eval --model tiny --n 2 --data {fx}/prep --device bogus", 2, "device 'bogus'"),
     # -- fid ----------------------------------------------------------------------------------
+    case("faces", 2, "Missing argument 'PHOTO'"),
+    case("faces {tmp}/missing.png", 1, "image not found"),
+    case("faces {fx}/text.txt", 1, "not an image"),
+    case("faces sample:99", 2, "does not exist"),
+    case("faces sample:0 --tiles 9", 2, "not in the range"),
     case("fid {tmp}/missing {fx}/imgs", 1, "folder not found: {tmp}/missing"),
     case("fid {fx}/empty {fx}/imgs", 1, "no images in {fx}/empty"),
     case("fid {fx}/text.txt {fx}/imgs", 1, "expected a folder of images"),

@@ -132,14 +132,14 @@ def test_edit_runs_the_operation(venv_python, tiny_home, tmp_path):
     from mgpe_core.operations import OpContext
 
     out = tmp_path / "out.png"
-    proc = mgpe(venv_python, "edit", OP, "sample:0", "--model", "tiny", "-o", out,
+    proc = mgpe(venv_python, "edit", OP, "sample:0", "--model", "tiny", "-o", out, "--crop",
                 "--save-mask", "--mirror-styles", "--json", MGPE_HOME=tiny_home)
     summary = json.loads(proc.stdout)
     assert summary["operation"] == OP
     assert summary["model"] == "tiny"
     assert summary["outputs"][0]["output"] == str(out)
     image = read_image(out)
-    assert image.shape == (64, 64, 3)  # the model's resolution (no --paste-back)
+    assert image.shape == (64, 64, 3)  # the model's resolution (--crop)
 
     # The mask used is the photo's own, mirrored with left/right classes swapped.
     used, schema = read_label_map(Path(summary["outputs"][0]["mask"]))

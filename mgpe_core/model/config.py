@@ -69,6 +69,10 @@ class ModelConfig:
     enlarge_components: float = 0.1
     parser: ParserConfig = field(default_factory=ParserConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    #: Where the training faces' eyes and mouth sit in the square (mgpe_core.faces.framing): a
+    #: photo's face is aligned to it before editing. A name (``mgpe-synth``, ``celeba-hq``) or
+    #: ``{"eyes": [[x, y], [x, y]], "mouth": [x, y]}`` in fractions of the side.
+    framing: str | dict[str, Any] = "mgpe-synth"
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS:
@@ -80,6 +84,13 @@ class ModelConfig:
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be positive")
         self.label_schema  # noqa: B018 - validates the schema now, not at first use
+        from ..errors import MgpeError
+        from ..faces.framing import get_framing
+
+        try:
+            get_framing(self.framing)
+        except MgpeError as e:
+            raise ConfigError(f"model.framing: {e}") from None
 
     @property
     def label_schema(self) -> LabelSchema:
