@@ -233,37 +233,52 @@ class OpContext:
     portraits: dict = field(default_factory=dict)
     #: schema of mask files that do not name theirs (``--mask-schema``); None: the model's
     mask_schema: str | None = None
+    #: brings photo files to the model's framing (:class:`mgpe_core.faces.framer.FaceFramer`);
+    #: None: a photo is used whole (squared), as the built-in samples are
+    framer: object = None
 
     def portrait(self, spec: str, mask: str | Path | None = None, need_mask: bool = True):
         """``spec``: an image path, ``sample:N`` or a name in ``portraits``. ``mask``: an
         explicit mask file; else ``<stem>.mask.png`` beside the image; else the model's parser
-        (when ``need_mask``)."""
+        (when ``need_mask``). With a ``framer``, a photo file gives its largest face, aligned
+        to the model's framing."""
         return self.load([spec], mask, need_mask)[0]
 
     def load(self, specs, mask: str | Path | None = None, need_mask: bool = True) -> list:
         """Several portraits at once: every file is read (and every mask checked) first, then
         the photos without a mask go through the parser in one batched call."""
-        missing: dict = {}  # (spec, mask) -> portrait waiting for the parser
-        out = [self._read(str(spec), mask, need_mask, missing) for spec in specs]
+        return [group[0] for group in self.load_faces(specs, mask, need_mask, 0)]
+
+    def load_faces(self, specs, mask: str | Path | None = None, need_mask: bool = True,
+                   which: int | str = 0) -> list[list]:
+        """Per spec, its portraits: one, or with a ``framer`` one per face picked by ``which``
+        (an index, 0 = the largest, or ``"all"``). Files are read and checked first, then faces
+        found, then every crop without a mask parsed in one batch."""
+        missing: list = []  # portraits waiting for the parser
+        seen: dict = {}  # key -> group, within this call (a spec named twice is read once)
+        out = [self._read(str(spec), mask, need_mask, which, missing, seen) for spec in specs]
         if missing:
-            labels = self.parse([p.image for p in missing.values()])
-            for (key, p), lab in zip(missing.items(), labels, strict=True):
+            for p, lab in zip(missing, self.parse([p.image for p in missing]), strict=True):
                 p.labels = lab
-                self._check_face(p, key[0])
-                self.cache[key] = p
-        return out
+                self._check_face(p, p.name)
+        for key, group in out:  # cached once complete: a failed parse leaves nothing half-made
+            self.cache[key] = group
+        return [group for _, group in out]
 
-    def _read(self, spec: str, mask, need_mask: bool, missing: dict):
+    def _read(self, spec: str, mask, need_mask: bool, which, missing: list, seen: dict):
+        """(cache key, [portraits]) of one spec; portraits still to be parsed join
+        ``missing``."""
         from .engine import Portrait
-        from .io import read_image
 
-        key = (spec, str(mask) if mask else None)
+        framed = self.framer is not None and need_mask and not _SAMPLE.match(spec) \
+            and spec not in self.portraits
+        key = (spec, str(mask) if mask else None, which if framed else 0)
         if key in self.cache:
-            return self.cache[key]
-        if key in missing:
-            return missing[key]
+            return key, self.cache[key]
+        if key in seen:
+            return key, seen[key]
         if spec in self.portraits and not mask:
-            p = self.portraits[spec]
+            group = [self.portraits[spec]]
         elif m := _SAMPLE.match(spec):
             from .labels import convert, get_schema
             from .samples import load_sample
@@ -272,25 +287,38 @@ class OpContext:
             labels = convert(labels19, get_schema("celebamask-19"), self.schema)
             if mask:
                 labels = fit_mask(self._mask_file(Path(mask)), image.shape[:2], f"mask {mask}")
-            p = Portrait(image, labels, spec)
+            group = [Portrait(image, labels, spec)]
         else:
-            path = Path(spec)
-            image = read_image(path)
-            mpath = Path(mask) if mask else mask_path_beside(path)
-            labels = None
-            if mask or mpath.exists():
-                labels = fit_mask(self._mask_file(mpath), image.shape[:2], f"mask {mpath}")
-            elif need_mask and self.parse is None:
-                raise UsageError(f"no mask for {path}: pass --mask or put {mpath.name} beside it "
-                                 "(the model has no parser to make one)")
-            p = Portrait(image, labels, spec)
-            if labels is None and need_mask:
-                missing[key] = p
-                return p
-        if need_mask:
-            self._check_face(p, spec)
-        self.cache[key] = p
-        return p
+            image, labels = self.read_photo(spec, mask, need_mask and not framed)
+            if framed:
+                group = self.framer.frame(image, labels, spec, which)
+                if any(p.labels is None for p in group) and self.parse is None:
+                    raise UsageError(f"no mask for {spec}: pass --mask, put a mask beside it, or "
+                                     "--parser landmarks (the model has no parser)")
+            else:
+                group = [Portrait(image, labels, spec)]
+        for p in group:
+            if p.labels is None and need_mask:
+                missing.append(p)
+            elif need_mask:
+                self._check_face(p, p.name)
+        seen[key] = group
+        return key, group
+
+    def read_photo(self, spec: str, mask=None, need_mask: bool = True):
+        """(image, labels or None) of a photo file: its mask from ``mask``, else
+        ``<stem>.mask.png`` beside it, scaled to the photo when of the same aspect ratio."""
+        from .io import read_image
+
+        path = Path(spec)
+        image = read_image(path)
+        mpath = Path(mask) if mask else mask_path_beside(path)
+        if mask or mpath.exists():
+            return image, fit_mask(self._mask_file(mpath), image.shape[:2], f"mask {mpath}")
+        if need_mask and self.parse is None:
+            raise UsageError(f"no mask for {path}: pass --mask or put {mpath.name} beside it "
+                             "(the model has no parser to make one)")
+        return image, None
 
     @staticmethod
     def _check_face(p, spec: str) -> None:

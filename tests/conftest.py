@@ -49,3 +49,31 @@ def tiny_home(tmp_path_factory):
         os.environ.pop("MGPE_HOME", None)
     else:
         os.environ["MGPE_HOME"] = old
+
+
+# -- the photos extra ------------------------------------------------------------------------
+
+def require_mediapipe():
+    """Skip a test without mediapipe, except under CI=true (a missing extra fails there)."""
+    try:
+        import mediapipe  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("mediapipe is missing but CI=true: install mgpe[photos] (./dev setup)")
+        pytest.skip("needs the photos extra (mediapipe): pip install 'mgpe[photos]'")
+
+
+@pytest.fixture
+def mp():
+    require_mediapipe()
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    try:
+        from skimage.data import astronaut as load
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("scikit-image is missing but CI=true: install mgpe[dev]")
+        pytest.skip("needs scikit-image (the dev extra)")
+    return load()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 
@@ -30,32 +29,6 @@ from mgpe_core.faces.framing import (
 from mgpe_core.faces.paste import paste_back
 from mgpe_core.faces.warp import apply, warp_affine
 from mgpe_core.samples import load_sample
-
-
-def require_mediapipe():
-    """Skip a test without mediapipe, except under CI=true (a missing extra fails there)."""
-    try:
-        import mediapipe  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("mediapipe is missing but CI=true: install mgpe[photos] (./dev setup)")
-        pytest.skip("needs the photos extra (mediapipe): pip install 'mgpe[photos]'")
-
-
-@pytest.fixture
-def mp():
-    require_mediapipe()
-
-
-@pytest.fixture(scope="module")
-def astronaut():
-    try:
-        from skimage.data import astronaut as load
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("scikit-image is missing but CI=true: install mgpe[dev]")
-        pytest.skip("needs scikit-image (the dev extra)")
-    return load()
 
 
 class _Points:

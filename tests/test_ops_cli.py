@@ -134,8 +134,14 @@ def test_photo_without_mask_is_parsed(tiny_home, tmp_path, capsys):
                        "sample:1", "--regions", "hair", "--model", "tiny", "-o",
                        str(tmp_path / "o3.png"))
     assert code == 1 and "nothing to do" in err and not (tmp_path / "o3.png").exists()
+    # a model without a parser: the face mesh labels the photo's face (--parser auto) ...
     code, _, err = run(capsys, "edit", "style", str(tmp_path / "nomask.png"), "--from",
-                       "sample:1", "--model", "tiny-noparser", "-o", str(tmp_path / "o2.png"))
+                       "sample:1", "--model", "tiny-noparser", "-o", str(tmp_path / "o1.png"))
+    assert code == 0, err
+    # ... unless the picture is taken whole: then a mask is needed
+    code, _, err = run(capsys, "edit", "style", str(tmp_path / "nomask.png"), "--from",
+                       "sample:1", "--model", "tiny-noparser", "--align", "whole", "-o",
+                       str(tmp_path / "o2.png"))
     assert code == 2 and "no mask for" in err and not (tmp_path / "o2.png").exists()
 
 

@@ -103,6 +103,19 @@ def common_options(op) -> list[click.Parameter]:
                      help="Seed for operations that draw random choices."),
         click.Option(["--out", "-o"], required=True, type=click.Path(path_type=Path),
                      help="Output picture (a folder for several inputs or outputs)."),
+        click.Option(["--align"], type=click.Choice(["auto", "face", "whole"]), default="auto",
+                     show_default=True,
+                     help="face (auto for photo files): find the faces, align one to the "
+                          "model's framing, paste the edit back; whole: the picture is "
+                          "already a face crop framed like the model's (sample:N always is)."),
+        click.Option(["--face"], default=None, metavar="N|all",
+                     help="Which face of a photo: its index (0 = the largest, see `mgpe faces "
+                          "PHOTO`) or all [default: 0]."),
+        click.Option(["--parser"], type=click.Choice(["auto", "model", "landmarks"]),
+                     default="auto", show_default=True,
+                     help="What labels a photo without a mask: the model's parser, or the face "
+                          "mesh (landmarks: no trained weights, any real face); auto: the "
+                          "model's when it has one."),
         click.Option(["--crop"], is_flag=True,
                      help="Write the model's square crop (its resolution) instead of the "
                           "photo at its own size with the edit blended in (the default)."),
@@ -193,7 +206,7 @@ def run_operation(op, kw) -> None:
 
     inputs = [kw.pop("inputs")] if op.input_kind == "mask" else list(kw.pop("inputs"))
     common = {k: kw.pop(k) for k in ("mask", "mask_schema", "model", "variant", "device",
-                                     "precision",
+                                     "precision", "align", "face", "parser",
                                      "compile_synthesis", "seed", "out", "crop", "paste_back",
                                      "whole_image", "save_mask", "compare", "as_json")}
     if common["crop"] and common["paste_back"]:
@@ -208,21 +221,29 @@ def run_operation(op, kw) -> None:
     session.check_requires(op)
     ctx = OpContext(session.schema, session.config,
                     parse=session.parse if session.has_parser else None, seed=common["seed"],
-                    mask_schema=common["mask_schema"])
+                    mask_schema=common["mask_schema"],
+                    framer=_framer(common, session))
+    which = _face_choice(common)
     # Validate every input and build every request before loading networks or writing
-    # anything: every file is read first, then photos without a mask are parsed in one batch.
-    targets = inputs if op.input_kind == "mask" else ctx.load(inputs, common["mask"])
+    # anything: every file is read first, faces found, then crops without a mask parsed in one
+    # batch.
+    groups = [[spec] for spec in inputs] if op.input_kind == "mask" else \
+        _load_targets(ctx, inputs, common["mask"], which)
     jobs = []
-    for spec, target in zip(inputs, targets, strict=True):
-        requests = op.prepare(ctx, target, **kw)
-        if not requests or not any(edit_region(r, session.schema).any() for r in requests):
-            raise NothingToDo(f"{op.name}: nothing to do for {spec}: the edit changes no pixel "
-                              "of its mask and restyles nothing; nothing was written")
-        if common["whole_image"]:
-            for req in requests:
-                req.keep_unedited = False
-        jobs.append((spec, requests))
-    total = sum(len(r) for _, r in jobs)
+    for spec, targets in zip(inputs, groups, strict=True):
+        per_target = []
+        for target in targets:
+            requests = op.prepare(ctx, target, **kw)
+            if not requests or not any(edit_region(r, session.schema).any() for r in requests):
+                name = getattr(target, "name", spec)
+                raise NothingToDo(f"{op.name}: nothing to do for {name}: the edit changes no "
+                                  "pixel of its mask and restyles nothing; nothing was written")
+            if common["whole_image"]:
+                for req in requests:
+                    req.keep_unedited = False
+            per_target.append(requests)
+        jobs.append((spec, per_target))
+    total = sum(_output_count(per_target, common) for _, per_target in jobs)
     many = len(jobs) > 1 or total > 1
     if many:
         if out.exists() and not out.is_dir():
@@ -233,10 +254,10 @@ def run_operation(op, kw) -> None:
     if many:
         out.mkdir(parents=True, exist_ok=True)
     summary = []
-    with progress_bar(f"edit {op.name}", total) as advance:
-        for spec, requests in jobs:
-            results = editor.edit(requests, paste_back=not common["crop"], progress=advance)
-            summary.extend(_write_results(op, spec, requests, results, out, many, common,
+    with progress_bar(f"edit {op.name}", sum(len(r) for _, t in jobs for r in t)) as advance:
+        for spec, per_target in jobs:
+            shown, results = _edit_job(editor, per_target, common, advance)
+            summary.extend(_write_results(op, spec, shown, results, out, many, common,
                                           editor))
     if common["as_json"]:
         click.echo(json.dumps({"operation": op.name, "model": editor.model.name,
@@ -245,6 +266,93 @@ def run_operation(op, kw) -> None:
     else:
         err_console.print(f"[green]done[/]: {op.name} with model {editor.model.name} -> "
                           f"{out}", highlight=False)
+
+
+def _framer(common, session):
+    """The face framer for photo files (``--align face``, the default), or None (``whole``)."""
+    if common["align"] == "whole":
+        if common["face"] is not None or common["parser"] == "landmarks":
+            raise UsageError("--face and --parser landmarks work on faces found in a photo: "
+                             "they do not go with --align whole")
+        return None
+    from mgpe_core.faces.framer import LANDMARKS, FaceFramer
+    from mgpe_core.faces.framing import framing_for
+
+    parser = common["parser"]
+    if parser == "model" and not session.has_parser:
+        raise UsageError(f"--parser model: model {session.entry.name} has no parser; use "
+                         "--parser landmarks (the face mesh labels the face)")
+    use_landmarks = parser == LANDMARKS or (parser == "auto" and not session.has_parser)
+    return FaceFramer(session.config.model.resolution, framing_for(session.config.model),
+                      session.schema, parser=LANDMARKS if use_landmarks else None)
+
+
+def _face_choice(common):
+    from mgpe_core.faces.framer import parse_face_choice
+
+    return parse_face_choice(common["face"])
+
+
+def _load_targets(ctx, inputs, mask, which):
+    from mgpe_core.faces.detect import MissingExtra
+
+    try:
+        return ctx.load_faces(inputs, mask, True, which)
+    except MissingExtra as e:
+        raise UsageError(f"{e}; or --align whole to edit the picture as one face crop framed "
+                         "like the model's (as the built-in samples are)") from None
+
+
+def _output_count(per_target, common) -> int:
+    """Pictures one input writes: each request of each face with --crop; else one picture per
+    request index, every face of the photo pasted into it."""
+    framed = _framed(per_target)
+    if common["crop"] or not framed:
+        return sum(len(r) for r in per_target)
+    return max(len(r) for r in per_target)
+
+
+def _framed(per_target) -> bool:
+    from mgpe_core.faces.framer import FramedPortrait
+
+    return any(isinstance(r.target, FramedPortrait) for reqs in per_target for r in reqs)
+
+
+def _edit_job(editor, per_target, common, advance):
+    """(requests to show, results) of one input. A photo's faces are edited as aligned crops
+    and, unless --crop, pasted back into the photo one after another: the result has the
+    photo's size and only the edited regions differ from it."""
+    from types import SimpleNamespace
+
+    from mgpe_core.engine import EditResult, edit_region
+    from mgpe_core.faces.framer import mask_back, put_back
+
+    framed = _framed(per_target)
+    flat = [r for reqs in per_target for r in reqs]
+    if not framed or common["crop"]:
+        return flat, editor.edit(flat, paste_back=not common["crop"], progress=advance)
+    done = editor.edit(flat, paste_back=False, progress=advance)
+    by_target, k = [], 0
+    for reqs in per_target:
+        by_target.append(list(zip(reqs, done[k:k + len(reqs)], strict=True)))
+        k += len(reqs)
+    shown, results = [], []
+    for j in range(max(len(pairs) for pairs in by_target)):
+        first = next(pairs[j] for pairs in by_target if j < len(pairs))[0].target
+        photo, mask = first.photo, first.photo_labels
+        for pairs in by_target:
+            if j >= len(pairs):
+                continue
+            req, res = pairs[j]
+            region = edit_region(req, editor.schema) if req.keep_unedited else \
+                (res.mask != 0) | (req.target.labels != 0)
+            photo = put_back(photo, req.target, res.model_image, region)
+            mask = mask_back(mask, req.target, res.mask)
+        shown.append(SimpleNamespace(target=SimpleNamespace(image=first.photo),
+                                     styles=by_target[0][min(j, len(by_target[0]) - 1)][0]
+                                     .styles))
+        results.append(EditResult(photo, mask, by_target[0][0][1].model_image))
+    return shown, results
 
 
 def _stem_of(spec: str) -> str:

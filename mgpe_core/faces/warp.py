@@ -129,3 +129,21 @@ def warp_affine(src: np.ndarray, matrix: np.ndarray, out_hw: tuple[int, int], *,
         filt = Image.Resampling.BILINEAR if resample == "bilinear" else Image.Resampling.BICUBIC
     out = img.transform((ow, oh), Image.Transform.AFFINE, data, resample=filt)
     return np.asarray(out)
+
+
+def warp_labels(labels: np.ndarray, matrix: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
+    """A label map (H, W) uint8 resampled by nearest neighbour into ``out_hw`` (``matrix``:
+    2x3, source -> output coordinates); what lies beyond the source is background (0). Ids are
+    never blended: a mask warped with its photo stays a mask."""
+    from PIL import Image
+
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise MgpeError(f"warp_labels: expected a 2-D label map, got shape {labels.shape}")
+    oh, ow = int(out_hw[0]), int(out_hw[1])
+    inv = invert(matrix)  # output -> source
+    data = tuple(float(v) for v in inv.reshape(-1))
+    img = Image.fromarray(np.ascontiguousarray(labels.astype(np.uint8)))
+    out = img.transform((ow, oh), Image.Transform.AFFINE, data,
+                        resample=Image.Resampling.NEAREST, fillcolor=0)
+    return np.asarray(out)
