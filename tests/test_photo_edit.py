@@ -147,3 +147,24 @@ def test_whole_picture_mode_needs_no_detector(tiny_home, tmp_path, capsys):
                        "--align", "whole", "--face", "1", "--model", "tiny", "-o",
                        tmp_path / "o2.png")
     assert code == 2 and "do not go with --align whole" in err
+
+
+def test_parser_choices(mp, astronaut, tiny_home, tmp_path, capsys):
+    """--parser: the model's, the face mesh, or another model's parser by name."""
+    photo = tmp_path / "astronaut.png"
+    write_image(photo, astronaut)
+    base = ["edit", "style", photo, "--from", "sample:5", "--regions", "skin", "-o"]
+    for model, parser in (("tiny-noparser", "tiny"), ("tiny-noparser", "landmarks"),
+                          ("tiny", "model")):
+        out = tmp_path / f"{model}-{parser}.png"
+        code, _, err = run(capsys, *base, out, "--model", model, "--parser", parser)
+        assert code == 0, err
+        assert read_image(out).shape == astronaut.shape
+    for model, parser, message in (
+            ("tiny", "tiny-noparser", "--parser tiny-noparser: model tiny-noparser ships no "
+                                      "parser"),
+            ("tiny-noparser", "model", "--parser model: model tiny-noparser has no parser"),
+            ("tiny", "tiyn", "unknown model 'tiyn'")):
+        code, _, err = run(capsys, *base, tmp_path / "x.png", "--model", model,
+                           "--parser", parser)
+        assert code == 2 and message in err and not (tmp_path / "x.png").exists()

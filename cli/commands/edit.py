@@ -111,11 +111,12 @@ def common_options(op) -> list[click.Parameter]:
         click.Option(["--face"], default=None, metavar="N|all",
                      help="Which face of a photo: its index (0 = the largest, see `mgpe faces "
                           "PHOTO`) or all [default: 0]."),
-        click.Option(["--parser"], type=click.Choice(["auto", "model", "landmarks"]),
-                     default="auto", show_default=True,
-                     help="What labels a photo without a mask: the model's parser, or the face "
-                          "mesh (landmarks: no trained weights, any real face); auto: the "
-                          "model's when it has one."),
+        click.Option(["--parser"], default="auto", show_default=True,
+                     metavar="auto|model|landmarks|MODEL",
+                     help="What labels a photo without a mask: the model's parser, the face "
+                          "mesh (landmarks: no trained weights, any real face), or another "
+                          "model's parser by name; auto: the model's when it has one, else "
+                          "landmarks."),
         click.Option(["--crop"], is_flag=True,
                      help="Write the model's square crop (its resolution) instead of the "
                           "photo at its own size with the edit blended in (the default)."),
@@ -180,6 +181,39 @@ class ModelSession:
     def parse(self, images):
         return self.editor().parse(images)
 
+    def parser_for(self, choice: str):
+        """The ``parse(images)`` that labels photos without a mask for ``--parser``: the model's
+        own (``auto``/``model``), none (``landmarks``: the face framer labels crops), or
+        another registered model's parser, its labels converted to this model's schema by
+        class name. The other model is checked now (config.json only) and loaded on first
+        use."""
+        if choice in ("auto", "model"):
+            return self.parse if self.has_parser else None
+        if choice == "landmarks":
+            return None
+        from mgpe_core.registry import find_model, parser_reference, read_model_config
+
+        entry = find_model(choice)
+        meta = read_model_config(entry.path)
+        if "parser" not in meta.get("weights", {}) and parser_reference(meta) is None:
+            raise UsageError(f"--parser {choice}: model {entry.name} ships no parser")
+        loaded = {}
+
+        def parse_with_other(images):
+            from mgpe_core.device import resolve_device
+            from mgpe_core.engine import Editor
+            from mgpe_core.labels import convert
+            from mgpe_core.registry import load_model
+
+            if "editor" not in loaded:
+                dev = resolve_device(self.options[0])
+                loaded["editor"] = Editor(load_model(
+                    entry.path if entry.source == "path" else entry.name, device=dev), device=dev)
+            other = loaded["editor"]
+            return [convert(lab, other.schema, self.schema) for lab in other.parse(images)]
+
+        return parse_with_other
+
     def editor(self):
         """The loaded model in an Editor (loaded once)."""
         if self._editor is None:
@@ -220,7 +254,7 @@ def run_operation(op, kw) -> None:
                            common["precision"], common["compile_synthesis"])
     session.check_requires(op)
     ctx = OpContext(session.schema, session.config,
-                    parse=session.parse if session.has_parser else None, seed=common["seed"],
+                    parse=session.parser_for(common["parser"]), seed=common["seed"],
                     mask_schema=common["mask_schema"],
                     framer=_framer(common, session))
     which = _face_choice(common)
@@ -281,7 +315,8 @@ def _framer(common, session):
     parser = common["parser"]
     if parser == "model" and not session.has_parser:
         raise UsageError(f"--parser model: model {session.entry.name} has no parser; use "
-                         "--parser landmarks (the face mesh labels the face)")
+                         "--parser landmarks (the face mesh labels the face) or another "
+                         "model's parser by name")
     use_landmarks = parser == LANDMARKS or (parser == "auto" and not session.has_parser)
     return FaceFramer(session.config.model.resolution, framing_for(session.config.model),
                       session.schema, parser=LANDMARKS if use_landmarks else None)
