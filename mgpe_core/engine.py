@@ -215,6 +215,34 @@ def feathered(mask: np.ndarray, radius: int, work_size: int = 1024) -> np.ndarra
     return alpha
 
 
+def parse_images(parser, images: list[np.ndarray], resolution: int, device="cpu",
+                 batch_size: int = 8, progress=None) -> list[np.ndarray]:
+    """Label maps (the parser's schema, each image's own size) from any parser with
+    ``.parse(images in [-1, 1], N x 3 x H x W) -> ids`` (mgpe's U-Net, a converted BiSeNet):
+    each image squared to ``resolution`` once, ``batch_size`` per forward pass, each label map
+    mapped back to its image's size (nearest)."""
+    import torch
+
+    from .tensors import images_to_tensor
+
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise UsageError(f"parse: batch_size must be a whole number >= 1, got {batch_size}")
+    out = []
+    for start in range(0, len(images), int(batch_size)):
+        chunk = images[start:start + int(batch_size)]
+        geos = [square_geometry(img.shape[:2]) for img in chunk]
+        squares = np.stack([square_image(img, geo, resolution)
+                            for img, geo in zip(chunk, geos, strict=True)])
+        x = images_to_tensor(squares)
+        with torch.inference_mode():
+            labs = parser.parse(x.to(device)).byte().cpu().numpy()
+        out.extend(from_square(lab, geo, img.shape[:2], nearest=True)
+                   for lab, geo, img in zip(labs, geos, chunk, strict=True))
+        if progress is not None:
+            progress(len(chunk))
+    return out
+
+
 class Editor:
     """Runs edits with a loaded model (see :func:`mgpe_core.registry.load_model`)."""
 
@@ -272,30 +300,12 @@ class Editor:
         forward pass per batch instead of per image, which is what a GPU needs to be busy (on a
         CPU the time per image is about the same either way: bench/README.md, parser). Each
         label map is mapped back to its own image's size (nearest), as one at a time.
-        ``progress(n)`` is called after each batch. The one parser-inference path: editing and
-        ``mgpe eval`` both parse here."""
-        import torch
-
-        from .tensors import images_to_tensor
-
+        ``progress(n)`` is called after each batch. Editing and ``mgpe eval`` both parse here
+        (:func:`parse_images`, the one parser-inference path)."""
         if self.parser is None:
             raise UsageError(f"model {self.model.name} has no parser: pass a mask (--mask)")
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise UsageError(f"parse: batch_size must be a whole number >= 1, got {batch_size}")
-        out = []
-        for start in range(0, len(images), int(batch_size)):
-            chunk = images[start:start + int(batch_size)]
-            geos = [square_geometry(img.shape[:2]) for img in chunk]
-            squares = np.stack([square_image(img, geo, self.resolution)
-                                for img, geo in zip(chunk, geos, strict=True)])
-            x = images_to_tensor(squares)
-            with torch.inference_mode():
-                labs = self.parser.parse(x.to(self.device)).byte().cpu().numpy()
-            out.extend(from_square(lab, geo, img.shape[:2], nearest=True)
-                       for lab, geo, img in zip(labs, geos, chunk, strict=True))
-            if progress is not None:
-                progress(len(chunk))
-        return out
+        return parse_images(self.parser, images, self.resolution, self.device, batch_size,
+                            progress)
 
     def ensure_labels(self, portraits: list[Portrait]) -> None:
         missing = [p for p in portraits if p.labels is None]

@@ -93,8 +93,12 @@ class ModelEntry:
         cfg = meta.get("config", {}).get("model", {})
         weights = meta.get("weights", {})
         shared = parser_reference(meta)
+        if is_parser_only(meta):  # a converted parser: no generator, its own class order
+            pinfo = meta.get("parser", {})
+            cfg = {"resolution": pinfo.get("resolution"), "schema": {"name": pinfo.get("schema")}}
         return {
             "name": self.name, "path": str(self.path), "source": self.source,
+            "kind": meta.get("kind", "editor"),
             "resolution": cfg.get("resolution"), "schema": cfg.get("schema", {}).get("name"),
             "eye_window": cfg.get("eye_window"), "mask_encoder": cfg.get("mask_encoder"),
             "has_parser": "parser" in weights or shared is not None,
@@ -119,6 +123,27 @@ def read_model_config(path: str | os.PathLike) -> dict:
     """A model folder's config.json (unverified: to describe a model, not to load it)."""
     meta = read_json(Path(path) / "config.json", "model config")
     return _check_config(meta, Path(path))
+
+
+def is_parser_only(meta: dict) -> bool:
+    """Whether a model is a parser only (``"kind": "parser"``: a converted face parser such as
+    BiSeNet, no generator): usable by ``mgpe parse`` and as a parser, not for editing."""
+    return meta.get("kind") == "parser"
+
+
+def parser_only_schema(meta: dict):
+    """The LabelSchema of a parser-only model: its classes in its own id order, CelebAMask-HQ's
+    19 classes mapped to them by name, with its left/right convention."""
+    from .errors import LabelError
+    from .model.bisenet import bisenet_schema
+
+    pinfo = meta.get("parser", {})
+    try:
+        return bisenet_schema(str(pinfo["schema"]), tuple(pinfo["classes"]),
+                              str(pinfo.get("sides", "subject")))
+    except (KeyError, TypeError, LabelError) as e:
+        raise ModelError(f"model {meta.get('name')}: config.json's parser classes are not "
+                         f"usable: {e}") from None
 
 
 def parser_reference(meta: dict) -> str | None:
@@ -396,6 +421,9 @@ def _parser_source(folder: _ModelFolder, opened: dict | None = None) -> _ModelFo
         raise ModelError(f"model {name} uses the parser of model {ref!r}, which is not "
                          f"installed.{hint}")
     src = _open(models[ref], opened)
+    if is_parser_only(src.meta):
+        raise ModelError(f"model {name} names model {ref!r}'s parser, a converted parser with "
+                         "its own classes: it cannot be shared as an editing model's parser")
     if parser_reference(src.meta) is not None or "parser" not in src.weights:
         raise ModelError(f"model {name} uses the parser of model {ref!r}, which ships no "
                          "parser weights of its own (a parser is shared from the model that "
@@ -453,6 +481,9 @@ def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device="cpu",
     entry = _find(name_or_path, variant, opened)
     folder = _open(entry, opened)
     meta, wfiles = folder.meta, folder.weights
+    if is_parser_only(meta):
+        raise UsageError(f"model {entry.name} is a face parser only (no generator): it can "
+                         "parse photos (mgpe parse --model) but not edit them")
     weights = weights or meta.get("default_weights", "ema")
     if weights not in ("ema", "raw"):
         raise ModelError(f"model {entry.name}: weights must be 'ema' or 'raw', not {weights!r}")
@@ -491,6 +522,10 @@ def _build_parser(entry: ModelEntry, src: _ModelFolder, cfg, state: dict, device
 
 
 def _require_parser(folder: _ModelFolder, opened: dict | None = None) -> _ModelFolder:
+    if is_parser_only(folder.meta):
+        raise ModelError(f"model {folder.entry.name} is a converted "
+                         f"{folder.meta.get('parser', {}).get('architecture')} parser with its "
+                         "own classes: it cannot be copied into or shared by an editing model")
     src = _parser_source(folder, opened)
     if src is None:
         raise ModelError(f"model {folder.entry.name} ships no parser")
@@ -498,11 +533,17 @@ def _require_parser(folder: _ModelFolder, opened: dict | None = None) -> _ModelF
 
 
 def load_model_parser(name_or_path: str | os.PathLike, device="cpu"):
-    """(frozen parser, its config schema) of a model: ``mgpe train --parser MODEL``."""
+    """(frozen parser, its schema) of a model: ``mgpe train --parser MODEL``, ``mgpe parse``.
+    Every parser has ``.parse(images in [-1, 1], N x 3 x H x W) -> ids (N, H, W)`` in that
+    schema; a parser-only model (``"kind": "parser"``) gives its converted network
+    (e.g. :class:`mgpe_core.model.bisenet.BiSeNetParser`, schema in its own class order)."""
     from .model.config import MgpeConfig
 
     opened: dict = {}
     folder = _open(_find(name_or_path, None, opened), opened)
+    if is_parser_only(folder.meta):
+        parser = _build_standalone_parser(folder, device)
+        return parser, parser.schema
     src = _require_parser(folder, opened)
     states = folder.tensors({"parser"} if src is folder else set())
     cfg = MgpeConfig.from_dict(folder.meta["config"])
@@ -510,6 +551,34 @@ def load_model_parser(name_or_path: str | os.PathLike, device="cpu"):
     for p in parser.parameters():
         p.requires_grad_(False)
     return parser, cfg.model.label_schema
+
+
+#: Architectures of parser-only models: config.json ``parser.architecture`` -> builder.
+_STANDALONE_PARSERS = ("bisenet",)
+
+
+def _build_standalone_parser(folder: _ModelFolder, device):
+    """A parser-only model's network, verified (every file hashed, the weights read once)."""
+    entry, meta = folder.entry, folder.meta
+    arch = meta.get("parser", {}).get("architecture")
+    if arch not in _STANDALONE_PARSERS:
+        raise ModelError(f"model {entry.name}: unknown parser architecture {arch!r} (known: "
+                         f"{', '.join(_STANDALONE_PARSERS)})")
+    if "parser" not in folder.weights:
+        raise ModelError(f"model {entry.name} ships no parser weights")
+    schema = parser_only_schema(meta)
+    state = folder.tensors({"parser"})["parser"]
+    from .model.bisenet import BiSeNet, BiSeNetParser
+
+    net = BiSeNet(n_classes=schema.num_classes)
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as e:
+        raise ModelError(f"model {entry.name}: parser weights do not fit: {e}") from None
+    parser = BiSeNetParser(net, schema, int(meta["parser"].get("resolution", 512)))
+    for p in parser.parameters():
+        p.requires_grad_(False)
+    return parser.eval().to(device)
 
 
 def _as_float32(state: dict) -> dict:

@@ -16,10 +16,19 @@ from mgpe_core import hookimpl
 @click.option("--model", default=None, help="Model whose parser to use [default: mgpe-synth-128].")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--color", is_flag=True, help="Also write a colour picture <out>.color.png.")
-def parse_command(images, out, model, device, color):
+@click.option("--schema", default=None,
+              help="Label schema of the masks written (celebamask-19, mgpe-11, ...) "
+                   "[default: the model's; celebamask-19 for a parser-only model].")
+def parse_command(images, out, model, device, color, schema):
     """Parse photos into label maps (id PNGs that name their schema).
 
-    Example: mgpe parse photo.jpg -o photo.mask.png --color
+    A parser-only model (`mgpe models convert bisenet-face-parsing ...`) parses each whole
+    photo at its own resolution (BiSeNet: resized to 512x512) and maps its classes by name.
+
+    \b
+    Examples:
+      mgpe parse photo.jpg -o photo.mask.png --color
+      mgpe parse photo.jpg --model face-parsing --schema celebamask-19 -o photo.mask.png
     """
     from mgpe_core.console import err_console, progress_bar
     from mgpe_core.device import resolve_device
@@ -36,8 +45,20 @@ def parse_command(images, out, model, device, color):
             raise UsageError(f"--out {out}: several masks need a folder, and this is a file")
     elif out.suffix.lower() != ".png":
         raise UsageError(f"--out {out}: masks are PNG files")
+    from mgpe_core.errors import LabelError
+    from mgpe_core.labels import convert, get_schema
+
+    try:
+        out_schema = get_schema(schema) if schema is not None else None
+    except LabelError as e:
+        raise UsageError(f"--schema: {e}") from None
     entry = find_model(model or DEFAULT_MODEL)  # cheap: config.json only
-    if not entry.describe()["has_parser"]:
+    info = entry.describe()
+    if info.get("kind") == "parser":
+        _parse_with_parser_only(entry, images, out, many, device, color,
+                                out_schema or get_schema("celebamask-19"))
+        return
+    if not info["has_parser"]:
         raise UsageError(f"model {entry.name} has no parser: parse needs a model with one "
                          "(`mgpe models list` shows which have)")
     pictures = []
@@ -55,10 +76,56 @@ def parse_command(images, out, model, device, color):
         for spec, labels in zip(images, parsed, strict=True):
             stem = spec.replace(":", "-") if _SAMPLE.match(spec) else Path(spec).stem
             path = out / f"{stem}.mask.png" if many else out
-            write_label_map(path, labels, editor.schema)
+            target = out_schema or editor.schema
+            labels = convert(labels, editor.schema, target)
+            write_label_map(path, labels, target)
+            if color:
+                write_image(path.with_name(path.stem + ".color.png"), target.colorize(labels))
+    err_console.print(f"[green]done[/]: {len(images)} mask(s) -> {out}", highlight=False)
+
+
+def _mask_path(spec: str, out: Path, many: bool) -> Path:
+    from mgpe_core.operations import _SAMPLE
+
+    stem = spec.replace(":", "-") if _SAMPLE.match(spec) else Path(spec).stem
+    return out / f"{stem}.mask.png" if many else out
+
+
+def _parse_with_parser_only(entry, images, out, many, device, color, out_schema):
+    """``mgpe parse`` with a parser-only model: each whole photo through the parser (which
+    resizes to its own input size and returns labels at the photo's size), its classes mapped
+    by name into ``out_schema``."""
+    import torch
+
+    from mgpe_core.console import err_console, progress_bar
+    from mgpe_core.device import resolve_device
+    from mgpe_core.io import read_image, write_image, write_label_map
+    from mgpe_core.labels import convert
+    from mgpe_core.operations import _SAMPLE
+    from mgpe_core.registry import load_model_parser
+    from mgpe_core.samples import load_sample
+    from mgpe_core.tensors import images_to_tensor
+
+    pictures = []
+    for spec in images:  # read (and validate) everything before loading or writing anything
+        m = _SAMPLE.match(spec)
+        pictures.append(load_sample(int(m.group(1)))[0] if m else read_image(spec))
+    dev = resolve_device(device)
+    parser, schema = load_model_parser(entry.path if entry.source == "path" else entry.name,
+                                       device=dev)
+    if many:
+        out.mkdir(parents=True, exist_ok=True)
+    with progress_bar("parsing", len(images)) as advance:
+        for spec, picture in zip(images, pictures, strict=True):
+            with torch.inference_mode():
+                ids = parser.parse(images_to_tensor([picture]).to(dev))[0]
+            labels = convert(ids.byte().cpu().numpy(), schema, out_schema)
+            path = _mask_path(spec, out, many)
+            write_label_map(path, labels, out_schema)
             if color:
                 write_image(path.with_name(path.stem + ".color.png"),
-                            editor.schema.colorize(labels))
+                            out_schema.colorize(labels))
+            advance(1)
     err_console.print(f"[green]done[/]: {len(images)} mask(s) -> {out}", highlight=False)
 
 

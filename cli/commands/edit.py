@@ -164,6 +164,12 @@ class ModelSession:
 
         self.entry = find_model(model_name or DEFAULT_MODEL, variant=variant)
         meta = read_model_config(self.entry.path)
+        from mgpe_core.registry import is_parser_only
+
+        if is_parser_only(meta):
+            raise UsageError(f"model {self.entry.name} is a face parser, not an editing model: "
+                             f"edit with an editing model and let it label photos with "
+                             f"--parser {self.entry.name}")
         self.has_parser = "parser" in meta.get("weights", {}) or \
             parser_reference(meta) is not None
         self.config = MgpeConfig.from_dict(meta["config"])
@@ -197,20 +203,23 @@ class ModelSession:
         meta = read_model_config(entry.path)
         if "parser" not in meta.get("weights", {}) and parser_reference(meta) is None:
             raise UsageError(f"--parser {choice}: model {entry.name} ships no parser")
+        resolution = entry.describe()["resolution"]
         loaded = {}
 
         def parse_with_other(images):
             from mgpe_core.device import resolve_device
-            from mgpe_core.engine import Editor
+            from mgpe_core.engine import parse_images
             from mgpe_core.labels import convert
-            from mgpe_core.registry import load_model
+            from mgpe_core.registry import load_model_parser
 
-            if "editor" not in loaded:
-                dev = resolve_device(self.options[0])
-                loaded["editor"] = Editor(load_model(
-                    entry.path if entry.source == "path" else entry.name, device=dev), device=dev)
-            other = loaded["editor"]
-            return [convert(lab, other.schema, self.schema) for lab in other.parse(images)]
+            dev = resolve_device(self.options[0])
+            if "parser" not in loaded:
+                loaded["parser"] = load_model_parser(
+                    entry.path if entry.source == "path" else entry.name, device=dev)
+            parser, schema = loaded["parser"]
+            # labels in the parser's schema, converted by class name and handedness
+            return [convert(lab, schema, self.schema)
+                    for lab in parse_images(parser, images, resolution, dev)]
 
         return parse_with_other
 

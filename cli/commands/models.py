@@ -45,8 +45,9 @@ def list_command(pattern, as_json):
     for col in ("name", "source", "resolution", "schema", "eye window", "parser"):
         table.add_column(col)
     for r in rows:
+        parser = "only" if r.get("kind") == "parser" else "yes" if r["has_parser"] else "no"
         table.add_row(r["name"], r["source"], str(r["resolution"]), str(r["schema"]),
-                      str(r["eye_window"]), "yes" if r["has_parser"] else "no")
+                      str(r["eye_window"]), parser)
     out_console.print(table)
 
 
@@ -69,7 +70,8 @@ def info_command(name, as_json):
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    for key in ("name", "source", "path", "description", "resolution", "schema", "eye_window",
+    for key in ("name", "kind", "source", "path", "description", "resolution", "schema",
+                "eye_window",
                 "mask_encoder", "has_parser", "parser_from", "has_ema", "variant", "variant_of",
                 "licence", "mgpe_version"):
         if key in ("parser_from", "variant", "variant_of") and data.get(key) is None:
@@ -108,6 +110,48 @@ def import_command(run, name, parser, description):
 
     path = import_run(run, name, parser=parser, description=description)
     err_console.print(f"[green]imported[/]: {name} -> {path}", highlight=False)
+
+
+@models.command("convert")
+@click.argument("source", metavar="SOURCE")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--name", required=True, help="Name of the new model.")
+@click.option("--overwrite", is_flag=True, help="Replace a user model of that name.")
+def convert_command(source, file, name, overwrite):
+    """Convert another project's released weights (a .pth you downloaded) into a model.
+
+    \b
+    SOURCE is one of:
+      bisenet-face-parsing  face-parsing.PyTorch's BiSeNet face parser (79999_iter.pth):
+                            a parser-only model (mgpe parse --model NAME)
+
+    The file is read weights-only (never unpickled beyond tensors), every key and shape
+    checked, and written as safetensors with a SHA-256 manifest. Such weights carry their
+    own licence (BiSeNet's: trained on CelebAMask-HQ, non-commercial use only).
+
+    Example: mgpe models convert bisenet-face-parsing 79999_iter.pth --name face-parsing
+    """
+    import importlib
+
+    from mgpe_core.convert import CONVERTERS
+    from mgpe_core.errors import UsageError, did_you_mean
+    from mgpe_core.registry import _check_name, all_models, user_models_dir
+
+    if source not in CONVERTERS:
+        raise UsageError(f"unknown source {source!r} (known: {', '.join(CONVERTERS)})."
+                         f"{did_you_mean(source, CONVERTERS, cutoff=0.3)}")
+    _check_name(name)
+    if not file.is_file():
+        raise UsageError(f"{file}: no such file" if not file.exists() else f"{file} is not a file")
+    existing = all_models().get(name)
+    if existing is not None and existing.source != "user":
+        raise UsageError(f"model {name!r} is {existing.source}; choose another name")
+    if existing is not None and not overwrite:
+        raise UsageError(f"a model named {name!r} already exists; pass --overwrite to replace it")
+    module, func = CONVERTERS[source].split(":")
+    convert = getattr(importlib.import_module(module), func)
+    path = convert(file, user_models_dir(), name, overwrite=overwrite)
+    err_console.print(f"[green]converted[/]: {file} -> {name} ({path})", highlight=False)
 
 
 @models.command("export")
