@@ -117,13 +117,18 @@ def import_command(run, name, parser, description):
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--name", required=True, help="Name of the new model.")
 @click.option("--overwrite", is_flag=True, help="Replace a user model of that name.")
-def convert_command(source, file, name, overwrite):
+@click.option("--parser", "parser_model", metavar="MODEL",
+              help="original-mgpe only: an installed model whose parser the new model uses.")
+def convert_command(source, file, name, overwrite, parser_model):
     """Convert another project's released weights (a .pth you downloaded) into a model.
 
     \b
     SOURCE is one of:
       bisenet-face-parsing  face-parsing.PyTorch's BiSeNet face parser (79999_iter.pth):
                             a parser-only model (mgpe parse --model NAME)
+      original-mgpe         the authors' MGPE release: FILE is the folder of its
+                            latest_net_*.pth files (11 used; the release's parser
+                            is not usable: --parser names an installed model's)
 
     The file is read weights-only (never unpickled beyond tensors), every key and shape
     checked, and written as safetensors with a SHA-256 manifest. Such weights carry their
@@ -133,7 +138,7 @@ def convert_command(source, file, name, overwrite):
     """
     import importlib
 
-    from mgpe_core.convert import CONVERTERS
+    from mgpe_core.convert import CONVERTERS, FOLDER_SOURCES, PARSER_SOURCES
     from mgpe_core.errors import UsageError, did_you_mean
     from mgpe_core.registry import _check_name, all_models, user_models_dir
 
@@ -141,7 +146,13 @@ def convert_command(source, file, name, overwrite):
         raise UsageError(f"unknown source {source!r} (known: {', '.join(CONVERTERS)})."
                          f"{did_you_mean(source, CONVERTERS, cutoff=0.3)}")
     _check_name(name)
-    if not file.is_file():
+    if parser_model is not None and source not in PARSER_SOURCES:
+        raise UsageError(f"--parser applies to {', '.join(sorted(PARSER_SOURCES))} only")
+    if source in FOLDER_SOURCES:
+        if not file.is_dir():
+            raise UsageError(f"{file}: no such folder" if not file.exists()
+                             else f"{file} is not a folder (give the folder of the files)")
+    elif not file.is_file():
         raise UsageError(f"{file}: no such file" if not file.exists() else f"{file} is not a file")
     existing = all_models().get(name)
     if existing is not None and existing.source != "user":
@@ -150,7 +161,8 @@ def convert_command(source, file, name, overwrite):
         raise UsageError(f"a model named {name!r} already exists; pass --overwrite to replace it")
     module, func = CONVERTERS[source].split(":")
     convert = getattr(importlib.import_module(module), func)
-    path = convert(file, user_models_dir(), name, overwrite=overwrite)
+    extra = {"parser": parser_model} if parser_model is not None else {}
+    path = convert(file, user_models_dir(), name, overwrite=overwrite, **extra)
     err_console.print(f"[green]converted[/]: {file} -> {name} ({path})", highlight=False)
 
 

@@ -16,6 +16,10 @@ that framing and back by this package, one job per module:
 - :mod:`.warp`: the one affine resampler (antialiased, padded) the two directions share.
 - :mod:`.landmark_parser`: a coarse label map from the mesh and a person segmentation, for
   photos without a trained parser.
+- :mod:`.framer`: photos to a model's framing for operations (``OpContext.framer``) and the
+  edited crop back into the photo, for ``mgpe edit``.
+- :mod:`.dataset`: a folder of photos to aligned faces with part masks in the CelebAMask-HQ
+  layout (``mgpe align``), for training on one's own photos.
 - :mod:`.scenes`: faces placed on a canvas with a known transform (the ground truth of
   tests/test_faces.py and bench/bench_faces.py).
 
