@@ -17,8 +17,9 @@ def _is_stats(path: Path) -> bool:
 @click.argument("real", type=click.Path(path_type=Path))
 @click.argument("fake", type=click.Path(path_type=Path))
 @click.option("--weights", type=click.Path(path_type=Path), default=None,
-              help="FID Inception weights, a .safetensors file [default: "
-                   "pt_inception-2015-12-05-6726825d.safetensors in $MGPE_HOME/weights].")
+              help="FID Inception weights: pt_inception-2015-12-05-6726825d.pth as published "
+                   "(read weights-only, never unpickled) or a .safetensors copy [default: "
+                   "either, in $MGPE_HOME/weights].")
 @click.option("--sha256", default=None, metavar="PREFIX",
               help="Refuse the weights file unless its SHA-256 starts with PREFIX.")
 @click.option("--batch", type=click.IntRange(min=1), default=32, show_default=True,
@@ -31,10 +32,10 @@ def _is_stats(path: Path) -> bool:
 def fid_command(real, fake, weights, sha256, batch, device, save_stats, as_json):
     """FID between REAL and FAKE: each a folder of images or an .npz statistics file.
 
-    Features come from the standard FID Inception network (weights converted once to
-    safetensors; nothing is downloaded or unpickled). Folders are read flat; *.mask.png files
-    are skipped. FID from fewer than 2048 images per side is biased: compare such numbers
-    only at equal counts.
+    Features come from the standard FID Inception network (the published weights file as it
+    is, read weights-only; nothing is downloaded or unpickled). Folders are read flat;
+    *.mask.png files are skipped. FID from fewer than 2048 images per side is biased: compare
+    such numbers only at equal counts.
 
     Example: mgpe fid data/real/ runs/g128/samples/ --save-stats real.npz
     """

@@ -134,7 +134,7 @@ CASES = [
     case("eval --model tiny --n 2 --data {fx}/prep --fid-weights {fx}/text.txt", 1,
          "{fx}/text.txt is not a valid safetensors file"),
     case("eval --model tiny --n 2 --data {fx}/prep --fid-weights {fx}/weights.pkl", 1,
-         "{fx}/weights.pkl is a pickle (torch.save) file"),
+         "{fx}/weights.pkl is not a readable PyTorch file: weights-only loading refused it"),
     case("eval --model tiny --n 2 --data {fx}/prep --out {tmp}/report --fid-weights "
          + INCEPTION_LIKE, 1, "is not the FID Inception weights"),
     case("eval --model tiny --n 2 --data {fx}/prep --out {fx}/text.txt", 2,
@@ -175,7 +175,8 @@ CASES = [
     case("fid {fx}/imgs {fx}/imgs --weights {tmp}/missing.safetensors", 1,
          "weights file not found: {tmp}/missing.safetensors"),
     case("fid {fx}/imgs {fx}/imgs --weights {fx}/text.txt", 1, "not a valid safetensors file"),
-    case("fid {fx}/imgs {fx}/imgs --weights {fx}/weights.pkl", 1, "is a pickle"),
+    case("fid {fx}/imgs {fx}/imgs --weights {fx}/weights.pkl", 1,
+         "mgpe never retries without weights-only loading"),
     case("fid {fx}/imgs {fx}/imgs --weights " + INCEPTION_LIKE, 1,
          "is not the FID Inception weights"),
     case("fid {fx}/imgs {fx}/imgs --weights " + INCEPTION_LIKE + " --sha256 zz", 2,

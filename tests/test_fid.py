@@ -205,22 +205,43 @@ def test_load_inception_round_trip(random_net, weights_file):
     load_inception(weights_file, sha256=sha256_file(weights_file)[:8])
 
 
+def test_load_inception_reads_the_published_pth_weights_only(tmp_path, random_net,
+                                                            monkeypatch):
+    """The .pth as distributed (a torch.save state dict, legacy or zip format) loads through
+    the weights-only reader and computes what the same tensors as safetensors compute; a .pth
+    holding a pickled object is refused and never executed."""
+    from mgpe_core.convert import ConvertError
+
+    image = torch.rand(1, 3, 299, 299, generator=torch.Generator().manual_seed(3))
+    want = random_net.features(image)
+    for legacy in (False, True):
+        pth = tmp_path / f"{legacy}" / WEIGHTS_PTH
+        pth.parent.mkdir()
+        torch.save(random_net.state_dict(), pth, _use_new_zipfile_serialization=not legacy)
+        torch.testing.assert_close(load_inception(pth).features(image), want,
+                                   rtol=1e-4, atol=1e-5)
+    # found in $MGPE_HOME/weights as published, when no .safetensors copy is there
+    monkeypatch.setenv("MGPE_HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / "weights").mkdir(parents=True)
+    (tmp_path / "home" / "weights" / WEIGHTS_PTH).write_bytes(pth.read_bytes())
+    assert load_inception().weights_name == WEIGHTS_PTH
+    evil = tmp_path / "evil.pth"
+    torch.save({"fc.bias": torch.zeros(3), "x": print}, evil)
+    with pytest.raises(ConvertError, match="pickled object"):
+        load_inception(evil)
+    bad = tmp_path / "bad.pth"
+    torch.save({"fc.bias": torch.zeros(3)}, bad)
+    with pytest.raises(CheckpointError, match="is not the FID Inception weights"):
+        load_inception(bad)
+
+
 def test_load_inception_refusals(tmp_path, random_net, monkeypatch):
-    pth = tmp_path / WEIGHTS_PTH
-    torch.save({"fc.bias": torch.zeros(3)}, pth)
-    with pytest.raises(CheckpointError, match="pickle") as e:
-        load_inception(pth)
-    assert "safetensors" in str(e.value) and "weights_only=True" in str(e.value)
-    # the same bytes under a .safetensors name are still recognised and refused
-    disguised = tmp_path / "x.safetensors"
-    disguised.write_bytes(pth.read_bytes())
-    with pytest.raises(CheckpointError, match="pickle"):
-        load_inception(disguised)
-    # no weights anywhere: the message names the file to obtain
+    # no weights anywhere: the message names the file to obtain and where it is published
     monkeypatch.setenv("MGPE_HOME", str(tmp_path / "home"))
     with pytest.raises(MgpeError, match="pt_inception-2015-12-05-6726825d.pth") as e:
         load_inception()
     assert "6726825d" in str(e.value) and str(tmp_path / "home" / "weights") in str(e.value)
+    assert "github.com/mseitzer/pytorch-fid/releases" in str(e.value)
     # wrong tensors: the first mismatching key is named
     sd = {k: v for k, v in random_net.state_dict().items() if k != "Mixed_6b.branch1x1.bn.bias"}
     save_tensors(tmp_path / "bad.safetensors", sd)

@@ -50,10 +50,6 @@ INPUT_SIZE = 299
 FEATURE_DIM = 2048
 NUM_CLASSES = 1008
 
-CONVERT_COMMAND = (
-    "python -c \"import torch, safetensors.torch as s; "
-    f"s.save_file(torch.load('{WEIGHTS_PTH}', weights_only=True), '{WEIGHTS_FILE}')\""
-)
 
 
 class _BatchNorm(nn.BatchNorm2d):
@@ -294,17 +290,16 @@ class WeightsNotFound(CheckpointError):
     """The FID Inception weights are not available (there is no download)."""
 
 
+#: Where the standard FID weights are published (pytorch-fid's release assets).
+WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+               f"{WEIGHTS_PTH}")
+
+
 def _missing_message(where: Path) -> str:
-    return (f"the FID Inception weights are not available: obtain {WEIGHTS_PTH} (the standard "
-            f"FID weights, SHA-256 starting {WEIGHTS_SHA256_PREFIX}), convert it once to "
-            f"safetensors with: {CONVERT_COMMAND} and put {WEIGHTS_FILE} in {where} "
-            "(or pass its path with --weights)")
-
-
-def _pickle_message(path: Path) -> str:
-    return (f"{path} is a pickle (torch.save) file; mgpe never unpickles weights (that can run "
-            f"arbitrary code). Convert it once, from a trusted copy, with: {CONVERT_COMMAND} "
-            f"and pass the .safetensors file instead")
+    return (f"the FID Inception weights are not available: download {WEIGHTS_PTH} (the "
+            f"standard FID weights, SHA-256 starting {WEIGHTS_SHA256_PREFIX}) from {WEIGHTS_URL} "
+            f"and put it in {where}, or pass its path with --weights (used as distributed; a "
+            f".safetensors copy works too)")
 
 
 def check_state_dict(tensors: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
@@ -338,9 +333,8 @@ def find_weights(path: str | os.PathLike | None = None) -> Path:
         path = Path(path).expanduser()
         if not path.exists():
             raise WeightsNotFound(
-                f"weights file not found: {path} (the FID Inception weights: obtain "
-                f"{WEIGHTS_PTH}, SHA-256 starting {WEIGHTS_SHA256_PREFIX}, and convert it once "
-                f"to safetensors with: {CONVERT_COMMAND})")
+                f"weights file not found: {path} (the FID Inception weights, {WEIGHTS_PTH}, "
+                f"SHA-256 starting {WEIGHTS_SHA256_PREFIX}, are published at {WEIGHTS_URL})")
         if path.is_dir():
             raise WeightsNotFound(f"--weights {path} is a folder; expected {WEIGHTS_FILE}")
         return path
@@ -349,7 +343,7 @@ def find_weights(path: str | os.PathLike | None = None) -> Path:
     if candidate.is_file():
         return candidate
     if (folder / WEIGHTS_PTH).is_file():
-        raise CheckpointError(_pickle_message(folder / WEIGHTS_PTH))
+        return folder / WEIGHTS_PTH
     raise WeightsNotFound(_missing_message(folder))
 
 
@@ -365,12 +359,12 @@ def load_inception(path: str | os.PathLike | None = None, device: str | torch.de
                    sha256: str | None = None, channels_last: bool = True) -> FIDInception:
     """The FID Inception network with its weights, in eval mode on ``device``.
 
-    ``path``: a ``.safetensors`` file (default ``$MGPE_HOME/weights/`` + :data:`WEIGHTS_FILE`).
-    Pickle files (``.pth``) are refused with the one-line conversion command. Checks: tensor
-    names, shapes and dtypes match the network, values are finite, and, when ``sha256`` (a hex
-    prefix) is given, the file's SHA-256 starts with it. The published ``6726825d`` prefix is
-    that of the original ``.pth`` and cannot be checked on a converted file; no hash of the
-    converted tensors is built in (none is known here), so pass ``sha256`` to pin your copy.
+    ``path``: the published ``.pth`` as it is distributed (read only through the weights-only
+    reader, :func:`mgpe_core.convert.pth.read_state_dict`: a file holding anything but tensors is
+    refused, never unpickled) or a ``.safetensors`` copy (default: ``$MGPE_HOME/weights/``
+    :data:`WEIGHTS_FILE`, else :data:`WEIGHTS_PTH` there). Checks: tensor names, shapes and
+    dtypes match the network, values are finite, and, when ``sha256`` (a hex prefix) is given,
+    the file's SHA-256 starts with it (the published ``6726825d`` for the ``.pth``).
     ``channels_last``: see :meth:`FIDInception.use_channels_last` (on by default).
     """
     path = find_weights(path)
@@ -378,8 +372,6 @@ def load_inception(path: str | os.PathLike | None = None, device: str | torch.de
         pickled = _looks_like_pickle(path)
     except OSError as e:
         raise CheckpointError(f"cannot read {path}: {e.strerror or e}") from None
-    if pickled:
-        raise CheckpointError(_pickle_message(path))
     if sha256:
         prefix = sha256.strip().lower()
         if not prefix or any(c not in "0123456789abcdef" for c in prefix):
@@ -388,7 +380,12 @@ def load_inception(path: str | os.PathLike | None = None, device: str | torch.de
         if not actual.startswith(prefix):
             raise CheckpointError(f"checksum mismatch for {path}: SHA-256 is {actual[:16]}..., "
                                   f"expected it to start with {prefix}")
-    tensors = check_state_dict(load_tensors(path), str(path))
+    if pickled:
+        from ..convert.pth import read_state_dict
+
+        tensors = check_state_dict(read_state_dict(path), str(path))
+    else:
+        tensors = check_state_dict(load_tensors(path), str(path))
     with torch.device("meta"):  # no random init: the file's tensors become the parameters
         model = FIDInception()
     model.load_state_dict(tensors, strict=True, assign=True)
