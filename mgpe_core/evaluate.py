@@ -505,7 +505,7 @@ def _mean(values) -> float | None:
 
 def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cpu",
              fid_weights=None, progress=None, split: str | None = None,
-             compile: bool = False, ops=None) -> dict:
+             compile: bool = False, ops=None, parser=None) -> dict:
     """Run the benchmark; returns the report (a JSON-ready dict, see the module docstring).
 
     ``model``: a name or path (loaded with :func:`~mgpe_core.registry.load_model`) or a
@@ -517,7 +517,9 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     ``compile``: run the edits with a compiled synthesis network (:class:`~mgpe_core.engine.
     Editor`). ``ops``: operations or case labels to score (:func:`select_cases`); default the
     benchmark's cases. Every edit goes through the registered operation's own ``prepare``,
-    as ``mgpe edit`` runs it.
+    as ``mgpe edit`` runs it. ``parser``: another model whose parser scores mask fidelity (a
+    converted BiSeNet, another mgpe model), its labels converted to the model's schema by
+    class name and handedness; default the model's own.
 
     With mgpe-synth attributes, each case's declaration steers the pairs (references that
     differ in the attributes it names, style sources whose region colour differs by at least
@@ -534,6 +536,7 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
         raise UsageError(f"n must be a positive number of faces, got {n!r}")
     dev = resolve_device(device)
     cases = select_cases(ops)  # an unknown --ops name fails before any network loads
+    other_parser = parser_for_scoring(parser) if parser is not None else None
     prog = _Progress(progress)
     loaded = model if isinstance(model, LoadedModel) else load_model(model, device=dev)
     resolution, schema = loaded.resolution, loaded.schema
@@ -574,7 +577,7 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     plan = _plan_jobs(faces, schema, seed, use_attrs, cases)
     # Jobs of one face side by side: a batch then encodes each photo once for all its edits.
     jobs = sorted(plan.jobs, key=lambda j: j.face)
-    has_parser = loaded.parser is not None
+    has_parser = other_parser is not None or loaded.parser is not None
     parse_count = (len(faces) * 2 + sum(j.kind == "mask" for j in jobs)) if has_parser else 0
     fid_count = 0
     if fid_weights is not None:
@@ -611,10 +614,13 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
         prog.describe("parsing")
         # the editor's copy: folded BatchNorm + channels-last, same labels, ~1.5x faster on a CPU
         mask_jobs = [j for j in jobs if j.kind == "mask"]
-        real = editor.parse([f.image for f in faces], BATCH, prog)
-        rec = editor.parse([recon[i].output for i in range(len(faces))], BATCH, prog)
-        edited = editor.parse([j.output for j in mask_jobs], BATCH, prog)
+        parse = editor.parse if other_parser is None else \
+            other_parser.bind(schema, dev)
+        real = parse([f.image for f in faces], BATCH, prog)
+        rec = parse([recon[i].output for i in range(len(faces))], BATCH, prog)
+        edited = parse([j.output for j in mask_jobs], BATCH, prog)
         fidelity = {
+            "parser": loaded.name if other_parser is None else other_parser.name,
             "parser_on_real": _seg_scores(
                 _seg(zip(real, [f.labels for f in faces], strict=True), schema), schema,
                 len(faces)),
@@ -663,6 +669,41 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     report["seconds"] = round(time.perf_counter() - t0, 3)
     report["_examples"] = _example_rows(jobs, faces, schema, cases)  # pictures; not JSON (popped)
     return report
+
+
+@dataclass
+class _OtherParser:
+    """Another model's parser for mask fidelity: checked when named (config only), loaded on
+    first use; labels converted to the edited model's schema."""
+
+    name: str
+    entry: object
+    resolution: int
+
+    def bind(self, schema, device):
+        from .engine import parse_images
+        from .labels import convert
+        from .registry import load_model_parser
+
+        entry = self.entry
+        parser, own = load_model_parser(entry.path if entry.source == "path" else entry.name,
+                                        device=device)
+
+        def parse(images, batch_size, progress):
+            return [convert(lab, own, schema) for lab in
+                    parse_images(parser, images, self.resolution, device, batch_size, progress)]
+
+        return parse
+
+
+def parser_for_scoring(name) -> _OtherParser:
+    from .registry import find_model
+
+    entry = find_model(name)
+    info = entry.describe()
+    if not info["has_parser"]:
+        raise UsageError(f"parser {name}: model {entry.name} ships no parser")
+    return _OtherParser(entry.name, entry, int(info["resolution"]))
 
 
 def _describe_source(folder, generated: bool) -> str:

@@ -33,11 +33,15 @@ from mgpe_core import hookimpl
               help="Operations (or case labels such as bangs-add) to score, comma-separated; "
                    "any registered operation, plugins' included [default: the benchmark's "
                    "built-in cases].")
+@click.option("--parser", default=None, metavar="MODEL",
+              help="Score mask fidelity with another model's parser (e.g. a converted BiSeNet: "
+                   "mgpe models convert); labels converted by class name [default: the "
+                   "model's own].")
 @click.option("--compile", "compile_synthesis", is_flag=True,
               help="Compile the synthesis network first (torch.compile; tens of seconds up "
                    "front, then faster edits: worth it for large --n).")
 def eval_command(model, data, n, split, as_json, out, device, seed, fid_weights, ops,
-                 compile_synthesis):
+                 parser, compile_synthesis):
     """Benchmark a model: reconstruction (PSNR, SSIM), mask fidelity (parser mIoU of edited
     outputs), style transfer (colour distance to the style source), locality (change outside
     the edited region) and, with --fid-weights, FID.
@@ -67,6 +71,10 @@ def eval_command(model, data, n, split, as_json, out, device, seed, fid_weights,
     if ops is not None:
         ops = [o.strip() for o in ops.split(",") if o.strip()]
         select_cases(ops)  # an unknown operation fails now, with suggestions
+    if parser is not None:
+        from mgpe_core.evaluate import parser_for_scoring
+
+        parser_for_scoring(parser)  # an unknown model or one without a parser fails now
     if out is not None:  # the report is written last: refuse an impossible --out first
         from mgpe_core.errors import MgpeError, UsageError
 
@@ -88,7 +96,7 @@ def eval_command(model, data, n, split, as_json, out, device, seed, fid_weights,
     with progress_bar("evaluating", None) as advance:
         report = evaluate(model or DEFAULT_MODEL, data, n=n, seed=seed, device=device,
                           fid_weights=fid_weights, progress=advance, split=split,
-                          compile=compile_synthesis, ops=ops)
+                          compile=compile_synthesis, ops=ops, parser=parser)
     data_json = write_report(report, out) if out is not None else json_report(report)
     if as_json:
         click.echo(json.dumps(data_json, indent=2))

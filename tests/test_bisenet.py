@@ -551,3 +551,26 @@ def test_edit_labels_a_photo_with_the_converted_parser(release_file, tiny_home, 
     assert code == 0 or (code == 1 and "nothing to do" in err), err
     if code == 0:
         assert read_image(tmp_path / "y.png").shape == image.shape
+
+
+def test_eval_scores_mask_fidelity_with_the_converted_parser(release_file, tiny_home, tmp_path,
+                                                             monkeypatch, capsys):
+    """`mgpe eval --parser NAME`: another model's parser labels the outputs (its labels
+    converted to the edited model's schema), and the report says which parser scored."""
+    import shutil
+
+    from mgpe_cli.main import main
+
+    home = tmp_path / "home"
+    shutil.copytree(tiny_home, home)
+    monkeypatch.setenv("MGPE_HOME", str(home))
+    assert main(["models", "convert", "bisenet-face-parsing", str(release_file),
+                 "--name", "fp"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--model", "tiny", "--n", "3", "--parser", "fp", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    fidelity = report["mask_fidelity"]
+    assert fidelity["parser"] == "fp"
+    assert 0 <= fidelity["parser_on_real"]["mean_iou"] <= 1
+    assert main(["eval", "--model", "tiny", "--n", "3", "--parser", "tiny-noparser"]) == 2
+    assert "model tiny-noparser ships no parser" in capsys.readouterr().err

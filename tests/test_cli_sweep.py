@@ -133,6 +133,7 @@ CASES = [
          1, "weights file not found: {tmp}/missing.safetensors"),
     case("eval --model tiny --n 2 --data {fx}/prep --fid-weights {fx}/text.txt", 1,
          "{fx}/text.txt is not a valid safetensors file"),
+    case("eval --model tiny --n 2 --parser nosuch", 2, "unknown model 'nosuch'"),
     case("eval --model tiny --n 2 --data {fx}/prep --fid-weights {fx}/weights.pkl", 1,
          "{fx}/weights.pkl is not a readable PyTorch file: weights-only loading refused it"),
     case("eval --model tiny --n 2 --data {fx}/prep --out {tmp}/report --fid-weights "
