@@ -9,6 +9,14 @@ which component styles come from which photo); the engine does the rest, batched
     -> optionally pasted back into the original-resolution photo inside the face region.
 
 Load a model once, call :meth:`Editor.edit` many times (the Python API the CLI uses too).
+
+A model of architecture ``original`` (the authors' release, :mod:`mgpe_core.model.original`)
+takes the same path with its own networks in the middle, one face at a time as the release
+does: per request, each distinct portrait is prepared on its 256 px square
+(:func:`~mgpe_core.model.original.prepare_face`: centres from the un-enlarged labels, the 1.1x
+enlargement) and encoded once, each component's latent mean taken from the portrait that donates
+it, decoded, and synthesized with the target's (edited) mask and background. Squaring, the
+keep-unedited blend and paste-back are shared.
 """
 
 from __future__ import annotations
@@ -243,6 +251,32 @@ def parse_images(parser, images: list[np.ndarray], resolution: int, device="cpu"
     return out
 
 
+class SchemaParser:
+    """A parser whose labels are converted to another schema by class name and handedness
+    (:func:`mgpe_core.labels.conversion_table`): a parser-only model (a converted BiSeNet)
+    labelling photos for an editing model. Same ``.parse(images) -> ids`` interface."""
+
+    def __init__(self, parser, src, dst):
+        from .labels import conversion_table
+
+        self.parser, self.src_schema, self.schema = parser, src, dst
+        self.table = conversion_table(src, dst).astype(np.int64)
+
+    def to(self, device):
+        self.parser = self.parser.to(device)
+        return self
+
+    def eval(self):
+        self.parser.eval()
+        return self
+
+    def parse(self, images, **kwargs):
+        import torch
+
+        ids = self.parser.parse(images, **kwargs)
+        return torch.from_numpy(self.table).to(ids.device)[ids.long()]
+
+
 class Editor:
     """Runs edits with a loaded model (see :func:`mgpe_core.registry.load_model`)."""
 
@@ -253,7 +287,10 @@ class Editor:
         bf16). ``compile``: the synthesis network (most of an edit's time) goes through
         ``torch.compile`` with weights frozen into the graph; the first edit of each batch
         size then waits for the compiler (tens of seconds on a CPU), so it pays only for long
-        jobs (``mgpe eval``, many edits); implies ``fast``. Figures: bench/README.md."""
+        jobs (``mgpe eval``, many edits); implies ``fast``. Figures: bench/README.md.
+
+        An ``original`` model's networks run as converted (no folding, no compile: its outputs
+        are the release's within float error; ``precision="bf16"`` autocasts)."""
         import torch
 
         from .model.optimize import prepare_for_inference
@@ -262,7 +299,11 @@ class Editor:
         self.device = torch.device(device)
         self.schema = model.schema
         self.resolution = model.resolution
+        self.architecture = getattr(model, "architecture", "mgpe")
         gen = model.generator.to(self.device).eval()
+        fold_parser = fast or compile
+        if self.architecture == "original":
+            fast = compile = False
         # bf16: store the conv/linear weights in bf16 too, so autocast does not cast every fp32
         # weight on every call (bench/bench_model_forward.py: "bf16 weights stored")
         dtype = torch.bfloat16 if precision == "bf16" else None
@@ -277,8 +318,13 @@ class Editor:
             self.generator.synthesize = torch.compile(
                 self.generator.synthesize, dynamic=False, options={"freezing": True})
         # the parser too (labels for photos given without a mask): same labels, ~1.5x faster
-        self.parser = (prepare_for_inference(model.parser.to(self.device))
-                       if model.parser is not None and (fast or compile) else model.parser)
+        parser = model.parser
+        if isinstance(parser, SchemaParser) and fold_parser:  # fold the network inside
+            parser = SchemaParser(prepare_for_inference(parser.parser.to(self.device)),
+                                  parser.src_schema, parser.schema)
+        elif parser is not None and fold_parser:
+            parser = prepare_for_inference(parser.to(self.device))
+        self.parser = parser
         self.precision = precision
 
     # -- helpers --------------------------------------------------------------------------------
@@ -325,45 +371,16 @@ class Editor:
                 progress(len(chunk))
         return results
 
+    def generate(self, requests: list[EditRequest]):
+        """The raw outputs of ``requests`` (a float tensor N x 3 x r x r in [-1, 1], on the
+        editor's device): what :meth:`edit` turns into pixels, before any blend."""
+        return self._generate(requests)[0]
+
     def _edit_batch(self, requests: list[EditRequest], paste_back: bool) -> list[EditResult]:
-        import torch
+        from .tensors import tensor_to_images
 
-        from .tensors import images_to_tensor, labels_to_tensor, tensor_to_images
-
+        out, prepared, index, masks, geos = self._generate(requests)
         r = self.resolution
-        portraits: list[Portrait] = []
-        index: dict[int, int] = {}
-        for req in requests:
-            for p in (req.target, *req.styles.values()):
-                if id(p) not in index:
-                    index[id(p)] = len(portraits)
-                    portraits.append(p)
-        self.ensure_labels(portraits)
-        # each photo is squared and resized (Lanczos) once; its masks reuse its geometry
-        prepared = [to_square(p.image, self.schema.validate(p.labels, p.name or "mask"), r)
-                    for p in portraits]
-        imgs = images_to_tensor([im for im, _, _ in prepared], self.device)
-        labs = labels_to_tensor([lb for _, lb, _ in prepared], self.device)
-        masks, geos, tgt_rows = [], [], []
-        for req in requests:
-            mask = req.mask if req.mask is not None else req.target.labels
-            row = index[id(req.target)]
-            geo = prepared[row][2]
-            masks.append(square_labels(self.schema.validate(mask, "edited mask"), geo, r))
-            geos.append(geo)
-            tgt_rows.append(row)
-        tgt_masks = labels_to_tensor(masks, self.device)
-        rows = torch.tensor(tgt_rows, device=self.device)
-        gen = self.generator
-        with torch.inference_mode(), self._autocast():
-            enc = gen.encode(imgs.contiguous(memory_format=torch.channels_last), labs)
-            latents = {}
-            for comp in COMPONENT_NAMES:
-                pick = torch.tensor([index[id(req.styles.get(comp, req.target))]
-                                     for req in requests], device=self.device)
-                latents[comp] = enc.mu[comp][pick]
-            feats, _ = gen.decode(latents)
-            out = gen.synthesize(feats, imgs[rows], tgt_masks)
         pixels = tensor_to_images(out)
         results = []
         for i, req in enumerate(requests):
@@ -378,6 +395,85 @@ class Editor:
             else:
                 results.append(EditResult(model_img, masks[i], model_img))
         return results
+
+    def _generate(self, requests: list[EditRequest]):
+        """(outputs, squared portraits, {id: row}, squared target masks, geometries)."""
+        import torch
+
+        from .tensors import images_to_tensor, labels_to_tensor
+
+        r = self.resolution
+        portraits: list[Portrait] = []
+        index: dict[int, int] = {}
+        for req in requests:
+            for p in (req.target, *req.styles.values()):
+                if id(p) not in index:
+                    index[id(p)] = len(portraits)
+                    portraits.append(p)
+        self.ensure_labels(portraits)
+        # each photo is squared and resized (Lanczos) once; its masks reuse its geometry
+        prepared = [to_square(p.image, self.schema.validate(p.labels, p.name or "mask"), r)
+                    for p in portraits]
+        masks, geos, tgt_rows = [], [], []
+        for req in requests:
+            mask = req.mask if req.mask is not None else req.target.labels
+            row = index[id(req.target)]
+            geo = prepared[row][2]
+            masks.append(square_labels(self.schema.validate(mask, "edited mask"), geo, r))
+            geos.append(geo)
+            tgt_rows.append(row)
+        if self.architecture == "original":
+            out = self._generate_original(requests, portraits, index, prepared, masks, tgt_rows)
+            return out, prepared, index, masks, geos
+        imgs = images_to_tensor([im for im, _, _ in prepared], self.device)
+        labs = labels_to_tensor([lb for _, lb, _ in prepared], self.device)
+        tgt_masks = labels_to_tensor(masks, self.device)
+        rows = torch.tensor(tgt_rows, device=self.device)
+        gen = self.generator
+        with torch.inference_mode(), self._autocast():
+            enc = gen.encode(imgs.contiguous(memory_format=torch.channels_last), labs)
+            latents = {}
+            for comp in COMPONENT_NAMES:
+                pick = torch.tensor([index[id(req.styles.get(comp, req.target))]
+                                     for req in requests], device=self.device)
+                latents[comp] = enc.mu[comp][pick]
+            feats, _ = gen.decode(latents)
+            out = gen.synthesize(feats, imgs[rows], tgt_masks)
+        return out, prepared, index, masks, geos
+
+    def _generate_original(self, requests, portraits, index, prepared, masks, tgt_rows):
+        """The ``original`` architecture, one face at a time as the release runs: every distinct
+        portrait prepared on its square (its own labels) and encoded once; per request the
+        components' means from their donors, decoded, synthesized on the target's square with
+        the (edited) mask. A face whose centres the release refuses: LabelError naming it."""
+        import torch
+
+        from .model.original import PARTS, prepare_face
+
+        gen = self.generator
+
+        def face(image, labels, what):
+            try:
+                f = prepare_face(image, labels)
+            except LabelError as e:
+                raise LabelError(f"{what}: {e}") from None
+            f.photo = f.photo.to(self.device)
+            return f
+
+        mus: dict[int, dict] = {}
+        outs = []
+        with torch.inference_mode(), self._autocast():
+            for req, mask, row in zip(requests, masks, tgt_rows, strict=True):
+                donors = {c: index[id(req.styles.get(c, req.target))] for c in PARTS}
+                for d in sorted(set(donors.values())):
+                    if d not in mus:
+                        im, lb, _ = prepared[d]
+                        mus[d] = gen.encode(face(im, lb, portraits[d].name or "portrait"))
+                feats = gen.decode({c: mus[donors[c]][c] for c in PARTS})
+                target = face(prepared[row][0], mask,
+                              f"{req.target.name or 'target'} (edited mask)")
+                outs.append(gen.synthesize(feats, target).float())
+        return torch.cat(outs)
 
     def _paste_back(self, req: EditRequest, model_img: np.ndarray, geo) -> EditResult:
         """Blend the output into the original photo (feathered): inside the edited region, or

@@ -35,6 +35,17 @@ the weight files a load uses are read once and their bytes hashed and then loade
 files of the model are hashed (streamed) so that a model that would fail ``verify`` never loads.
 ``verify`` remains the explicit check (``mgpe models verify``).
 
+**Architectures.** ``config.model.architecture`` (also at the top of config.json) names the
+networks: ``"mgpe"`` (mgpe's own generator, :class:`~mgpe_core.model.config.MgpeConfig`; the
+default when absent) or ``"original"`` (the authors' release converted by ``mgpe models convert
+original-mgpe``: :class:`OriginalConfig`, networks :class:`mgpe_core.model.original.OriginalMGPE`).
+:func:`model_config` reads either without torch; :func:`load_model` dispatches on it, and the edit
+engine runs either behind the same :class:`~mgpe_core.engine.Editor` calls.
+
+**A parser-only model as a model's parser.** ``"parser": {"model": NAME}`` may also name a
+parser-only model (a converted BiSeNet, ``"kind": "parser"``): its labels are converted to the
+editing model's schema by class name and handedness (:class:`mgpe_core.engine.SchemaParser`).
+
 Built-in models ship inside packages and are announced by plugins (``register_models``); user
 models live in ``$MGPE_HOME/models/NAME`` (default ``~/.cache/mgpe``). ``import_run`` turns a
 training run into a model, ``export_model`` copies one out, ``verify`` checks the hashes.
@@ -96,9 +107,13 @@ class ModelEntry:
         if is_parser_only(meta):  # a converted parser: no generator, its own class order
             pinfo = meta.get("parser", {})
             cfg = {"resolution": pinfo.get("resolution"), "schema": {"name": pinfo.get("schema")}}
+        elif architecture_of(meta) == "original":  # fixed eye crops, one mask encoder
+            cfg = {"eye_window": "fixed", "mask_encoder": "single", **cfg}
         return {
             "name": self.name, "path": str(self.path), "source": self.source,
             "kind": meta.get("kind", "editor"),
+            "architecture": (meta.get("parser", {}).get("architecture") if is_parser_only(meta)
+                             else architecture_of(meta)),
             "resolution": cfg.get("resolution"), "schema": cfg.get("schema", {}).get("name"),
             "eye_window": cfg.get("eye_window"), "mask_encoder": cfg.get("mask_encoder"),
             "has_parser": "parser" in weights or shared is not None,
@@ -152,6 +167,103 @@ def parser_reference(meta: dict) -> str | None:
     parser = meta.get("parser")
     ref = parser.get("model") if isinstance(parser, dict) else None
     return str(ref) if ref else None
+
+
+ARCHITECTURES = ("mgpe", "original")
+
+
+def architecture_of(meta: dict) -> str:
+    """An editing model's architecture: ``config.model.architecture``, else config.json's top
+    level ``architecture``, else ``"mgpe"``; an unknown one is a ModelError."""
+    model = meta.get("config", {}).get("model", {}) if isinstance(meta.get("config"), dict) \
+        else {}
+    arch = (model.get("architecture") if isinstance(model, dict) else None) \
+        or meta.get("architecture") or "mgpe"
+    if arch not in ARCHITECTURES:
+        raise ModelError(f"model {meta.get('name')}: unknown architecture {arch!r} (known: "
+                         f"{', '.join(ARCHITECTURES)}); a newer mgpe may read it")
+    return str(arch)
+
+
+@dataclass(frozen=True)
+class OriginalModelConfig:
+    """``config.model`` of an ``original`` model (the authors' release): fixed networks at 256 px
+    over the Helen 11 classes (``mgpe-11``'s ids, image-left sides). The fields an operation or
+    the CLI may ask any model for (``resolution``, ``label_schema``, ``framing``,
+    ``eye_window``, ``mask_encoder``) have their meaning for the release: fixed eye crops around
+    the mask's centres, one mask encoder.
+
+    ``framing``: the original was trained on Helen faces; mgpe-synth's framing is the closer of
+    the built-in two to them (docs/models.md), so a photo's face is aligned to it."""
+
+    architecture: str = "original"
+    resolution: int = 256
+    schema: dict = None  # type: ignore[assignment]
+    framing: str | dict = "mgpe-synth"
+    eye_window: str = "fixed"
+    mask_encoder: str = "single"
+    enlarge_components: float = 0.1
+
+    @classmethod
+    def from_dict(cls, data: dict, name: str = "model") -> OriginalModelConfig:
+        from .labels import MGPE_11_CLASSES, LabelSchema
+
+        if not isinstance(data, dict):
+            raise ModelError(f"{name}: config.model must be an object")
+        res = data.get("resolution")
+        if res != 256:
+            raise ModelError(f"{name}: an original MGPE model works at 256 px, config.model says "
+                             f"resolution {res!r}")
+        try:
+            schema = LabelSchema.from_dict(data["schema"])
+        except Exception as e:  # noqa: BLE001 - any malformed schema entry
+            raise ModelError(f"{name}: config.model.schema is not usable: {e}") from None
+        if schema.classes != MGPE_11_CLASSES or schema.sides != "image":
+            raise ModelError(f"{name}: an original MGPE model labels with the Helen 11 classes "
+                             f"({', '.join(MGPE_11_CLASSES)}, image-left sides), not "
+                             f"{schema.name} ({', '.join(schema.classes)}, {schema.sides})")
+        framing = data.get("framing") or "mgpe-synth"
+        from .faces.framing import get_framing
+
+        try:
+            get_framing(framing)
+        except MgpeError as e:
+            raise ModelError(f"{name}: config.model.framing: {e}") from None
+        return cls(resolution=256, schema=dict(data["schema"]), framing=framing,
+                   enlarge_components=float(data.get("label_enlargement", 0.1)))
+
+    @property
+    def label_schema(self):
+        from .labels import LabelSchema
+
+        return LabelSchema.from_dict(self.schema)
+
+
+@dataclass(frozen=True)
+class OriginalConfig:
+    """The config of an ``original`` model: ``.model`` as in :class:`MgpeConfig`, nothing to
+    train."""
+
+    model: OriginalModelConfig
+    raw: dict
+
+    def to_dict(self) -> dict:
+        return copy.deepcopy(self.raw)
+
+
+def model_config(meta: dict):
+    """The typed config of an editing model's config.json, without torch:
+    :class:`~mgpe_core.model.config.MgpeConfig` (architecture ``mgpe``) or
+    :class:`OriginalConfig` (``original``)."""
+    if "config" not in meta or not isinstance(meta["config"], dict):
+        raise ModelError(f"model {meta.get('name')}: config.json has no model config")
+    if architecture_of(meta) == "original":
+        name = f"model {meta.get('name')}"
+        return OriginalConfig(OriginalModelConfig.from_dict(meta["config"].get("model"), name),
+                              meta["config"])
+    from .model.config import MgpeConfig
+
+    return MgpeConfig.from_dict(meta["config"])
 
 
 def all_models() -> dict[str, ModelEntry]:
@@ -421,9 +533,11 @@ def _parser_source(folder: _ModelFolder, opened: dict | None = None) -> _ModelFo
         raise ModelError(f"model {name} uses the parser of model {ref!r}, which is not "
                          f"installed.{hint}")
     src = _open(models[ref], opened)
-    if is_parser_only(src.meta):
-        raise ModelError(f"model {name} names model {ref!r}'s parser, a converted parser with "
-                         "its own classes: it cannot be shared as an editing model's parser")
+    if is_parser_only(src.meta):  # its labels are converted by class name (SchemaParser)
+        if "parser" not in src.weights:
+            raise ModelError(f"model {name} uses the parser of model {ref!r}, which ships no "
+                             "parser weights")
+        return src
     if parser_reference(src.meta) is not None or "parser" not in src.weights:
         raise ModelError(f"model {name} uses the parser of model {ref!r}, which ships no "
                          "parser weights of its own (a parser is shared from the model that "
@@ -454,6 +568,8 @@ class LoadedModel:
     generator: object
     parser: object | None
     weights: str  # "ema" or "raw"
+    #: "mgpe" (``generator``: mgpe's Generator) or "original" (an OriginalMGPE)
+    architecture: str = "mgpe"
 
     @property
     def schema(self):
@@ -471,7 +587,6 @@ def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device="cpu",
     model's ``default_weights`` (what its packager measured to be better; ``"ema"`` when it does
     not say)."""
     from .model.build import build_generator
-    from .model.config import MgpeConfig
 
     if isinstance(device, str):  # an unknown device is a usage error, not a torch traceback
         from .device import resolve_device
@@ -490,19 +605,40 @@ def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device="cpu",
     key = "generator_ema" if weights == "ema" and "generator_ema" in wfiles else "generator"
     if key not in wfiles:
         raise ModelError(f"model {entry.name} has no generator weights")
+    arch = architecture_of(meta)
+    cfg = model_config(meta)  # checked before any weight file is read
     src = _parser_source(folder, opened)
     states = folder.tensors({key, "parser"} if src is folder else {key})
-    cfg = MgpeConfig.from_dict(meta["config"])
-    gen = build_generator(cfg.model)
-    try:
-        gen.load_state_dict(states[key])
-    except RuntimeError as e:
-        raise ModelError(f"model {entry.name}: weights do not fit its config: {e}") from None
+    if arch == "original":
+        from .convert.original import load_original
+
+        try:
+            gen = load_original(states[key])
+        except RuntimeError as e:
+            raise ModelError(f"model {entry.name}: weights are not the original MGPE's 11 "
+                             f"networks: {e}") from None
+    else:
+        gen = build_generator(cfg.model)
+        try:
+            gen.load_state_dict(states[key])
+        except RuntimeError as e:
+            raise ModelError(f"model {entry.name}: weights do not fit its config: {e}") from None
     parser = None
-    if src is not None:
+    if src is not None and is_parser_only(src.meta):
+        parser = _converted_parser(src, cfg.model.label_schema, device)
+    elif src is not None:
         parser = _build_parser(entry, src, cfg, _parser_state(folder, src, states), device)
     return LoadedModel(entry.name, entry.path, meta, cfg, gen.eval().to(device), parser,
-                       "ema" if key == "generator_ema" else "raw")
+                       "ema" if key == "generator_ema" else "raw", arch)
+
+
+def _converted_parser(src: _ModelFolder, schema, device):
+    """A parser-only model's network with its labels converted to ``schema`` by class name and
+    handedness (its config.json and parser file verified against its manifest)."""
+    from .engine import SchemaParser
+
+    parser = _build_standalone_parser(src, device, whole=False)
+    return SchemaParser(parser, parser.schema, schema)
 
 
 def _build_parser(entry: ModelEntry, src: _ModelFolder, cfg, state: dict, device):
@@ -521,14 +657,24 @@ def _build_parser(entry: ModelEntry, src: _ModelFolder, cfg, state: dict, device
     return parser.eval().to(device)
 
 
-def _require_parser(folder: _ModelFolder, opened: dict | None = None) -> _ModelFolder:
+def _require_parser(folder: _ModelFolder, opened: dict | None = None,
+                    converted_ok: bool = False) -> _ModelFolder:
+    """The folder of the parser ``folder``'s model uses. ``converted_ok``: that may be a
+    parser-only model named by the model (its labels then need converting); copying a parser
+    (import) or sharing one at import time needs an mgpe parser of the model's own classes."""
     if is_parser_only(folder.meta):
         raise ModelError(f"model {folder.entry.name} is a converted "
                          f"{folder.meta.get('parser', {}).get('architecture')} parser with its "
-                         "own classes: it cannot be copied into or shared by an editing model")
+                         "own classes: it cannot be copied into or shared by an editing model "
+                         "at import (name it in a model's config.json \"parser\": {\"model\": "
+                         "...} instead: its labels are then converted by class name)")
     src = _parser_source(folder, opened)
     if src is None:
         raise ModelError(f"model {folder.entry.name} ships no parser")
+    if is_parser_only(src.meta) and not converted_ok:
+        raise ModelError(f"model {folder.entry.name} uses the converted parser of model "
+                         f"{src.entry.name}, whose classes are its own: it cannot be copied "
+                         "into another model")
     return src
 
 
@@ -536,17 +682,20 @@ def load_model_parser(name_or_path: str | os.PathLike, device="cpu"):
     """(frozen parser, its schema) of a model: ``mgpe train --parser MODEL``, ``mgpe parse``.
     Every parser has ``.parse(images in [-1, 1], N x 3 x H x W) -> ids (N, H, W)`` in that
     schema; a parser-only model (``"kind": "parser"``) gives its converted network
-    (e.g. :class:`mgpe_core.model.bisenet.BiSeNetParser`, schema in its own class order)."""
-    from .model.config import MgpeConfig
-
+    (e.g. :class:`mgpe_core.model.bisenet.BiSeNetParser`, schema in its own class order); an
+    editing model that names a parser-only model's parser gives it with its labels converted to
+    the model's schema (:class:`mgpe_core.engine.SchemaParser`)."""
     opened: dict = {}
     folder = _open(_find(name_or_path, None, opened), opened)
     if is_parser_only(folder.meta):
         parser = _build_standalone_parser(folder, device)
         return parser, parser.schema
-    src = _require_parser(folder, opened)
+    src = _require_parser(folder, opened, converted_ok=True)
+    cfg = model_config(folder.meta)
+    if is_parser_only(src.meta):
+        parser = _converted_parser(src, cfg.model.label_schema, device)
+        return parser, cfg.model.label_schema
     states = folder.tensors({"parser"} if src is folder else set())
-    cfg = MgpeConfig.from_dict(folder.meta["config"])
     parser = _build_parser(folder.entry, src, cfg, _parser_state(folder, src, states), device)
     for p in parser.parameters():
         p.requires_grad_(False)
@@ -557,8 +706,9 @@ def load_model_parser(name_or_path: str | os.PathLike, device="cpu"):
 _STANDALONE_PARSERS = ("bisenet",)
 
 
-def _build_standalone_parser(folder: _ModelFolder, device):
-    """A parser-only model's network, verified (every file hashed, the weights read once)."""
+def _build_standalone_parser(folder: _ModelFolder, device, whole: bool = True):
+    """A parser-only model's network, verified (every file hashed, the weights read once;
+    ``whole=False``: its config.json and parser file only, as for a shared parser)."""
     entry, meta = folder.entry, folder.meta
     arch = meta.get("parser", {}).get("architecture")
     if arch not in _STANDALONE_PARSERS:
@@ -567,7 +717,7 @@ def _build_standalone_parser(folder: _ModelFolder, device):
     if "parser" not in folder.weights:
         raise ModelError(f"model {entry.name} ships no parser weights")
     schema = parser_only_schema(meta)
-    state = folder.tensors({"parser"})["parser"]
+    state = folder.tensors({"parser"}, whole=whole)["parser"]
     from .model.bisenet import BiSeNet, BiSeNetParser
 
     net = BiSeNet(n_classes=schema.num_classes)
@@ -591,6 +741,10 @@ def load_generator_states(name_or_path: str | os.PathLike) -> tuple[ModelEntry, 
     A model without EMA weights gives its generator weights for both."""
     folder = _open(find_model(name_or_path))
     entry, wfiles = folder.entry, folder.weights
+    if architecture_of(folder.meta) != "mgpe":
+        raise UsageError(f"model {entry.name} is of architecture "
+                         f"{architecture_of(folder.meta)!r}: mgpe trains only its own "
+                         "architecture, so it cannot be fine-tuned")
     if "generator" not in wfiles and "generator_ema" not in wfiles:
         raise ModelError(f"model {entry.name} has no generator weights")
     loaded = folder.tensors({k for k in ("generator", "generator_ema") if k in wfiles})

@@ -154,10 +154,11 @@ class ModelSession:
     or the edit itself)."""
 
     def __init__(self, model_name, variant, device, precision, compile_synthesis=False):
-        from mgpe_core.model.config import MgpeConfig
         from mgpe_core.registry import (
             DEFAULT_MODEL,
+            architecture_of,
             find_model,
+            model_config,
             parser_reference,
             read_model_config,
         )
@@ -172,8 +173,12 @@ class ModelSession:
                              f"--parser {self.entry.name}")
         self.has_parser = "parser" in meta.get("weights", {}) or \
             parser_reference(meta) is not None
-        self.config = MgpeConfig.from_dict(meta["config"])
+        # mgpe's MgpeConfig or an original model's OriginalConfig: both give .model's
+        # resolution, label schema and framing (the framer aligns faces to them)
+        self.architecture = architecture_of(meta)
+        self.config = model_config(meta)
         self.schema = self.config.model.label_schema
+        self.resolution = self.config.model.resolution
         self.options = (device, precision, compile_synthesis)
         self._editor = None
 
@@ -327,7 +332,7 @@ def _framer(common, session):
                          "--parser landmarks (the face mesh labels the face) or another "
                          "model's parser by name")
     use_landmarks = parser == LANDMARKS or (parser == "auto" and not session.has_parser)
-    return FaceFramer(session.config.model.resolution, framing_for(session.config.model),
+    return FaceFramer(session.resolution, framing_for(session.config.model),
                       session.schema, parser=LANDMARKS if use_landmarks else None)
 
 

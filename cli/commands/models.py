@@ -70,7 +70,8 @@ def info_command(name, as_json):
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    for key in ("name", "kind", "source", "path", "description", "resolution", "schema",
+    for key in ("name", "kind", "architecture", "source", "path", "description", "resolution",
+                "schema",
                 "eye_window",
                 "mask_encoder", "has_parser", "parser_from", "has_ema", "variant", "variant_of",
                 "licence", "mgpe_version"):

@@ -28,8 +28,14 @@ def read_state_dict(path: str | os.PathLike) -> dict:
         raise ConvertError(f"file not found: {path}")
     if not path.is_file():
         raise ConvertError(f"{path} is not a file")
+    import warnings
+
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about pickle protocols it may not support; a refusal says it better
+            warnings.filterwarnings("ignore", message="Detected pickle protocol",
+                                    category=UserWarning)
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise ConvertError(_refusal(path, str(e))) from None
     except OSError as e:

@@ -278,11 +278,13 @@ class OriginalFace:
 
     def one_hot(self) -> torch.Tensor:
         ids = torch.from_numpy(self.labels.astype(np.int64))
-        return (ids[None] == torch.arange(N_CLASSES)[:, None, None]).float()[None]
+        return (ids[None] == torch.arange(N_CLASSES)[:, None, None]).float()[None].to(
+            self.photo.device)
 
     def mask(self, classes) -> torch.Tensor:
-        """1x1xHxW float mask of the enlarged ids in ``classes``."""
-        return torch.from_numpy(np.isin(self.labels, classes).astype(np.float32))[None, None]
+        """1x1xHxW float mask of the enlarged ids in ``classes``, on the photo's device."""
+        m = torch.from_numpy(np.isin(self.labels, classes).astype(np.float32))[None, None]
+        return m.to(self.photo.device)
 
 
 def prepare_face(photo: np.ndarray, labels: np.ndarray) -> OriginalFace:
@@ -358,12 +360,12 @@ class OriginalMGPE(nn.Module):
             canvas = feat.new_zeros(feat.shape[0], feat.shape[1], fh, fw)
             canvas[:, :, r - ph // 2:r - ph // 2 + ph, q - pw // 2:q - pw // 2 + pw] = feat
             canvases.append(canvas)
-        onehot = face.one_hot().to(face.photo.device)
+        onehot = face.one_hot()
         em = g.downsample_model(onehot)
         gin = torch.cat([em, canvases[0], canvases[1], features["skin"], features["hair"],
                          canvases[2]], 1)
         gm = g.model(gin)
-        bg = g.bg_encoder(face.photo) * face.mask((0,)).to(face.photo.device)
+        bg = g.bg_encoder(face.photo) * face.mask((0,))
         out = g.bg_decoder(torch.cat([gm, bg], 1))
         if taps is not None:
             taps["mask_encoder"], taps["generator_output"] = em, gm
