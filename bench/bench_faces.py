@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-HELEN = Path("/work/shared/reference/original-mgpe")
+HELEN = Path(__file__).resolve().parents[2] / "shared" / "reference" / "original-mgpe"
 ANGLES = (-30, -15, 0, 15, 30)
 SCALES = (0.5, 1.0, 2.0)  # sample tile (256 px) scale: eye distance ~30, 60, 120 px
 CANVAS = (720, 960)

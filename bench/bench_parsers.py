@@ -43,7 +43,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-HELEN = Path("/work/shared/reference/original-mgpe")
+HELEN = Path(__file__).resolve().parents[2] / "shared" / "reference" / "original-mgpe"
 MODEL = "mgpe-synth-128"
 FIGURE = Path("runs/bench/parsers_on_real_faces.png")
 TILE = 256  # figure tiles: the 128 px crop shown 2x (nearest)

@@ -758,16 +758,21 @@ def load_generator_states(name_or_path: str | os.PathLike) -> tuple[ModelEntry, 
 
 
 def write_model_folder(dest: Path, meta: dict, tensors: dict[str, dict],
-                       half: bool = False) -> Path:
+                       half: bool = False, overwrite: bool = False) -> Path:
     """Write a complete model folder atomically: files go to a temp folder that is renamed
     into place only when complete (a crash leaves no half-written model).
 
     ``half`` stores floating-point tensors as float16 (half the size; they are loaded back
-    into float32 modules), which is how the built-in models fit in the package."""
+    into float32 modules), which is how the built-in models fit in the package.
+    ``overwrite`` replaces an existing folder: the new one is built beside it and swapped in,
+    and the old one is removed only once the new one is in place (put back if the swap fails).
+    """
+    dest = Path(dest)
+    if dest.exists() and overwrite:
+        return _replace_model_folder(dest, meta, tensors, half)
     from . import __version__
     from .checkpoint import save_tensors
 
-    dest = Path(dest)
     if dest.exists():
         raise ModelError(f"{dest} already exists; remove it first (mgpe models remove)")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -791,6 +796,23 @@ def write_model_folder(dest: Path, meta: dict, tensors: dict[str, dict],
         raise
     return dest
 
+
+
+def _replace_model_folder(dest: Path, meta: dict, tensors: dict, half: bool) -> Path:
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.new.", dir=dest.parent))
+    old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old.", dir=dest.parent))
+    try:
+        built = write_model_folder(staging / dest.name, meta, tensors, half)
+        os.replace(dest, old / dest.name)
+        try:
+            os.replace(built, dest)
+        except OSError:
+            os.replace(old / dest.name, dest)  # put the old model back
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return dest
 
 def _check_name(name: str) -> None:
     import re

@@ -127,3 +127,52 @@ def pil_feathered(mask: np.ndarray, radius: int, work_size: int = 1024) -> np.nd
     if scale < 1.0:
         img = img.resize((w, h), Image.Resampling.BILINEAR)
     return np.asarray(img, dtype=np.float32) / 255.0
+
+
+# -- the converters' reference fixtures (../shared/reference) ----------------------------------
+
+
+def reference_dir(*parts: str) -> Path:
+    """A folder of the project's shared reference fixtures: ``$MGPE_REFERENCE``, else
+    ``reference/`` in the ``shared/`` folder beside the checkout (where CI and every session
+    find it). A missing folder is an error naming where it was looked for."""
+    root = os.environ.get("MGPE_REFERENCE")
+    base = Path(root) if root else Path(__file__).resolve().parents[2] / "shared" / "reference"
+    path = base.joinpath(*parts)
+    if not path.is_dir():
+        raise FileNotFoundError(f"reference fixtures not found: {path} (set MGPE_REFERENCE to "
+                                "the shared reference folder)")
+    return path
+
+
+def read_table(path: str | os.PathLike) -> list[list[str]]:
+    """The rows of a tab-separated reference table (its header line left out)."""
+    return [line.split("\t") for line in Path(path).read_text().splitlines()[1:] if line]
+
+
+def table_shape(text: str) -> tuple[int, ...]:
+    """A key table's shape column: dimensions joined by ``x``, ``scalar`` for a 0-d tensor."""
+    return () if text == "scalar" else tuple(int(s) for s in text.split("x"))
+
+
+def rule_tensor(file: str, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """The reference README's weight rule, which rebuilds the stand-in weights the reference
+    arrays were computed with: one generator per tensor, seeded with the CRC-32 of
+    ``"<file>:<name>"``, computed in float64, stored float32."""
+    import zlib
+
+    if name.endswith("num_batches_tracked"):
+        return np.zeros(shape, dtype=np.int64)
+    rng = np.random.default_rng(zlib.crc32(f"{file}:{name}".encode()))
+    if name.endswith(".running_mean"):
+        a = rng.normal(0, 0.1, shape)
+    elif name.endswith(".running_var"):
+        a = 1 + 0.2 * rng.random(shape)
+    elif name.endswith(".weight") and len(shape) == 1:
+        a = 1 + 0.1 * rng.normal(size=shape)
+    elif name.endswith(".bias"):
+        a = 0.05 * rng.normal(size=shape)
+    else:
+        a = rng.normal(size=shape) * np.sqrt(1.0 / np.prod(shape[1:]))
+    return a.astype(np.float32)
+

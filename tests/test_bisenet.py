@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import zlib
 from collections import OrderedDict
 from pathlib import Path
 
@@ -15,8 +14,9 @@ import pytest
 import torch
 
 from mgpe_core.errors import MgpeError
+from mgpe_core.testing import read_table, reference_dir, rule_tensor, table_shape
 
-REF = Path("/work/shared/reference/bisenet-face-parsing")
+REF = reference_dir("bisenet-face-parsing")
 pytestmark = pytest.mark.skipif(not REF.is_dir(), reason="reference fixtures not available")
 FILE = "79999_iter.pth"
 TOL = 1e-4
@@ -24,37 +24,14 @@ TIE = 1e-4
 
 
 def _table(name: str) -> list[list[str]]:
-    lines = (REF / name).read_text().splitlines()
-    return [line.split("\t") for line in lines[1:] if line]
-
-
-def _shape(text: str) -> tuple[int, ...]:
-    return () if text == "scalar" else tuple(int(s) for s in text.split("x"))
-
-
-def rule_tensor(file: str, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    """The README's weight rule: one generator per tensor, float64, stored float32."""
-    if name.endswith("num_batches_tracked"):
-        return np.zeros(shape, dtype=np.int64)
-    rng = np.random.default_rng(zlib.crc32(f"{file}:{name}".encode()))
-    if name.endswith(".running_mean"):
-        a = rng.normal(0, 0.1, shape)
-    elif name.endswith(".running_var"):
-        a = 1 + 0.2 * rng.random(shape)
-    elif name.endswith(".weight") and len(shape) == 1:
-        a = 1 + 0.1 * rng.normal(size=shape)
-    elif name.endswith(".bias"):
-        a = 0.05 * rng.normal(size=shape)
-    else:
-        a = rng.normal(size=shape) * np.sqrt(1.0 / np.prod(shape[1:]))
-    return a.astype(np.float32)
+    return read_table(REF / name)
 
 
 @pytest.fixture(scope="module")
 def rule_state() -> OrderedDict:
     sd = OrderedDict()
     for name, shape, dtype in _table("keys.tsv"):
-        arr = rule_tensor(FILE, name, _shape(shape))
+        arr = rule_tensor(FILE, name, table_shape(shape))
         assert str(arr.dtype) == dtype, name
         sd[name] = torch.from_numpy(arr)
     return sd
@@ -156,7 +133,7 @@ def test_state_dict_keys_are_the_release_keys():
     sd = BiSeNet().state_dict()
     rows = _table("keys.tsv")
     assert list(sd) == [r[0] for r in rows]
-    assert [tuple(v.shape) for v in sd.values()] == [_shape(r[1]) for r in rows]
+    assert [tuple(v.shape) for v in sd.values()] == [table_shape(r[1]) for r in rows]
 
 
 @pytest.mark.parametrize("folder", ["synthetic-1", "synthetic-2"])

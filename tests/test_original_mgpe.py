@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import zlib
 from collections import OrderedDict
 from pathlib import Path
 
@@ -19,44 +18,22 @@ import pytest
 import torch
 
 from mgpe_core.errors import MgpeError
+from mgpe_core.testing import read_table, reference_dir, rule_tensor, table_shape
 
-REF = Path("/work/shared/reference/original-mgpe")
+REF = reference_dir("original-mgpe")
 pytestmark = pytest.mark.skipif(not REF.is_dir(), reason="reference fixtures not available")
 TOL = 1e-4
 DEMOS = ("demo-173angry", "demo-9248hair1")
 
 
-def _table(path: Path) -> list[list[str]]:
-    return [line.split("\t") for line in path.read_text().splitlines()[1:] if line]
-
-
-def _shape(text: str) -> tuple[int, ...]:
-    return () if text == "scalar" else tuple(int(s) for s in text.split("x"))
-
-
-def rule_tensor(file: str, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    """The README's weight rule: one generator per tensor, float64, stored float32."""
-    if name.endswith("num_batches_tracked"):
-        return np.zeros(shape, dtype=np.int64)
-    rng = np.random.default_rng(zlib.crc32(f"{file}:{name}".encode()))
-    if name.endswith(".running_mean"):
-        a = rng.normal(0, 0.1, shape)
-    elif name.endswith(".running_var"):
-        a = 1 + 0.2 * rng.random(shape)
-    elif name.endswith(".weight") and len(shape) == 1:
-        a = 1 + 0.1 * rng.normal(size=shape)
-    elif name.endswith(".bias"):
-        a = 0.05 * rng.normal(size=shape)
-    else:
-        a = rng.normal(size=shape) * np.sqrt(1.0 / np.prod(shape[1:]))
-    return a.astype(np.float32)
+_table = read_table
 
 
 def rule_state(label: str) -> OrderedDict:
     file = f"latest_net_{label}.pth"
     sd = OrderedDict()
     for name, shape, dtype in _table(REF / "keys" / f"latest_net_{label}.tsv"):
-        arr = rule_tensor(file, name, _shape(shape))
+        arr = rule_tensor(file, name, table_shape(shape))
         assert str(arr.dtype) == dtype, name
         sd[name] = torch.from_numpy(arr)
     return sd
@@ -197,7 +174,7 @@ def test_state_dict_keys_are_the_release_keys():
         sd = build_network(label).state_dict()
         rows = _table(REF / "keys" / f"latest_net_{label}.tsv")
         assert list(sd) == [r[0] for r in rows], label
-        assert [tuple(v.shape) for v in sd.values()] == [_shape(r[1]) for r in rows], label
+        assert [tuple(v.shape) for v in sd.values()] == [table_shape(r[1]) for r in rows], label
 
 
 # -- stage 1: the test-time path against every stored array ------------------------------------

@@ -12,8 +12,6 @@ file they downloaded.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from . import ConvertError
@@ -129,21 +127,4 @@ def convert_bisenet(pth_path: str | os.PathLike, dest_root: str | os.PathLike, n
         },
         "metrics": {},
     }
-    if not dest.exists():
-        return write_model_folder(dest, meta, {"parser": state})
-    # overwrite: build beside it, then swap; the old folder goes only once the new one is in
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.new.", dir=dest.parent))
-    old = Path(tempfile.mkdtemp(prefix=f".{name}.old.", dir=dest.parent))
-    try:
-        built = write_model_folder(staging / name, meta, {"parser": state})
-        os.replace(dest, old / name)
-        try:
-            os.replace(built, dest)
-        except OSError:
-            os.replace(old / name, dest)  # put the old model back
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
-    return dest
+    return write_model_folder(dest, meta, {"parser": state}, overwrite=overwrite)

@@ -21,8 +21,6 @@ or edit only with masks given.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from . import ConvertError
@@ -203,23 +201,7 @@ def convert_original(folder: str | os.PathLike, dest_root: str | os.PathLike, na
             report = err_console.print
         report(f"note: ignored {', '.join(ignored)} (not used by inference)")
     meta = model_config(name, hashes, ignored, parser_entry, description)
-    if not dest.exists():
-        return write_model_folder(dest, meta, {"generator": tensors})
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.new.", dir=dest.parent))
-    old = Path(tempfile.mkdtemp(prefix=f".{name}.old.", dir=dest.parent))
-    try:
-        built = write_model_folder(staging / name, meta, {"generator": tensors})
-        os.replace(dest, old / name)
-        try:
-            os.replace(built, dest)
-        except OSError:
-            os.replace(old / name, dest)
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
-    return dest
+    return write_model_folder(dest, meta, {"generator": tensors}, overwrite=overwrite)
 
 
 def load_original(state: dict):
