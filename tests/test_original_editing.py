@@ -49,22 +49,26 @@ def _without_parser(src: Path, dest: Path) -> None:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
-    """MGPE_HOME with the stand-in release converted as ``mgpe-original`` (parser: the built-in
-    mgpe-synth-128's) and ``mgpe-original-noparser``."""
-    from mgpe_core.convert.original import convert_original
+    """MGPE_HOME with the stand-in release converted by the CLI, as a user does it, as
+    ``mgpe-original`` (parser: the built-in mgpe-synth-128's) and ``mgpe-original-noparser``;
+    a second conversion under the same name is refused without --overwrite."""
+    from mgpe_cli.main import main
     from mgpe_core.model.original import USED_FILES
 
     release = tmp_path_factory.mktemp("pretrained")
     for label in USED_FILES:
         _save_legacy(rule_state(label), release / f"latest_net_{label}.pth")
     root = tmp_path_factory.mktemp("home")
-    convert_original(release, root / "models", NAME, parser="mgpe-synth-128",
-                     report=lambda s: None)
+    old = os.environ.get("MGPE_HOME")
+    os.environ["MGPE_HOME"] = str(root)
+    argv = ["models", "convert", "original-mgpe", str(release), "--name", NAME,
+            "--parser", "mgpe-synth-128"]
+    assert main(argv) == 0
+    assert main(argv) == 2  # the name is taken
+    assert main(["models", "verify", NAME]) == 0
     for f in release.iterdir():  # 655 MB of stand-in files: the converted folder is enough
         f.unlink()
     _without_parser(root / "models" / NAME, root / "models" / BARE)
-    old = os.environ.get("MGPE_HOME")
-    os.environ["MGPE_HOME"] = str(root)
     yield root
     if old is None:
         os.environ.pop("MGPE_HOME", None)
