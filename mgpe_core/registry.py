@@ -840,11 +840,16 @@ def import_run(run: str | os.PathLike, name: str, parser: str | os.PathLike | No
     if dest_root is None and name in {m.name for m in list_models()}:
         raise ModelError(f"a model named {name!r} already exists")
     # the cheap checks first: run.json, the model whose parser to use
-    shared = _parser_to_share(parser_model) if parser_model is not None else None
     if parser is None and parser_model is None and Path(run).is_dir():
         parser = read_run_info(run).get("parser")
+    # a converted parser (parser-only model) is referenced by name, never copied
+    converted = _converted_parser_name(parser_model if parser_model is not None else parser)
+    shared = (_parser_to_share(parser_model) if parser_model is not None and converted is None
+              else None)
     sidecar = resolve_checkpoint(run)
     tensors, ckpt = load_checkpoint(sidecar)
+    if parser is None and parser_model is None and ckpt.get("parser_model"):
+        converted = _converted_parser_name(ckpt["parser_model"].get("model"))
     groups = {"generator": {}, "generator_ema": {}}
     for k, v in tensors.items():
         if k.startswith("generator."):
@@ -857,7 +862,9 @@ def import_run(run: str | os.PathLike, name: str, parser: str | os.PathLike | No
     meta = {"name": name, "description": description, "licence": licence,
             "config": config, "recipe": recipe, "metrics": {}, **extra}
     classes = None
-    if shared is not None:
+    if converted is not None:  # its labels are converted by name (SchemaParser) when used
+        meta["parser"] = {"model": converted}
+    elif shared is not None:
         meta["parser"] = {"model": parser_model}
         parser_cfg = shared.meta["parser"]["config"]
         classes = shared.meta["config"]["model"]["schema"]["classes"]
@@ -871,6 +878,33 @@ def import_run(run: str | os.PathLike, name: str, parser: str | os.PathLike | No
         config["model"]["parser"] = dict(parser_cfg)  # the config is the truth
     root = dest_root or user_models_dir()
     return write_model_folder(root / name, meta, groups, half=half)
+
+
+def _converted_parser_name(spec) -> str | None:
+    """The installed name of the parser-only model (a converted BiSeNet) that ``spec`` (a model
+    name or folder) is, or names as its parser; None when ``spec`` is anything else."""
+    from .train.parser_io import names_a_model
+
+    if spec is None or not names_a_model(spec):
+        return None
+    try:
+        entry = find_model(str(spec))
+        meta = read_model_config(entry.path)
+        if not is_parser_only(meta):
+            ref = parser_reference(meta)
+            if ref is None:
+                return None
+            entry = find_model(ref)
+            meta = read_model_config(entry.path)
+    except ModelNotFound:
+        return None
+    if not is_parser_only(meta):
+        return None
+    installed = all_models().get(entry.name)
+    if installed is None or installed.path.resolve() != Path(entry.path).resolve():
+        raise UsageError(f"the converted parser {spec} must be an installed model to be "
+                         "referenced by name (`mgpe models convert ... --name NAME`)")
+    return entry.name
 
 
 def _parser_to_share(parser_model: str) -> _ModelFolder:

@@ -81,3 +81,44 @@ def load_parser(path: str | Path, device="cpu"):
     for p in parser.parameters():
         p.requires_grad_(False)
     return parser, {**meta, "schema_obj": schema}
+
+
+def load_training_parser(path: str | Path, schema: LabelSchema, device="cpu",
+                         input_size: int | None = None):
+    """(frozen parser for the parsing loss, metadata) for a run whose labels are in ``schema``.
+
+    An mgpe parser (a train-parser folder, or a model's U-Net parser) is returned as
+    :func:`load_parser` gives it: logits in its schema, which the trainer checks. A converted
+    parser (a parser-only model such as a BiSeNet, named directly or as the parser an editing
+    model names) predicts its own classes in its own order and handedness: it is wrapped in a
+    :class:`~mgpe_core.model.mapped_parser.MappedParser` giving log-probabilities over
+    ``schema``'s classes (``input_size``: the size it runs at, default its own, 512 for
+    BiSeNet), and ``metadata["converted"]`` describes it for the run's record: ``model`` (the
+    registered name to reference), ``architecture``, its schema and input size."""
+    from ..model.mapped_parser import MappedParser
+    from ..model.parser import UNetParser
+
+    parser, meta = load_parser(path, device)
+    if isinstance(parser, UNetParser):
+        return parser, meta
+    inner, own = parser, meta["schema_obj"]
+    if hasattr(parser, "src_schema"):  # an editing model naming a parser-only model's parser
+        inner, own = parser.parser, parser.src_schema
+    mapped = MappedParser(inner, schema, input_size).to(device)
+    name, architecture = _converted_parser_model(path)
+    record = {"model": name, "architecture": architecture, **mapped.describe()}
+    return mapped, {**meta, "schema_obj": schema, "source_schema_obj": own, "converted": record}
+
+
+def _converted_parser_model(path: str | Path) -> tuple[str, str | None]:
+    """(name, architecture) of the parser-only model whose network a model argument names: the
+    model itself, or the one its config.json's ``"parser": {"model": NAME}`` references."""
+    from ..registry import find_model, is_parser_only, parser_reference, read_model_config
+
+    entry = find_model(str(path))
+    meta = read_model_config(entry.path)
+    if not is_parser_only(meta):
+        ref = parser_reference(meta)
+        entry = find_model(ref)
+        meta = read_model_config(entry.path)
+    return entry.name, meta.get("parser", {}).get("architecture")

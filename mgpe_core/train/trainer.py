@@ -131,11 +131,13 @@ class Trainer:
     dist: DistInfo = field(default_factory=DistInfo)
     log: Callable[[str], None] = print
     num_workers: int = 0
+    #: The size a converted parser (BiSeNet) runs at in the parsing loss; None: its own (512).
+    parser_input_size: int | None = None
 
     def __post_init__(self) -> None:
         from ..data.augment import PortraitAugment
         from ..data.dataset import PartnerSampler, PortraitDataset
-        from .parser_io import load_parser
+        from .parser_io import load_training_parser
 
         cfg, dev = self.cfg, self.device
         mcfg = cfg.model
@@ -151,17 +153,32 @@ class Trainer:
         self.generator = nets.generator.to(dev, memory_format=self.memory_format)
         self.discriminator = nets.discriminator.to(dev, memory_format=self.memory_format)
         self.ema = make_ema(self.generator)
-        self.parser, pmeta = load_parser(self.parser_path, dev)
+        self.parser, pmeta = load_training_parser(self.parser_path, self.schema, dev,
+                                                   self.parser_input_size)
         self.parser.to(memory_format=self.memory_format)
-        if pmeta["schema_obj"].classes != self.schema.classes:
-            raise MgpeError(
-                f"parser {self.parser_path} predicts schema {pmeta['schema_obj'].name!r}, "
-                f"the model uses {self.schema.name!r}"
-            )
-        # The parser is not trained here but taken as given: the run's config (config.json,
-        # every checkpoint, hence every model imported from it) and its parameter counts
-        # describe that parser, not the one the config asked for.
-        self.cfg = cfg = _with_parser(cfg, self.parser.cfg)
+        #: A converted parser (a parser-only model such as a BiSeNet, its classes mapped to the
+        #: schema's by name: log-probabilities): what every checkpoint records as
+        #: ``parser_model`` (its registered name, architecture, own schema, input size). None
+        #: for an mgpe U-Net parser, which the model config's ``parser`` entry describes.
+        self.parser_model = pmeta.get("converted")
+        if self.parser_model is None:
+            if pmeta["schema_obj"].classes != self.schema.classes:
+                raise MgpeError(
+                    f"parser {self.parser_path} predicts schema {pmeta['schema_obj'].name!r}, "
+                    f"the model uses {self.schema.name!r}"
+                )
+            # The parser is not trained here but taken as given: the run's config
+            # (config.json, every checkpoint, hence every model imported from it) and its
+            # parameter counts describe that parser, not the one the config asked for.
+            self.cfg = cfg = _with_parser(cfg, self.parser.cfg)
+        else:
+            # No U-Net config describes a converted network: the model config's parser entry
+            # stays the config's own (unused), and ``parser_model`` in every checkpoint (and
+            # run.json's ``parser``, the model's name) says which parser the loss used.
+            self.log(f"parsing loss: converted {self.parser_model['architecture']} parser of "
+                     f"model {self.parser_model['model']} at {self.parser.input_size} px, its "
+                     f"{len(self.parser_model['classes'])} classes mapped to "
+                     f"{self.schema.name!r} by name")
         mcfg = cfg.model
         self.param_counts = parameter_counts(
             Networks(nets.generator, nets.discriminator, self.parser))
@@ -225,6 +242,8 @@ class Trainer:
             nonfinite_in_row=self.nonfinite_in_row, world_size=self.dist.world_size,
             ema_initialised=self.ema_initialised,
         )
+        if self.parser_model is not None:
+            meta["parser_model"] = self.parser_model
         return tensors, meta
 
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
@@ -238,6 +257,12 @@ class Trainer:
         if _with_parser(saved_cfg, self.cfg.model.parser).model != self.cfg.model:
             raise CheckpointError("the checkpoint's model config differs from this run's; "
                                   "resume with the run's own config.json")
+        before = (meta.get("parser_model") or {}).get("model")
+        now = (self.parser_model or {}).get("model")
+        if before != now:
+            self.log(f"note: the checkpoint was trained with parser "
+                     f"{f'model {before}' if before else 'an mgpe U-Net'}, continuing with "
+                     f"{f'model {now}' if now else self.parser_path}")
         if meta.get("world_size", 1) != self.dist.world_size:
             self.log(f"note: checkpoint written with {meta.get('world_size')} process(es), "
                      f"resuming with {self.dist.world_size}: data order will differ")
