@@ -40,6 +40,27 @@ class LazyGroup(click.Group):
             self.add_command(command, cmd_name)
         return super().get_command(ctx, cmd_name)
 
+    def format_commands(self, ctx: click.Context, formatter) -> None:
+        """click's listing, except that a command whose short help cannot be built (a plugin's
+        command with a malformed help) is listed without it instead of failing ``--help``."""
+        commands = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                commands.append((name, cmd))
+        if not commands:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in commands)
+        rows = []
+        for name, cmd in commands:
+            try:
+                text = cmd.get_short_help_str(limit)
+            except Exception:  # noqa: BLE001 - a plugin's help must not break everyone's
+                text = "(no help: its help text is malformed)"
+            rows.append((name, text))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def resolve_command(self, ctx, args):
         # Suggest close matches for a mistyped command (click only says "No such command").
         name = click.utils.make_str(args[0]) if args else None

@@ -26,7 +26,8 @@ from typing import Any
 import torch
 
 from .errors import MgpeError
-from .io import read_json, write_bytes, write_json
+from .io import write_bytes, write_json
+from .json_files import Fields, read_json_file, validate
 
 FORMAT = "mgpe-checkpoint"
 _NAME = re.compile(r"^step-(\d+)\.json$")
@@ -162,14 +163,28 @@ def list_checkpoints(folder: str | Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+#: A sidecar's fields and their JSON types (checked on read; other keys are kept).
+SIDECAR_SHAPE = Fields({"format": str, "step": int, "tensors_sha256": str, "config": dict},
+                       required=("step", "tensors_sha256"))
+
+
+def read_sidecar(sidecar_path: str | Path) -> dict:
+    """A checkpoint's JSON sidecar, checked: CheckpointError naming the file (and the field)
+    when it is missing, not JSON, not an mgpe sidecar (``null``, a list, another JSON file) or
+    has a field of the wrong type."""
+    sidecar_path = Path(sidecar_path)
+    meta = read_json_file(sidecar_path, "checkpoint sidecar", error=CheckpointError)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{sidecar_path} is not an mgpe checkpoint sidecar")
+    return validate(meta, SIDECAR_SHAPE, f"checkpoint sidecar {sidecar_path}", CheckpointError)
+
+
 def load_checkpoint(sidecar_path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Read and verify one checkpoint: (tensors, sidecar)."""
     sidecar_path = Path(sidecar_path)
     if sidecar_path.suffix == ".safetensors":
         sidecar_path = sidecar_path.with_suffix(".json")
-    meta = read_json(sidecar_path, "checkpoint sidecar")
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{sidecar_path} is not an mgpe checkpoint sidecar")
+    meta = read_sidecar(sidecar_path)
     tensors = load_tensors(sidecar_path.with_suffix(".safetensors"), meta["tensors_sha256"])
     return tensors, meta
 
@@ -179,8 +194,10 @@ def find_latest(folder: str | Path) -> Path | None:
     for sidecar in reversed(list_checkpoints(folder)):
         try:
             meta = json.loads(sidecar.read_text())
-            if sha256_file(sidecar.with_suffix(".safetensors")) == meta["tensors_sha256"]:
+            sha = meta.get("tensors_sha256") if isinstance(meta, dict) else None
+            if isinstance(sha, str) and \
+                    sha256_file(sidecar.with_suffix(".safetensors")) == sha:
                 return sidecar
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, RecursionError):
             continue
     return None

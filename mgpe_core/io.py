@@ -92,26 +92,81 @@ def write_json(path: str | os.PathLike, obj, durable: bool = False) -> None:
     write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode(), durable)
 
 
-def read_json(path: str | os.PathLike, what: str = "JSON file") -> dict:
-    path = Path(path)
+def read_json(path: str | os.PathLike, what: str = "JSON file"):
+    """A JSON file's value (any JSON value: check its shape with
+    :func:`mgpe_core.json_files.read_json_file`, which this is, without a shape)."""
+    from .json_files import read_json_file
+
+    return read_json_file(path, what)
+
+
+#: The most pixels a picture may declare before mgpe decodes it (200 megapixels, e.g.
+#: 14000 x 14000): a few-KB PNG can declare 40000 x 40000 and take gigabytes to decode (a
+#: "decompression bomb"). ``MGPE_MAX_PIXELS`` raises (or lowers) it.
+DEFAULT_MAX_PIXELS = 200_000_000
+MAX_PIXELS_ENV = "MGPE_MAX_PIXELS"
+
+
+def max_pixels() -> int:
+    """The pixel-count limit in force: ``$MGPE_MAX_PIXELS`` or :data:`DEFAULT_MAX_PIXELS`."""
+    raw = os.environ.get(MAX_PIXELS_ENV, "").strip().replace("_", "")
+    if not raw:
+        return DEFAULT_MAX_PIXELS
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise MgpeError(f"{what} not found: {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise MgpeError(f"{what} {path} is not valid JSON: {e}") from None
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise MgpeError(f"{MAX_PIXELS_ENV} must be a positive number of pixels, got "
+                        f"{os.environ[MAX_PIXELS_ENV]!r}")
+    return value
 
 
-def _open_pil(path: Path):
-    from PIL import Image, UnidentifiedImageError
+def pil_image_module():
+    """``PIL.Image`` with PIL's own decompression-bomb check off: mgpe checks every picture's
+    declared size itself (:func:`check_pixels`, before decoding, with a limit the user can
+    raise), so PIL's ``DecompressionBombError`` / ``Warning`` never reach the user (a header-only
+    ``Image.open`` anywhere stays harmless)."""
+    from PIL import Image
 
+    Image.MAX_IMAGE_PIXELS = None
+    return Image
+
+
+def check_pixels(size: tuple[int, int], path, what: str = "image") -> None:
+    """Refuse a picture of ``size`` (width, height, from its header) over :func:`max_pixels`."""
+    w, h = size
+    limit = max_pixels()
+    if w * h > limit:
+        raise ImageReadError(
+            f"{what} {path} is {w}x{h} ({w * h / 1e6:.0f} megapixels), over mgpe's limit of "
+            f"{limit / 1e6:g} megapixels (a decompression bomb?); if the file is trusted, "
+            f"raise the limit: {MAX_PIXELS_ENV}={w * h}"
+        )
+
+
+def check_image_header(path: str | os.PathLike, what: str = "image") -> tuple[int, int]:
+    """(width, height) of a picture from its header, refused (ImageReadError) when it is over
+    the pixel limit or not a picture: the check to make before a decoder outside PIL runs."""
+    size = image_size(path)
+    check_pixels(size, path, what)
+    return size
+
+
+def _open_pil(path: Path, what: str = "image"):
+    from PIL import UnidentifiedImageError
+
+    Image = pil_image_module()
     if not path.exists():
         raise ImageReadError(f"image not found: {path}")
     if path.is_dir():
         raise ImageReadError(f"expected an image file, got a folder: {path}")
     try:
         img = Image.open(path)
+        check_pixels(img.size, path, what)  # from the header, before any decoding
         img.load()
+    except Image.DecompressionBombError as e:  # PIL's own check, if someone turned it back on
+        raise ImageReadError(f"{what} {path} is too large to decode: {e}") from None
     except UnidentifiedImageError:
         raise ImageReadError(f"not an image (or an unsupported format): {path}") from None
     except (OSError, SyntaxError, ValueError) as e:
@@ -170,8 +225,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """(width, height) read from the header only, for huge pictures."""
-    from PIL import Image
-
+    Image = pil_image_module()
     path = Path(path)
     try:
         with Image.open(path) as img:
@@ -184,7 +238,7 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
 
 def read_binary_mask(path: str | os.PathLike) -> np.ndarray:
     """A CelebAMask-HQ part file (white part on black, gray or RGB) -> bool (H, W)."""
-    img = _open_pil(Path(path))
+    img = _open_pil(Path(path), "part mask")
     arr = np.asarray(img.convert("L"))
     return arr > 127
 
@@ -240,6 +294,31 @@ def write_label_map(path: str | os.PathLike, labels: np.ndarray, schema: LabelSc
     write_bytes(path, encode_label_map(labels, schema))
 
 
+def _schema_chunks(info: dict, path: Path) -> tuple[str | None, tuple[str, ...] | None]:
+    """The mask's ``mgpe-schema`` (a name) and ``mgpe-classes`` (a JSON list of class names)
+    text chunks, checked: a LabelError naming the file and the chunk when one is malformed."""
+    from .json_files import validate
+
+    declared = info.get("mgpe-schema")
+    if declared is not None and (not isinstance(declared, str) or not declared.strip()):
+        raise LabelError(f"mask {path}: its mgpe-schema text chunk must name a schema, "
+                         f"got {declared!r}")
+    raw = info.get("mgpe-classes")
+    if raw is None:
+        return declared, None
+    where = f"mask {path}: its mgpe-classes text chunk"
+    if not isinstance(raw, (str, bytes)):
+        raise LabelError(f"{where} is not text")
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        raise LabelError(f"{where} is not valid JSON: {e}") from None
+    classes = validate(value, list[str], where, LabelError)
+    if not classes or len(classes) > 256:
+        raise LabelError(f"{where}: expected 1 to 256 class names, got {len(classes)}")
+    return declared, tuple(classes)
+
+
 def read_label_map(
     path: str | os.PathLike, schema: str | LabelSchema | None = None
 ) -> tuple[np.ndarray, LabelSchema]:
@@ -250,9 +329,8 @@ def read_label_map(
     (the caller converts between schemas explicitly, never silently).
     """
     path = Path(path)
-    img = _open_pil(path)
-    declared = img.info.get("mgpe-schema")
-    declared_classes = img.info.get("mgpe-classes")
+    img = _open_pil(path, "mask")
+    declared, declared_classes = _schema_chunks(img.info, path)
     want = get_schema(schema) if schema is not None else None
     file_schema = None
     if declared is not None:
@@ -263,7 +341,7 @@ def read_label_map(
                 raise LabelError(f"mask {path}: unknown schema {declared!r}") from None
             file_schema = None
         if declared_classes is not None:
-            classes = tuple(json.loads(declared_classes))
+            classes = declared_classes
             if file_schema is None or file_schema.classes != classes:
                 if want is not None and want.classes == classes:
                     file_schema = want

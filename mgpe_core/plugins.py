@@ -45,6 +45,41 @@ class PluginError(MgpeError):
     """A plugin failed to load or register, or two plugins clash."""
 
 
+#: What a plugin may raise that is its failure, not the user's: any exception, and also
+#: ``SystemExit`` (a plugin calling ``sys.exit()``) and ``KeyboardInterrupt`` raised by its
+#: code (at import or in a hook). Either would otherwise end every mgpe command without naming
+#: the plugin; both are recorded and the plugin skipped like any other failure.
+PLUGIN_FAULTS = (Exception, SystemExit, KeyboardInterrupt)
+
+
+def fault_text(e: BaseException) -> str:
+    """``Type: message`` of a plugin's exception (``SystemExit: 3``, ``KeyboardInterrupt``)."""
+    text = str(e)
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _check_operation(op, plugin: str) -> str:
+    """The name of an operation a plugin registers, after checking its declaration (cheap
+    attributes only: ``options()`` is built when the sub-command is built)."""
+    name = getattr(op, "name", None)
+    if not isinstance(name, str) or not name.strip():
+        raise PluginError(f"plugin {plugin!r} registered an operation whose name is not a "
+                          f"non-empty string: {name!r}")
+    for attr in ("summary", "example"):
+        value = getattr(op, attr, None)
+        if not isinstance(value, str):
+            raise PluginError(f"plugin {plugin!r}: operation {name!r} has a {attr} that is not "
+                              f"a string: {value!r}")
+    kind = getattr(op, "input_kind", "image")
+    if kind not in ("image", "mask"):
+        raise PluginError(f"plugin {plugin!r}: operation {name!r} has input_kind {kind!r} "
+                          "(image or mask)")
+    if not callable(getattr(op, "options", None)) or not callable(getattr(op, "prepare", None)):
+        raise PluginError(f"plugin {plugin!r}: operation {name!r} has no options() and "
+                          "prepare() methods")
+    return name
+
+
 @dataclass
 class PluginRecord:
     name: str
@@ -104,8 +139,10 @@ class _Loader:
         try:
             module = load()
             self.pm.register(module, name=name)
-        except Exception as e:  # a broken plugin must not break other commands
-            self.fail(record, f"plugin {name!r} failed to load: {type(e).__name__}: {e}")
+        except PLUGIN_FAULTS as e:  # a broken plugin must not break other commands
+            if self.pm.has_plugin(name):
+                self.pm.unregister(name=name)
+            self.fail(record, f"plugin {name!r} failed to load: {fault_text(e)}")
             return
         try:
             self.pm.check_pending()
@@ -146,11 +183,24 @@ class _Loader:
 
                 def register(obj, value=None, *, _plugin=plugin, _target=target, _kind=kind,
                              _record=record):
-                    name = obj if isinstance(obj, str) else getattr(obj, "name", None)
-                    if not name:
+                    if _kind == "operation":
+                        name = _check_operation(obj, _plugin)
+                    else:
+                        name = obj if isinstance(obj, str) else getattr(obj, "name", None)
+                    if not isinstance(name, str) or not name:
                         raise PluginError(f"plugin {_plugin!r} registered a {_kind} "
-                                          "without a name")
+                                          f"without a name (got {name!r})")
+                    if _kind == "model" and not isinstance(value, (str, os.PathLike)):
+                        raise PluginError(f"plugin {_plugin!r} registered model {name!r} "
+                                          f"without a folder path (got {value!r})")
                     owner = self.state.owners.get((_kind, name))
+                    if (owner is not None and _kind == "model"
+                            and self.state.plugins[owner].builtin and not _record.builtin):
+                        # A plugin can never replace a built-in model: the built-in is kept,
+                        # the plugin's model dropped, and the clash reported naming both.
+                        raise PluginError(f"model {name!r} is registered by both {owner!r} "
+                                          f"(built-in, kept) and {_plugin!r} (ignored); "
+                                          "rename the plugin's model")
                     if owner is not None:
                         # Never resolved by load order: the name is withdrawn and using it
                         # fails with a message naming both plugins.
@@ -169,9 +219,9 @@ class _Loader:
                     _call_impl(impl, register=register)
                 except PluginError as e:
                     self.fail(record, str(e))
-                except Exception as e:
+                except PLUGIN_FAULTS as e:
                     self.fail(record, f"plugin {plugin!r} failed in {hook_name}: "
-                                      f"{type(e).__name__}: {e}")
+                                      f"{fault_text(e)}")
 
 
 def _entry_points():
@@ -192,8 +242,24 @@ def load_plugins(reload: bool = False) -> PluginState:
     return _STATE
 
 
+def plugin_failure(plugin: str | None, message: str) -> None:
+    """Record a failure found after loading (a command or operation that cannot be built):
+    the plugin's ``error``, the state's ``errors``; fatal (PluginError) under
+    ``MGPE_STRICT_PLUGINS``."""
+    state = load_plugins()
+    loader = _Loader.__new__(_Loader)
+    loader.state = state
+    loader.fail(state.plugins.get(plugin) if plugin else None, message)
+
+
 def register_commands(cli) -> None:
-    """Let each plugin add click commands to the root group (errors isolated per plugin)."""
+    """Let each plugin add click commands to the root group (errors isolated per plugin).
+
+    Only click commands are kept: anything else a plugin puts into the group (a function, a
+    string, a command under a non-string name) is removed and reported, so that listing the
+    commands (``mgpe --help``) never fails for everyone."""
+    import click
+
     state = load_plugins()
     loader = _Loader.__new__(_Loader)
     loader.state = state
@@ -201,14 +267,21 @@ def register_commands(cli) -> None:
     for impl in state.manager.hook.register_commands.get_hookimpls():
         record = state.plugins[impl.plugin_name]
         before = dict(cli.commands)
+        failure = None
         try:
             _call_impl(impl, cli=cli)
-        except Exception as e:
-            loader.fail(record, f"plugin {impl.plugin_name!r} failed in register_commands: "
-                                f"{type(e).__name__}: {e}")
-            continue
-        for name in sorted(set(cli.commands)):
-            if before.get(name) is cli.commands[name]:
+        except PLUGIN_FAULTS as e:
+            failure = (f"plugin {impl.plugin_name!r} failed in register_commands: "
+                       f"{fault_text(e)}")
+        for name in [n for n in cli.commands if before.get(n) is not cli.commands[n]]:
+            cmd = cli.commands[name]
+            if not isinstance(name, str) or not isinstance(cmd, click.Command):
+                del cli.commands[name]
+                if name in before:
+                    cli.commands[name] = before[name]
+                loader.fail(record, f"plugin {impl.plugin_name!r} added a "
+                                    f"{type(cmd).__name__} as command {name!r}: not a click "
+                                    "command (ignored)")
                 continue
             if name in owners:  # a clash: keep the first, report both
                 if name in before:
@@ -220,6 +293,10 @@ def register_commands(cli) -> None:
                 continue
             owners[name] = impl.plugin_name
             record.registered.setdefault("commands", []).append(name)
+        for name in [n for n in before if n not in cli.commands]:  # removed by the plugin
+            cli.commands[name] = before[name]
+        if failure is not None:
+            loader.fail(record, failure)
 
 
 def get_operation(name: str):

@@ -98,9 +98,35 @@ class ModelEntry:
     name: str
     path: Path
     source: str  # "builtin:<plugin>", "plugin:<plugin>", "user" or "path"
+    #: why the folder is unusable (``list_models(include_broken=True)`` only), else None
+    problem: str | None = None
 
     def describe(self) -> dict:
-        meta = read_model_config(self.path)
+        """What ``mgpe models list`` / ``info`` show; a ModelError naming the folder when its
+        config.json is missing, not JSON, or has fields of the wrong type."""
+        if self.problem is not None:
+            raise ModelError(f"model {self.name} ({self.path}): {self.problem}")
+        try:
+            return self._describe(read_model_config(self.path))
+        except ModelError:
+            raise
+        except MgpeError as e:  # not JSON, a typed-config field: name the model too
+            raise ModelError(f"model {self.name}: {e}") from None
+        except (AttributeError, TypeError, ValueError, KeyError) as e:
+            raise ModelError(f"model {self.name}: {self.path / 'config.json'} has a field of "
+                             f"the wrong type ({type(e).__name__}: {e})") from None
+
+    def _describe(self, meta: dict) -> dict:
+        for key in ("config", "weights", "parser", "variants", "metrics"):
+            if key in meta and meta[key] is not None and not isinstance(meta[key], dict):
+                raise ModelError(f"model {self.name}: {self.path / 'config.json'}: {key!r} "
+                                 f"must be an object, not {type(meta[key]).__name__}")
+        if isinstance(meta.get("config"), dict) and "model" in meta["config"] and \
+                not isinstance(meta["config"]["model"], dict):
+            raise ModelError(f"model {self.name}: {self.path / 'config.json'}: 'config.model' "
+                             "must be an object")
+        if not is_parser_only(meta):
+            model_config(meta)  # the typed config: a field of the wrong type is a ModelError
         cfg = meta.get("config", {}).get("model", {})
         weights = meta.get("weights", {})
         shared = parser_reference(meta)
@@ -266,8 +292,24 @@ def model_config(meta: dict):
     return MgpeConfig.from_dict(meta["config"])
 
 
-def all_models() -> dict[str, ModelEntry]:
-    """Built-in (plugin) models, then user models; a user model may not shadow a built-in."""
+def _user_folders() -> list[Path]:
+    """The folders in ``$MGPE_HOME/models`` that may be models (hidden ones, such as an
+    interrupted import's temporary folder, are not)."""
+    root = user_models_dir()
+    try:
+        return sorted(d for d in root.iterdir() if not d.name.startswith(".") and d.is_dir())
+    except OSError:  # no folder (or not readable): no user models
+        return []
+
+
+def all_models(include_broken: bool = False) -> dict[str, ModelEntry]:
+    """Built-in (plugin) models, then user models; a user model may not shadow a built-in (or
+    a plugin's model). A user folder whose config.json exists is listed even if it is broken
+    (using it is then an error naming the file; ``describe`` raises it).
+
+    With ``include_broken``, also the user folders that are not usable models, each with its
+    ``problem``: no config.json, or a name a registered model already has (named by its
+    folder's name: the key is unique only among usable models)."""
     from .plugins import load_plugins
 
     found: dict[str, ModelEntry] = {}
@@ -276,16 +318,26 @@ def all_models() -> dict[str, ModelEntry]:
         owner = state.owners[("model", name)]
         kind = "builtin" if state.plugins[owner].builtin else "plugin"
         found[name] = ModelEntry(name, Path(path), f"{kind}:{owner}")
-    root = user_models_dir()
-    if root.is_dir():
-        for d in sorted(root.iterdir()):
-            if (d / "config.json").exists() and d.name not in found:
-                found[d.name] = ModelEntry(d.name, d, "user")
-    return found
+    broken: dict[str, ModelEntry] = {}
+    for d in _user_folders():
+        if d.name in found:
+            if include_broken and found[d.name].source != "user":
+                broken[f"{d.name} ({d})"] = ModelEntry(
+                    d.name, d, "user",
+                    f"not used: the {found[d.name].source} model {d.name!r} has this name "
+                    "(rename the folder)")
+            continue
+        if (d / "config.json").exists():
+            found[d.name] = ModelEntry(d.name, d, "user")
+        elif include_broken:
+            broken[d.name] = ModelEntry(d.name, d, "user", "no config.json in the folder")
+    return {**found, **broken} if include_broken else found
 
 
-def list_models(pattern: str | None = None) -> list[ModelEntry]:
-    models = all_models().values()
+def list_models(pattern: str | None = None, include_broken: bool = False) -> list[ModelEntry]:
+    """Registered models matching the glob ``pattern``; with ``include_broken``, also the user
+    folders that are not usable models (their ``problem`` says why)."""
+    models = all_models(include_broken).values()
     return [m for m in models if pattern is None or fnmatch.fnmatch(m.name, pattern)]
 
 

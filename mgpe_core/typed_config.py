@@ -34,14 +34,39 @@ def to_dict(obj) -> dict:
     return conv(obj)
 
 
+def _show(value) -> str:
+    """A value in an error message: Python's repr, ``null`` for None, long ones shortened."""
+    if value is None:
+        return "null"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _type_name(tp) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
+def check_value(value: Any, tp, path: str = ""):
+    """``value`` (a parsed JSON value) checked against the type ``tp``; ConfigError naming
+    ``path`` (the field) otherwise. The rule every JSON file mgpe reads is checked by
+    (:mod:`mgpe_core.json_files`)."""
+    return _convert(value, tp, path)
+
+
 def _convert(value: Any, tp, path: str):
     origin = get_origin(tp)
-    if tp is Any:
+    if tp is Any or tp is object:
         return value
+    if tp is dict or tp is list:
+        kind = "an object" if tp is dict else "a list"
+        if not isinstance(value, tp):
+            raise ConfigError(f"{path}: expected {kind}, got {_show(value)}")
+        return value
+    if origin is list:
+        (item,) = get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected a list, got {_show(value)}")
+        return [_convert(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
     if origin is Literal:
         choices = get_args(tp)
         if value not in choices:
@@ -59,13 +84,16 @@ def _convert(value: Any, tp, path: str):
                 return _convert(value, a, path)
             except ConfigError as e:
                 errors.append(str(e))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"{path}: {value!r} fits no type")
+        if len(errors) == 1:
+            raise ConfigError(errors[0])
+        names = " or ".join(_type_name(a) for a in args if a is not type(None))
+        raise ConfigError(f"{path}: expected {names}, got {_show(value)}")
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, path)
     if origin is tuple:
         args = get_args(tp)
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{path}: expected a list, got {value!r}")
+            raise ConfigError(f"{path}: expected a list, got {_show(value)}")
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_convert(v, args[0], f"{path}[{i}]") for i, v in enumerate(value))
         if len(value) != len(args):
@@ -75,23 +103,23 @@ def _convert(value: Any, tp, path: str):
     if origin is dict:
         _, vt = get_args(tp)
         if not isinstance(value, dict):
-            raise ConfigError(f"{path}: expected an object, got {value!r}")
+            raise ConfigError(f"{path}: expected an object, got {_show(value)}")
         return {str(k): _convert(v, vt, f"{path}.{k}") for k, v in value.items()}
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{path}: expected true or false, got {value!r}")
+            raise ConfigError(f"{path}: expected true or false, got {_show(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{path}: expected an integer, got {value!r}")
+            raise ConfigError(f"{path}: expected an integer, got {_show(value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{path}: expected a number, got {value!r}")
+            raise ConfigError(f"{path}: expected a number, got {_show(value)}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{path}: expected a string, got {value!r}")
+            raise ConfigError(f"{path}: expected a string, got {_show(value)}")
         return value
     raise ConfigError(f"{path}: unsupported config type {_type_name(tp)}")
 
@@ -102,7 +130,7 @@ def from_dict(cls, data: dict, path: str = ""):
     Missing keys take the dataclass defaults, so old files keep loading when fields are added.
     """
     if not isinstance(data, dict):
-        raise ConfigError(f"{path or cls.__name__}: expected an object, got {data!r}")
+        raise ConfigError(f"{path or cls.__name__}: expected an object, got {_show(data)}")
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
@@ -147,4 +175,4 @@ def apply_overrides(obj, assignments: list[str]):
     return from_dict(type(obj), data)
 
 
-__all__ = ["ConfigError", "to_dict", "from_dict", "apply_overrides"]
+__all__ = ["ConfigError", "to_dict", "from_dict", "apply_overrides", "check_value"]

@@ -19,7 +19,9 @@ from mgpe_core import hookimpl
 @click.option("--schema", default=None,
               help="Label schema of the masks written (celebamask-19, mgpe-11, ...) "
                    "[default: the model's; celebamask-19 for a parser-only model].")
-def parse_command(images, out, model, device, color, schema):
+@click.option("--overwrite", is_flag=True,
+              help="Replace existing mask files (never an input of the command).")
+def parse_command(images, out, model, device, color, schema, overwrite):
     """Parse photos into label maps (id PNGs that name their schema).
 
     A parser-only model (`mgpe models convert bisenet-face-parsing ...`) parses each whole
@@ -45,6 +47,7 @@ def parse_command(images, out, model, device, color, schema):
             raise UsageError(f"--out {out}: several masks need a folder, and this is a file")
     elif out.suffix.lower() != ".png":
         raise UsageError(f"--out {out}: masks are PNG files")
+    paths = _plan_outputs(images, out, many, color, overwrite)
     from mgpe_core.errors import LabelError
     from mgpe_core.labels import convert, get_schema
 
@@ -55,7 +58,7 @@ def parse_command(images, out, model, device, color, schema):
     entry = find_model(model or DEFAULT_MODEL)  # cheap: config.json only
     info = entry.describe()
     if info.get("kind") == "parser":
-        _parse_with_parser_only(entry, images, out, many, device, color,
+        _parse_with_parser_only(entry, images, paths, out, many, device,
                                 out_schema or get_schema("celebamask-19"))
         return
     if not info["has_parser"]:
@@ -73,25 +76,34 @@ def parse_command(images, out, model, device, color, schema):
     with progress_bar("parsing", len(images)) as advance:
         # one batched pass for all photos, then the writes
         parsed = editor.parse(pictures, batch_size=8, progress=advance)
-        for spec, labels in zip(images, parsed, strict=True):
-            stem = spec.replace(":", "-") if _SAMPLE.match(spec) else Path(spec).stem
-            path = out / f"{stem}.mask.png" if many else out
+        for (path, cpath), labels in zip(paths, parsed, strict=True):
             target = out_schema or editor.schema
             labels = convert(labels, editor.schema, target)
             write_label_map(path, labels, target)
-            if color:
-                write_image(path.with_name(path.stem + ".color.png"), target.colorize(labels))
+            if cpath is not None:
+                write_image(cpath, target.colorize(labels))
     err_console.print(f"[green]done[/]: {len(images)} mask(s) -> {out}", highlight=False)
 
 
-def _mask_path(spec: str, out: Path, many: bool) -> Path:
-    from mgpe_core.operations import _SAMPLE
+def _plan_outputs(images, out: Path, many: bool, color: bool, overwrite: bool) -> list:
+    """(mask path, colour path or None) per image, checked against the output policy
+    (``mgpe_core.outputs``: never an input, never two on one path, never an existing file
+    without --overwrite) before anything is read, loaded or written."""
+    from mgpe_core.outputs import OutputPlan, output_stems
 
-    stem = spec.replace(":", "-") if _SAMPLE.match(spec) else Path(spec).stem
-    return out / f"{stem}.mask.png" if many else out
+    plan = OutputPlan(overwrite=overwrite)
+    plan.read(*images)
+    paths = []
+    for stem in output_stems(images):
+        path = plan.add(out / f"{stem}.mask.png" if many else out, "mask")
+        cpath = plan.add(path.with_name(path.stem + ".color.png"), "colour picture") \
+            if color else None
+        paths.append((path, cpath))
+    plan.check()
+    return paths
 
 
-def _parse_with_parser_only(entry, images, out, many, device, color, out_schema):
+def _parse_with_parser_only(entry, images, paths, out, many, device, out_schema):
     """``mgpe parse`` with a parser-only model: each whole photo through the parser (which
     resizes to its own input size and returns labels at the photo's size), its classes mapped
     by name into ``out_schema``."""
@@ -116,15 +128,13 @@ def _parse_with_parser_only(entry, images, out, many, device, color, out_schema)
     if many:
         out.mkdir(parents=True, exist_ok=True)
     with progress_bar("parsing", len(images)) as advance:
-        for spec, picture in zip(images, pictures, strict=True):
+        for (path, cpath), picture in zip(paths, pictures, strict=True):
             with torch.inference_mode():
                 ids = parser.parse(images_to_tensor([picture]).to(dev))[0]
             labels = convert(ids.byte().cpu().numpy(), schema, out_schema)
-            path = _mask_path(spec, out, many)
             write_label_map(path, labels, out_schema)
-            if color:
-                write_image(path.with_name(path.stem + ".color.png"),
-                            out_schema.colorize(labels))
+            if cpath is not None:
+                write_image(cpath, out_schema.colorize(labels))
             advance(1)
     err_console.print(f"[green]done[/]: {len(images)} mask(s) -> {out}", highlight=False)
 

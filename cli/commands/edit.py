@@ -21,7 +21,17 @@ defaults to <stem>.mask.png beside the image, else the model's parser."""
 
 
 class EditGroup(click.Group):
-    """Lists and builds operation commands from the plugins' registrations."""
+    """Lists and builds operation commands from the plugins' registrations.
+
+    An operation whose sub-command cannot be built (its ``options()`` raises or returns
+    something that is not click parameters) is a failure of its plugin: ``mgpe edit --help``
+    lists the others and warns once naming the plugin; ``mgpe edit NAME`` is an error naming
+    it (exit 1). Under ``MGPE_STRICT_PLUGINS`` the failure is fatal."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._broken: dict[str, str] = {}  # operation name -> why its command cannot be built
+        self._warned: set[str] = set()
 
     def list_commands(self, ctx):
         from mgpe_core.plugins import load_plugins
@@ -31,10 +41,19 @@ class EditGroup(click.Group):
         report_plugin_errors()
         return sorted(set(load_plugins().operations) | set(self.commands))
 
-    def get_command(self, ctx, name):
+    def _build(self, name):
+        """The operation's command (cached), or None: unknown, or broken (in ``_broken``)."""
         if name in self.commands:
             return self.commands[name]
-        from mgpe_core.plugins import get_operation, load_plugins
+        if name in self._broken:
+            return None
+        from mgpe_core.plugins import (
+            PLUGIN_FAULTS,
+            fault_text,
+            get_operation,
+            load_plugins,
+            plugin_failure,
+        )
 
         from ..console import report_plugin_errors
 
@@ -45,13 +64,31 @@ class EditGroup(click.Group):
         op = state.operations.get(name)
         if op is None:
             return None
-        cmd = build_command(op)
+        try:
+            cmd = build_command(op)
+        except PLUGIN_FAULTS as e:
+            plugin = state.owners.get(("operation", name))
+            message = f"plugin {plugin!r}: operation {name!r} is unusable: {fault_text(e)}"
+            self._broken[name] = message
+            plugin_failure(plugin, message)  # raises under MGPE_STRICT_PLUGINS
+            return None
         self.add_command(cmd, name)
+        return cmd
+
+    def get_command(self, ctx, name):
+        cmd = self._build(name)
+        if cmd is None and name in self._broken and name not in self._warned:
+            self._warned.add(name)  # listed (mgpe edit --help): one warning, the others work
+            err_console.print(f"warning: {self._broken[name]}", markup=False, highlight=False)
         return cmd
 
     def resolve_command(self, ctx, args):
         name = click.utils.make_str(args[0]) if args else None
-        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+        if name and not name.startswith("-") and self._build(name) is None:
+            if name in self._broken:
+                from mgpe_core.plugins import PluginError
+
+                raise PluginError(self._broken[name])
             from mgpe_core.errors import did_you_mean
 
             hint = did_you_mean(name, self.list_commands(ctx))
@@ -131,16 +168,25 @@ def common_options(op) -> list[click.Parameter]:
                      help="Also write the mask used, as <out>.mask.png."),
         click.Option(["--compare"], is_flag=True,
                      help="Also write <out>.compare.png: inputs | output side by side."),
+        click.Option(["--overwrite"], is_flag=True,
+                     help="Replace existing output files (never an input of the command)."),
         click.Option(["--json", "as_json"], is_flag=True, help="Print a JSON summary on stdout."),
     ]
 
 
 def build_command(op) -> click.Command:
+    """The sub-command of an operation; a TypeError when the operation's ``options()`` does
+    not give click parameters (whatever ``options()`` raises propagates)."""
     def callback(**kwargs):
         run_operation(op, kwargs)
 
+    extra = op.options()
+    if not isinstance(extra, (list, tuple)) or \
+            not all(isinstance(p, click.Parameter) for p in extra):
+        raise TypeError(f"options() returned {type(extra).__name__}, not a list of click "
+                        "options")
     help_text = f"{op.summary}\n\nExample: {op.example}\n\n{COMMON_EPILOG}"
-    return click.Command(op.name, callback=callback, params=common_options(op) + op.options(),
+    return click.Command(op.name, callback=callback, params=common_options(op) + list(extra),
                          help=help_text, short_help=op.summary)
 
 
@@ -256,7 +302,7 @@ def run_operation(op, kw) -> None:
     common = {k: kw.pop(k) for k in ("mask", "mask_schema", "model", "variant", "device",
                                      "precision", "align", "face", "parser",
                                      "compile_synthesis", "seed", "out", "crop", "paste_back",
-                                     "whole_image", "save_mask", "compare", "as_json")}
+                                     "whole_image", "save_mask", "compare", "as_json", "overwrite")}
     if common["crop"] and common["paste_back"]:
         raise UsageError("--crop and --paste-back contradict each other: --crop writes the "
                          "model's square crop, the default the whole photo")
@@ -264,6 +310,9 @@ def run_operation(op, kw) -> None:
         raise UsageError("--mask goes with a single IMAGE; with several, put <stem>.mask.png "
                          "beside each")
     out: Path = common["out"]
+    # --out itself, before anything is read or loaded: never an input (whether it may replace
+    # an existing file is known once the outputs are: a file or a folder)
+    _output_plan(op, inputs, {**common, "overwrite": True}, kw, []).check()
     session = ModelSession(common["model"], common["variant"], common["device"],
                            common["precision"], common["compile_synthesis"])
     session.check_requires(op)
@@ -298,15 +347,17 @@ def run_operation(op, kw) -> None:
             raise UsageError(f"--out {out}: several results need a folder, and this is a file")
     elif out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise UsageError(f"--out {out}: use a .png or .jpg file name")
+    # every output file, before the networks load or anything is written (mgpe_core.outputs)
+    planned = _plan_outputs(op, jobs, out, many, common)
+    _output_plan(op, inputs, common, kw, planned).check()
     editor = session.editor()
     if many:
         out.mkdir(parents=True, exist_ok=True)
     summary = []
     with progress_bar(f"edit {op.name}", sum(len(r) for _, t in jobs for r in t)) as advance:
-        for spec, per_target in jobs:
+        for (spec, per_target), files in zip(jobs, planned, strict=True):
             shown, results = _edit_job(editor, per_target, common, advance)
-            summary.extend(_write_results(op, spec, shown, results, out, many, common,
-                                          editor))
+            summary.extend(_write_results(spec, shown, results, files, editor))
     if common["as_json"]:
         click.echo(json.dumps({"operation": op.name, "model": editor.model.name,
                                "eye_window": editor.model.config.model.eye_window,
@@ -405,43 +456,81 @@ def _edit_job(editor, per_target, common, advance):
     return shown, results
 
 
-def _stem_of(spec: str) -> str:
-    return spec.replace(":", "-") if spec.startswith("sample:") else Path(spec).stem
+def _output_plan(op, inputs, common, kw, planned):
+    """The command's :class:`~mgpe_core.outputs.OutputPlan`: every file it reads (inputs, their
+    masks beside them, --mask, and every option value naming a file or folder: references,
+    style sources) and the outputs ``planned`` (``[]``: --out itself, when it is not a
+    folder)."""
+    from mgpe_core.outputs import OutputPlan
+
+    plan = OutputPlan(overwrite=common["overwrite"])
+    if op.input_kind == "mask":
+        plan.read(*inputs)
+    else:
+        plan.read_photo(*inputs)
+    plan.read(common["mask"])
+    plan.read_values(kw.values())
+    if not planned:
+        if not common["out"].is_dir():
+            plan.add(common["out"])
+        return plan
+    for files in planned:
+        for entry in files:
+            for what, path in entry.items():
+                if what != "input":
+                    plan.add(path, what)
+    return plan
 
 
-def _write_results(op, spec, requests, results, out, many, common, editor) -> list[dict]:
-    from mgpe_core.io import write_image
+def _plan_outputs(op, jobs, out, many, common) -> list[list[dict]]:
+    """Per job, the files it writes: ``{"input", "output", "mask"?, "compare"?}`` per result,
+    then ``{"input", "grid"}`` when it has several. Inputs of one stem get distinct names
+    (``mgpe_core.outputs.output_stems``)."""
+    from mgpe_core.outputs import output_stems
+
+    stems = output_stems([spec for spec, _ in jobs])
+    planned = []
+    for (spec, per_target), stem in zip(jobs, stems, strict=True):
+        n = _output_count(per_target, common)
+        files = []
+        for i in range(n):
+            if not many:
+                path = out
+            elif n > 1:
+                path = out / f"{stem}.{op.name}.{i:02d}.png"
+            else:
+                path = out / f"{stem}.{op.name}.png"
+            entry = {"input": spec, "output": path}
+            if common["save_mask"]:
+                entry["mask"] = path.with_name(path.stem + ".mask.png")
+            if common["compare"]:
+                entry["compare"] = path.with_name(path.stem + ".compare.png")
+            files.append(entry)
+        if n > 1:
+            files.append({"input": spec, "grid": out / f"{stem}.{op.name}.grid.png"})
+        planned.append(files)
+    return planned
+
+
+def _write_results(spec, requests, results, files, editor) -> list[dict]:
+    """Write one input's results to the paths planned (and checked) before the edit."""
+    from mgpe_core.io import write_image, write_label_map
     from mgpe_core.pictures import fit_square, make_grid
 
     records = []
-    paths = []
-    for i, (req, res) in enumerate(zip(requests, results, strict=True)):
-        if not many:
-            path = out
-        elif len(requests) > 1:
-            path = out / f"{_stem_of(spec)}.{op.name}.{i:02d}.png"
-        else:
-            path = out / f"{_stem_of(spec)}.{op.name}.png"
-        write_image(path, res.image)
-        paths.append(path)
-        rec = {"input": spec, "output": str(path)}
-        if common["save_mask"]:
-            from mgpe_core.io import write_label_map
-
-            mpath = path.with_name(path.stem + ".mask.png")
-            write_label_map(mpath, res.mask, editor.schema)
-            rec["mask"] = str(mpath)
-        if common["compare"]:
-            cpath = path.with_name(path.stem + ".compare.png")
-            write_image(cpath, _compare_strip(req, res, editor.schema))
-            rec["compare"] = str(cpath)
-        records.append(rec)
+    shown = [entry for entry in files if "output" in entry]
+    for req, res, entry in zip(requests, results, shown, strict=True):
+        write_image(entry["output"], res.image)
+        if "mask" in entry:
+            write_label_map(entry["mask"], res.mask, editor.schema)
+        if "compare" in entry:
+            write_image(entry["compare"], _compare_strip(req, res, editor.schema))
+        records.append({k: str(v) if k != "input" else v for k, v in entry.items()})
     if len(requests) > 1:
         tiles = [editor.schema.colorize(results[0].mask)] + [r.model_image for r in results]
         tiles = [fit_square(t, results[0].model_image.shape[0]) for t in tiles]
-        grid_path = out / f"{_stem_of(spec)}.{op.name}.grid.png"
-        write_image(grid_path, make_grid(tiles, ncol=min(len(tiles), 6)))
-        records.append({"input": spec, "grid": str(grid_path)})
+        write_image(files[-1]["grid"], make_grid(tiles, ncol=min(len(tiles), 6)))
+        records.append({"input": spec, "grid": str(files[-1]["grid"])})
     return records
 
 

@@ -30,24 +30,35 @@ def list_command(pattern, as_json):
 
     Example: mgpe models list 'mgpe-synth-*' --json
     """
+    from mgpe_core.errors import MgpeError
     from mgpe_core.registry import list_models
 
     from ..console import report_plugin_errors
 
     report_plugin_errors()
-    rows = [m.describe() for m in list_models(pattern)]
+    rows = []
+    for m in list_models(pattern, include_broken=True):
+        try:  # one broken folder is marked, never hides the others
+            rows.append({**m.describe(), "error": None})
+        except MgpeError as e:
+            rows.append({"name": m.name, "path": str(m.path), "source": m.source,
+                         "error": str(e)})
+            err_console.print(f"warning: {e}", markup=False, highlight=False)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     from rich.table import Table
 
     table = Table(title="mgpe models")
-    for col in ("name", "source", "resolution", "schema", "eye window", "parser"):
+    for col in ("name", "source", "resolution", "schema", "eye window", "parser", "status"):
         table.add_column(col)
     for r in rows:
+        if r["error"] is not None:
+            table.add_row(r["name"], r["source"], "-", "-", "-", "-", "[red]broken[/]")
+            continue
         parser = "only" if r.get("kind") == "parser" else "yes" if r["has_parser"] else "no"
         table.add_row(r["name"], r["source"], str(r["resolution"]), str(r["schema"]),
-                      str(r["eye_window"]), parser)
+                      str(r["eye_window"]), parser, "ok")
     out_console.print(table)
 
 

@@ -111,12 +111,14 @@ def split_ids(ids: list[int]) -> dict[str, list[int]]:
 
 def load_photo(path: Path, size: int) -> np.ndarray:
     """Read a photo and resize it to size x size with antialiasing, as RGB uint8."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
-    from ..io import pil_to_rgb
+    from ..io import check_pixels, pil_image_module, pil_to_rgb
 
+    Image = pil_image_module()
     try:
         with Image.open(path) as img:
+            check_pixels(img.size, path, "photo")  # from the header, before decoding
             if img.format == "JPEG":
                 img.draft("RGB", (size * 2, size * 2))  # DCT-domain downscale, >= 2x target
             img.load()
@@ -145,8 +147,32 @@ def merge_parts_resized(parts: dict[str, Path], size: int) -> np.ndarray:
     for k, name in enumerate(CELEBAMASK_CLASSES[1:], start=1):
         path = parts.get(name)
         if path is not None:
+            _check_part_size(path)
             out[sample_nearest(read_grey_mask(path), size) > 127] = k
     return out
+
+
+def _check_part_size(path: Path) -> None:
+    """Refuse a part mask over the pixel limit from its header, before it is decoded: a PNG's
+    IHDR is read directly (24 bytes), other formats through PIL's header reader."""
+    import struct
+
+    from ..io import check_pixels, image_size
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(24)
+    except OSError as e:
+        raise ImageReadError(f"cannot read part mask {path}: {e.strerror or e}") from None
+    if len(head) == 24 and head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", head[16:24])
+        check_pixels((width, height), path, "part mask")
+    else:
+        try:
+            size = image_size(path)
+        except ImageReadError:
+            return  # not a picture: the decoder reports it in its words
+        check_pixels(size, path, "part mask")
 
 
 def source_sides(root: Path) -> str:

@@ -20,14 +20,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DatasetError, ImageReadError, LabelError, MgpeError, UsageError
-from ..io import IMAGE_SUFFIXES, read_image, read_json, read_label_map
+from ..errors import DatasetError, ImageReadError, LabelError, UsageError
+from ..io import IMAGE_SUFFIXES, read_image, read_label_map
+from ..json_files import Fields, read_json_file
 from ..labels import LabelSchema, get_schema
 
 FORMAT = "mgpe-prepared"
 VERSION = 1
 MANIFEST = "manifest.json"
 SPLITS = ("train", "test")
+#: The manifest's fields and their JSON types (checked on read; other keys are kept).
+#: ``schema`` is a schema's name or its definition, checked by ``LabelSchema``.
+MANIFEST_SHAPE = Fields({
+    "format": str, "version": int, "schema": str | dict, "size": int, "count": int,
+    "image_suffix": str, "splits": dict[str, int], "split_rule": str, "source": dict,
+    "skipped": dict,
+})
 
 
 class PreparedFolder:
@@ -48,12 +56,7 @@ class PreparedFolder:
                 f"{self.root} is not a prepared mgpe folder: {path} is missing "
                 "(create one with `mgpe data prepare`)"
             )
-        try:
-            m = read_json(path, "manifest")
-        except MgpeError as e:
-            raise DatasetError(str(e)) from None
-        if not isinstance(m, dict):
-            raise DatasetError(f"manifest {path}: expected a JSON object")
+        m = read_json_file(path, "manifest", MANIFEST_SHAPE, DatasetError)
         if m.get("format") != FORMAT:
             raise DatasetError(
                 f"manifest {path}: format is {m.get('format')!r}, expected {FORMAT!r}"
@@ -71,8 +74,8 @@ class PreparedFolder:
                 raise DatasetError(f"manifest {path} lacks the field {key!r}")
         try:
             self.schema: LabelSchema = _with_legacy_sides(get_schema(m["schema"]), m)
-        except LabelError as e:
-            raise DatasetError(f"manifest {path}: invalid schema: {e}") from None
+        except (LabelError, TypeError, ValueError, KeyError, AttributeError) as e:
+            raise DatasetError(f"manifest {path}: schema: invalid: {e}") from None
         size = m["size"]
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise DatasetError(f"manifest {path}: size must be a positive integer, got {size!r}")

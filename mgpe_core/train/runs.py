@@ -13,12 +13,12 @@ given sidecar), rebuilds the generator from the config stored in it and loads th
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..checkpoint import CheckpointError, find_latest, load_checkpoint
 from ..errors import MgpeError
 from ..io import write_json
+from ..json_files import read_json_file
 from ..model.config import MgpeConfig
 
 RUN_INFO = "run.json"
@@ -71,14 +71,9 @@ def read_run_info(run_dir: str | Path) -> dict:
     made absolute when that is where it is; a model name stays a name."""
     run_dir = Path(run_dir)
     path = run_dir / RUN_INFO
-    try:
-        info = json.loads(path.read_text())
-    except FileNotFoundError:
+    if not path.exists():
         return {}
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RunInfoError(f"{path} is not valid JSON: {e}") from None
-    except OSError as e:
-        raise RunInfoError(f"cannot read {path}: {e.strerror or e}") from None
+    info = read_json_file(path, "run record", error=RunInfoError)
     info = _check_run_info(info, str(path))
     parser = info.get("parser")
     if parser and not Path(parser).is_absolute() and not Path(parser).exists() and \
