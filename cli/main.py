@@ -89,6 +89,20 @@ def _os_error_message(e: OSError) -> str:
     return f"{where}: {reason}"
 
 
+def _interrupted(error: BaseException) -> bool:
+    """Whether an exception came from Ctrl-C: a KeyboardInterrupt in its cause or context
+    chain (click raises ``Abort() from e`` for it, and ``from None`` inside prompts, which still
+    keeps the context)."""
+    seen = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and turn errors into messages and exit codes (see module docstring)."""
     from mgpe_core.errors import MgpeError, UsageError
@@ -117,9 +131,16 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as e:
         e.show()
         code = e.exit_code
-    except click.exceptions.Abort:
-        err_console.print("Aborted.")
-        code = 1
+    except click.exceptions.Abort as e:
+        # click turns Ctrl-C (KeyboardInterrupt) into Abort: that is an interruption like any
+        # other. A declined confirmation (``click.confirm(abort=True)``, or end of input at a
+        # prompt) is the user's "no": "Aborted.", exit 1.
+        if _interrupted(e):
+            err_console.print("Interrupted.")
+            code = 130
+        else:
+            err_console.print("Aborted.")
+            code = 1
     except KeyboardInterrupt:
         err_console.print("Interrupted.")
         code = 130

@@ -201,3 +201,73 @@ def find_latest(folder: str | Path) -> Path | None:
         except (OSError, ValueError, RecursionError):
             continue
     return None
+
+
+def checkpoint_problem(sidecar: str | Path) -> str | None:
+    """Why a listed checkpoint is not complete (None when it is): the reason
+    :func:`find_latest` passed it over, in words."""
+    sidecar = Path(sidecar)
+    try:
+        meta = read_sidecar(sidecar)
+    except CheckpointError as e:
+        return str(e)
+    tensors = sidecar.with_suffix(".safetensors")
+    try:
+        sha = sha256_file(tensors)
+    except FileNotFoundError:
+        return f"{tensors.name} is missing"
+    except OSError as e:
+        return f"{tensors.name}: {e.strerror or e}"
+    if sha != meta["tensors_sha256"]:
+        return f"{tensors.name} does not match its recorded SHA-256 (cut short or changed)"
+    return None
+
+
+#: Temporary files of a checkpoint write (``atomic_write``'s ``.NAME.XXXX.tmp``).
+_TEMPORARY = re.compile(r"^\.step-\d+\.(json|safetensors)\..*\.tmp$")
+
+
+def clean_temporaries(folder: str | Path) -> list[Path]:
+    """Remove the temporary files a killed checkpoint write left in ``folder`` (never a
+    checkpoint: those are renamed into place complete); returns what was removed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for p in sorted(folder.iterdir()):
+        if _TEMPORARY.match(p.name) and p.is_file():
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(p)
+    return removed
+
+
+def summarise(items: list[str], shown: int = 3) -> str:
+    """The first ``shown`` items, then ``and N more``."""
+    text = "; ".join(items[:shown])
+    return text + (f"; and {len(items) - shown} more" if len(items) > shown else "")
+
+
+def load_module_state(module: torch.nn.Module, state: dict[str, torch.Tensor],
+                      what: str) -> None:
+    """``module.load_state_dict(state)``, with a short error when the weights do not fit
+    (torch's own lists every key and shape: tens of KB for a whole generator): the counts of
+    missing, unexpected and reshaped tensors and the first few of them."""
+    own = module.state_dict()
+    missing = [f"{k} is missing" for k in own if k not in state]
+    unexpected = [f"{k} is not in the model" for k in state if k not in own]
+    shapes = [f"{k} is {tuple(state[k].shape)} in the file, {tuple(v.shape)} in the model"
+              for k, v in own.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    problems = shapes + missing + unexpected
+    if not problems:
+        try:
+            module.load_state_dict(state)
+            return
+        except RuntimeError as e:
+            problems = [line.strip() for line in str(e).strip().splitlines()[1:] or [str(e)]]
+    raise CheckpointError(
+        f"{what} weights do not fit this run's model config: {len(problems)} mismatch(es) "
+        f"({len(shapes)} of another shape, {len(missing)} missing, {len(unexpected)} "
+        f"unexpected): {summarise(problems)}")

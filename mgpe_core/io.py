@@ -153,14 +153,34 @@ def check_image_header(path: str | os.PathLike, what: str = "image") -> tuple[in
     return size
 
 
+def check_regular_file(path: str | os.PathLike, what: str = "image") -> None:
+    """Refuse what is not a regular file before it is opened: opening a FIFO (named pipe) for
+    reading blocks until a writer comes, forever; a device or socket is no picture either.
+    ``stat`` follows symlinks, so a link to a photo passes. A missing path is left to the
+    reader (it says "not found" in its own words)."""
+    import stat
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        raise ImageReadError(f"expected an image file, got a folder: {path}")
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "a special file")
+        raise ImageReadError(f"{what} {path} is not a regular file: it is {kind}")
+
+
 def _open_pil(path: Path, what: str = "image"):
     from PIL import UnidentifiedImageError
 
     Image = pil_image_module()
     if not path.exists():
         raise ImageReadError(f"image not found: {path}")
-    if path.is_dir():
-        raise ImageReadError(f"expected an image file, got a folder: {path}")
+    check_regular_file(path, what)
     try:
         img = Image.open(path)
         check_pixels(img.size, path, what)  # from the header, before any decoding
@@ -227,6 +247,7 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """(width, height) read from the header only, for huge pictures."""
     Image = pil_image_module()
     path = Path(path)
+    check_regular_file(path)
     try:
         with Image.open(path) as img:
             return img.size

@@ -372,10 +372,11 @@ def _looks_like_mask(path: Path) -> bool:
         return True
     if path.suffix.lower() != ".png" or not path.exists():
         return False
-    from PIL import Image
+    from .io import pil_image_module
 
+    Image = pil_image_module()  # a header read only; mgpe's own pixel limit applies on decode
     try:
         with Image.open(path) as img:
             return img.mode in ("L", "P") or "mgpe-schema" in img.info
-    except OSError:
+    except (OSError, SyntaxError, ValueError):  # not a picture: the reader explains
         return False

@@ -58,13 +58,15 @@ import fnmatch
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import MgpeError, UsageError, did_you_mean
-from .io import read_json, write_bytes, write_json
+from .io import write_bytes, write_json
+from .json_files import Fields, read_json_file, validate
 
 FORMAT = "mgpe-model"
 WEIGHT_FILES = ("generator.safetensors", "generator_ema.safetensors", "parser.safetensors")
@@ -153,17 +155,58 @@ class ModelEntry:
         }
 
 
+#: The shape of a model's manifest.json: every file's SHA-256 (hex) by its name in the folder.
+MANIFEST_SHAPE = Fields({"files": dict[str, str]}, required=("files",))
+#: The shape of a model's config.json (the fields mgpe reads; other keys are kept). The typed
+#: model config (``config.model``) is checked further by :func:`model_config`.
+CONFIG_SHAPE = Fields({
+    "format": str, "name": str, "kind": str, "architecture": str,
+    "config": Fields({"model": dict}), "weights": dict[str, str],
+    "parser": dict, "variants": dict[str, str] | None, "variant": str | None,
+    "variant_of": str | None, "default_weights": str, "metrics": dict | None,
+    "recipe": dict | None, "description": str | None, "licence": str | None,
+    "mgpe_version": str | None,
+})
+
+
 def _check_config(meta, path: Path) -> dict:
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        got = meta.get("format") if isinstance(meta, dict) else None
-        raise ModelError(f"{path} is not an mgpe model folder (config.json format {got!r})")
-    return meta
+    """config.json's value checked: an object of format mgpe-model, each field of its type
+    (ModelError naming the file and the field)."""
+    where = f"model config {path / 'config.json'}"
+    if isinstance(meta, dict) and meta.get("format") != FORMAT:
+        raise ModelError(f"{path} is not an mgpe model folder (config.json format "
+                         f"{meta.get('format')!r})")
+    return validate(meta, CONFIG_SHAPE, where, ModelError)
+
+
+def _member(root: Path, name: str) -> Path:
+    """``root/name``, refused (ModelError) when it leads outside the model folder: a name with
+    ``..`` or an absolute one in the manifest, or a symbolic link pointing out of the folder."""
+    path = Path(root) / name
+    try:
+        real = path.resolve()
+        inside = real.is_relative_to(Path(root).resolve())
+    except (OSError, RuntimeError) as e:  # a link loop
+        raise ModelError(f"model folder {root}: {name}: cannot resolve ({e})") from None
+    if not inside:
+        raise ModelError(f"model folder {root}: {name} leads outside the folder (to {real}): "
+                         "refused (a model's files must be inside its folder)")
+    return path
+
+
+def read_manifest(path: str | os.PathLike) -> dict[str, str]:
+    """A model folder's manifest.json files table, shape-checked."""
+    path = Path(path)
+    data = read_json_file(_member(path, "manifest.json"), "model manifest", MANIFEST_SHAPE,
+                          ModelError)
+    return data["files"]
 
 
 def read_model_config(path: str | os.PathLike) -> dict:
     """A model folder's config.json (unverified: to describe a model, not to load it)."""
-    meta = read_json(Path(path) / "config.json", "model config")
-    return _check_config(meta, Path(path))
+    path = Path(path)
+    meta = read_json_file(_member(path, "config.json"), "model config", error=ModelError)
+    return _check_config(meta, path)
 
 
 def is_parser_only(meta: dict) -> bool:
@@ -456,9 +499,9 @@ class _ModelFolder:
 
         self.entry = entry
         path = entry.path
-        self.manifest = read_json(path / "manifest.json", "model manifest").get("files", {})
+        self.manifest = read_manifest(path)
         try:
-            raw, sha = read_hashed(path / "config.json")
+            raw, sha = read_hashed(_member(path, "config.json"))
         except FileNotFoundError:
             raise ModelError(f"{path} is not an mgpe model folder (no config.json)") from None
         except OSError as e:
@@ -489,6 +532,11 @@ class _ModelFolder:
         for name in names:
             if name not in self.manifest:
                 problems[name] = "not in manifest"
+                continue
+            try:
+                _member(path, name)
+            except ModelError:
+                problems[name] = "a link or name leading outside the model folder (refused)"
                 continue
             try:
                 if name in used:
@@ -527,8 +575,8 @@ def verify(path: str | os.PathLike) -> dict:
     uses another's parser also reports that model's config.json and parser file
     (``"MODEL:parser.safetensors"``), checked against that model's manifest."""
     path = Path(path)
-    manifest = read_json(path / "manifest.json", "model manifest").get("files", {})
-    files = {name: _file_status(path / name, want) for name, want in manifest.items()}
+    manifest = read_manifest(path)
+    files = {name: _file_status(path, name, want) for name, want in manifest.items()}
     meta = read_model_config(path)
     for name in meta.get("weights", {}).values():
         if name not in manifest:
@@ -539,9 +587,13 @@ def verify(path: str | os.PathLike) -> dict:
     return {"path": str(path), "ok": all(v == "ok" for v in files.values()), "files": files}
 
 
-def _file_status(file: Path, want: str) -> str:
+def _file_status(root: Path, name: str, want: str) -> str:
     from .checkpoint import sha256_file
 
+    try:
+        file = _member(root, name)
+    except ModelError:
+        return "a link or name leading outside the model folder (refused)"
     try:
         return "ok" if sha256_file(file) == want else "checksum mismatch"
     except FileNotFoundError:
@@ -556,7 +608,7 @@ def _verify_parser_source(ref: str) -> dict[str, str]:
     if ref not in models:
         return {f"{ref}:parser.safetensors": "model not installed"}
     src = models[ref]
-    manifest = read_json(src.path / "manifest.json", "model manifest").get("files", {})
+    manifest = read_manifest(src.path)
     pfile = read_model_config(src.path).get("weights", {}).get("parser")
     out = {}
     for name in ("config.json", pfile):
@@ -565,7 +617,7 @@ def _verify_parser_source(ref: str) -> dict[str, str]:
         elif name not in manifest:
             out[f"{ref}:{name}"] = "not in manifest"
         else:
-            out[f"{ref}:{name}"] = _file_status(src.path / name, manifest[name])
+            out[f"{ref}:{name}"] = _file_status(src.path, name, manifest[name])
     return out
 
 
@@ -828,8 +880,10 @@ def write_model_folder(dest: Path, meta: dict, tensors: dict[str, dict],
     if dest.exists():
         raise ModelError(f"{dest} already exists; remove it first (mgpe models remove)")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(dest.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
+        os.chmod(tmp, _dir_mode())  # mkdtemp makes 0700 folders: a model gets the umask's
         files, weights = {}, {}
         for key, state in tensors.items():
             if half:
@@ -848,6 +902,46 @@ def write_model_folder(dest: Path, meta: dict, tensors: dict[str, dict],
         raise
     return dest
 
+
+
+def _dir_mode() -> int:
+    """Permissions a plain ``mkdir`` gives a folder (the user's umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o777 & ~umask
+
+
+#: A temporary folder of write_model_folder / _replace_model_folder: ``.NAME.XXXXXXXX``,
+#: ``.NAME.new.XXXXXXXX`` or ``.NAME.old.XXXXXXXX`` (mkdtemp's 8 random characters).
+_TEMPORARY = re.compile(r"\.[A-Za-z0-9][A-Za-z0-9._-]{0,63}\.[a-z0-9_]{8}")
+#: A temporary untouched this long (seconds) belongs to an interrupted command: no import
+#: leaves its folder unwritten for an hour while it runs.
+STALE_AFTER_S = 3600
+
+
+def clean_stale_temporaries(root: Path, now: float | None = None) -> list[Path]:
+    """Remove the temporary folders interrupted imports / converts left in ``root`` (hidden,
+    named as :data:`_TEMPORARY`, nothing in them changed for :data:`STALE_AFTER_S`); the
+    removed folders. They are never listed as models (hidden folders are not models); a
+    temporary of a command running now (recently written) is left alone."""
+    import time
+
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        candidates = [d for d in Path(root).iterdir() if _TEMPORARY.fullmatch(d.name)
+                      and d.is_dir() and not d.is_symlink()]
+    except OSError:
+        return removed
+    for d in candidates:
+        try:
+            newest = max([d.stat().st_mtime] + [p.lstat().st_mtime for p in d.rglob("*")])
+        except OSError:
+            continue
+        if now - newest >= STALE_AFTER_S:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
 
 
 def _replace_model_folder(dest: Path, meta: dict, tensors: dict, half: bool) -> Path:
@@ -978,8 +1072,7 @@ def _parser_for_import(parser) -> tuple[dict, dict, list]:
     train-parser folder / parser.json, or as a model (name or folder) that ships one or uses
     another's (the weights are copied either way)."""
     from .checkpoint import load_tensors
-    from .train.parser_io import FORMAT as PARSER_FORMAT
-    from .train.parser_io import names_a_model, resolve_parser_path
+    from .train.parser_io import names_a_model, read_parser_description, resolve_parser_path
 
     if names_a_model(parser):
         opened: dict = {}
@@ -989,10 +1082,7 @@ def _parser_for_import(parser) -> tuple[dict, dict, list]:
         return (_as_float32(_parser_state(folder, src, states)), dict(src.meta["parser"]),
                 src.meta["config"]["model"]["schema"]["classes"])
     pmeta_path = resolve_parser_path(parser)
-    pmeta = read_json(pmeta_path, "parser description")
-    if pmeta.get("format") != PARSER_FORMAT:
-        raise ModelError(f"{pmeta_path} does not describe an mgpe parser "
-                         "(give a parser folder or its parser.json, from `mgpe train-parser`)")
+    pmeta = read_parser_description(pmeta_path, ModelError)
     tensors = load_tensors(pmeta_path.with_name("parser.safetensors"), pmeta.get("sha256"))
     return (tensors, {"config": pmeta["parser"], "metrics": pmeta.get("metrics", {}),
                       "recipe": pmeta.get("recipe", {})}, pmeta["schema"]["classes"])
@@ -1007,7 +1097,12 @@ def export_model(name: str, dest: str | os.PathLike) -> Path:
     tmp = dest.with_name(f".{dest.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        shutil.copytree(entry.path, tmp)
+        # plain copies (not the source's modes: a built-in's read-only files, a 0700 folder):
+        # the exported folder gets the user's umask, as any folder they make
+        shutil.copytree(entry.path, tmp, copy_function=shutil.copyfile)
+        mode = _dir_mode()
+        for d in [tmp, *(p for p in tmp.rglob("*") if p.is_dir() and not p.is_symlink())]:
+            os.chmod(d, mode)
         os.replace(tmp, dest)
     except OSError as e:  # a file in the way, no permission, disk full: leave nothing behind
         shutil.rmtree(tmp, ignore_errors=True)

@@ -109,8 +109,10 @@ def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_chann
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None,
               help="[default: bf16 on GPU, fp32 on CPU]")
-@click.option("--resume", default=None, metavar="auto|PATH",
-              help="Continue the run: auto = newest complete checkpoint in --out.")
+@click.option("--resume", default=None, metavar="auto|fresh|PATH",
+              help="Continue the run: auto = newest complete checkpoint in --out (refused when "
+                   "every checkpoint there is damaged); fresh = train again from step 0, the "
+                   "old checkpoints and stats moved aside to checkpoints.discarded-N/.")
 @click.option("--init-from", "init_from", metavar="RUN|CHECKPOINT|MODEL",
               help="Fine-tune: start from other weights with fresh optimizers. A run folder or "
                    "checkpoint gives generator, EMA and discriminators (e.g. a variant from the "

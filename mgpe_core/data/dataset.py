@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from ..errors import UsageError
+from ..errors import DatasetError, UsageError
 from ..labels import LabelSchema, convert, get_schema
 from .prepared import PreparedFolder
 
@@ -48,6 +48,31 @@ class PortraitDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def check_files(self) -> None:
+        """Refuse, before training starts, a split whose files are not all there: the split
+        names faces whose image or label file is missing (deleted, moved, a copy cut short).
+        Cheap: one listing of ``images/`` and of ``labels/``, no file opened. A
+        :class:`DatasetError` names the first few missing files and their count."""
+        folder = self.folder
+        present: dict[str, set[str]] = {}
+        for sub in ("images", "labels"):
+            try:
+                present[sub] = {e.name for e in os.scandir(folder.root / sub)}
+            except OSError:
+                present[sub] = set()
+        missing = []
+        for face in self.ids:
+            for path in (folder.image_path(face), folder.label_path(face)):
+                if path.name not in present[path.parent.name]:
+                    missing.append(path)
+        if missing:
+            shown = ", ".join(str(p) for p in missing[:3])
+            more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            raise DatasetError(
+                f"{folder.root}: {len(missing)} file(s) of the {self.split!r} split are "
+                f"missing: {shown}{more} (prepare the folder again with `mgpe data prepare`, "
+                "which redoes missing faces)")
 
     def __getitem__(self, index: int) -> dict:
         index = int(index)

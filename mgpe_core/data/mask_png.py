@@ -46,10 +46,14 @@ def _grey8_shape(data: bytes) -> tuple[int, int] | None:
 
 
 def _decode_with_pil(data: bytes, path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
+    from ..io import check_pixels, pil_image_module
+
+    Image = pil_image_module()
     try:
         with Image.open(io.BytesIO(data)) as img:
+            check_pixels(img.size, path, "part mask")  # from the header, before decoding
             img.load()
             if img.mode != "L":  # RGB, palette, 16-bit, 1-bit ("1" becomes 0 / 255)
                 img = img.convert("L")
@@ -67,6 +71,10 @@ def read_grey_mask(path: Path) -> np.ndarray:
     except OSError as e:
         raise ImageReadError(f"cannot read part mask {path}: {e.strerror or e}") from None
     shape = _grey8_shape(data)
+    if shape is not None:  # a decompression bomb is refused before any decoder runs
+        from ..io import check_pixels
+
+        check_pixels((shape[1], shape[0]), path, "part mask")
     decode = _fast_decoder() if shape is not None else None
     if decode is not None:
         try:

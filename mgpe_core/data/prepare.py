@@ -27,6 +27,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -113,9 +114,10 @@ def load_photo(path: Path, size: int) -> np.ndarray:
     """Read a photo and resize it to size x size with antialiasing, as RGB uint8."""
     from PIL import UnidentifiedImageError
 
-    from ..io import check_pixels, pil_image_module, pil_to_rgb
+    from ..io import check_pixels, check_regular_file, pil_image_module, pil_to_rgb
 
     Image = pil_image_module()
+    check_regular_file(path, "photo")  # a FIFO would block the open forever
     try:
         with Image.open(path) as img:
             check_pixels(img.size, path, "photo")  # from the header, before decoding
@@ -157,8 +159,9 @@ def _check_part_size(path: Path) -> None:
     IHDR is read directly (24 bytes), other formats through PIL's header reader."""
     import struct
 
-    from ..io import check_pixels, image_size
+    from ..io import check_pixels, check_regular_file, image_size
 
+    check_regular_file(path, "part mask")  # a FIFO would block the open forever
     try:
         with open(path, "rb") as f:
             head = f.read(24)
@@ -214,8 +217,22 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class PrepareWriteError(MgpeError):
+    """An output of ``data prepare`` could not be written (disk full, no permission): the run
+    fails; the faces logged so far are kept for a re-run."""
+
+    @classmethod
+    def of(cls, error: BaseException) -> PrepareWriteError:
+        """From the writer's error; ``atomic_write`` keeps the OSError as the context."""
+        cause = error if isinstance(error, OSError) else error.__context__
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            return cls(f"the disk is full: {error}")
+        return cls(str(error))
+
+
 def prepare_one(item: SourceItem, out: Path, settings: PrepareSettings) -> dict:
-    """Process one face; never raises for bad data: returns a record with ``error`` instead."""
+    """Process one face; never raises for bad data: returns a record with ``error`` instead.
+    Raises :class:`PrepareWriteError` when its outputs cannot be written."""
     from ..labels import convert
 
     base = {"id": item.id}
@@ -238,17 +255,26 @@ def prepare_one(item: SourceItem, out: Path, settings: PrepareSettings) -> dict:
         # bytes. The pixels are the same.
         img_bytes = encode_image(rgb, settings.image_suffix, png_level=1)
         lbl_bytes = encode_label_map(labels, schema)
-        img_path, lbl_path = _names(out, item.id, settings.image_suffix)
-        write_bytes(img_path, img_bytes)
-        write_bytes(lbl_path, lbl_bytes)
-        return {**base, "image": _sha(img_bytes), "labels": _sha(lbl_bytes)}
     except MgpeError as e:
         return {**base, "error": str(e)}
+    # Writing is not the face's fault: a full disk or a refused write stops the run (a
+    # PrepareWriteError), it is never recorded as a skipped face.
+    img_path, lbl_path = _names(out, item.id, settings.image_suffix)
+    _write(write_bytes, img_path, img_bytes)
+    _write(write_bytes, lbl_path, lbl_bytes)
+    return {**base, "image": _sha(img_bytes), "labels": _sha(lbl_bytes)}
 
 
 def _prepare_chunk(args) -> list[dict]:
     items, out, settings = args
-    return [prepare_one(item, out, settings) for item in items]
+    results = []
+    for item in items:
+        try:
+            results.append(prepare_one(item, out, settings))
+        except PrepareWriteError as e:  # the faces done before it are still logged
+            results.append({"id": item.id, "write_error": str(e)})
+            break
+    return results
 
 
 def _load_log(out: Path) -> dict[int, dict]:
@@ -328,13 +354,32 @@ def prepare_dataset(
         progress(len(records))
 
     chunks = [(todo[i:i + chunk], out, settings) for i in range(0, len(todo), chunk)]
+    try:
+        _run_chunks(chunks, workers, out, records, progress)
+        _write_results(root, out, items, records, settings, schema_obj)
+    except (PrepareWriteError, OSError) as e:
+        what = str(PrepareWriteError.of(e)) if isinstance(e, OSError) else str(e)
+        kept = sum(1 for r in records.values() if "error" not in r)
+        raise PrepareWriteError(
+            f"data prepare stopped: {what}; no manifest was written ({kept} of {len(items)} "
+            f"faces are prepared and kept: free space and run it again to continue)") from None
+    return _summary(out, items, todo, records, t0)
+
+
+def _run_chunks(chunks, workers, out, records, progress) -> None:
     with open(out / _LOG, "a") as log:
         def consume(results: list[dict]) -> None:
+            failed = None
             for rec in results:
+                if "write_error" in rec:
+                    failed = rec["write_error"]
+                    continue
                 records[rec["id"]] = rec
                 if "error" not in rec:
                     log.write(json.dumps(rec) + "\n")
             log.flush()
+            if failed:
+                raise PrepareWriteError(failed)
             if progress:
                 progress(len(results))
 
@@ -346,11 +391,13 @@ def prepare_dataset(
             for c in chunks:
                 consume(_prepare_chunk(c))
 
+
+def _write_results(root, out, items, records, settings, schema_obj) -> None:
+    """Splits, then the manifest (last: it claims the work done)."""
+    size, image_suffix = settings.size, settings.image_suffix
     good = sorted(k for k, r in records.items() if "error" not in r)
     skipped = {k: r["error"] for k, r in sorted(records.items()) if "error" in r}
     splits = split_ids(good)
-    for name, ids in splits.items():
-        write_bytes(out / "splits" / f"{name}.txt", "".join(f"{k}\n" for k in ids).encode())
     manifest = {
         "format": "mgpe-prepared",
         "version": 1,
@@ -368,7 +415,22 @@ def prepare_dataset(
                    "sides": settings.source_sides},
         "skipped": {str(k): v for k, v in skipped.items()},
     }
-    write_json(out / "manifest.json", manifest)
+    for name, ids in splits.items():
+        _write(write_bytes, out / "splits" / f"{name}.txt",
+               "".join(f"{k}\n" for k in ids).encode())
+    _write(write_json, out / "manifest.json", manifest)
+
+
+def _write(writer, path: Path, data) -> None:
+    try:
+        writer(path, data)
+    except MgpeError as e:
+        raise PrepareWriteError.of(e) from None
+
+
+def _summary(out, items, todo, records, t0) -> dict:
+    good = sorted(k for k, r in records.items() if "error" not in r)
+    skipped = {k: r["error"] for k, r in sorted(records.items()) if "error" in r}
     elapsed = time.perf_counter() - t0
     return {
         "out": str(out),
@@ -376,7 +438,7 @@ def prepare_dataset(
         "prepared": len(good),
         "reused": len(items) - len(todo),
         "skipped": skipped,
-        "splits": manifest["splits"],
+        "splits": {name: len(ids) for name, ids in split_ids(good).items()},
         "seconds": round(elapsed, 3),
         "faces_per_second": round(len(todo) / elapsed, 2) if elapsed > 0 else None,
     }

@@ -9,12 +9,32 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..checkpoint import CheckpointError, load_tensors, save_tensors
-from ..io import read_json, write_json
+from ..errors import MgpeError
+from ..io import write_json
+from ..json_files import Fields, read_json_file, validate
 from ..labels import LabelSchema
 from ..model.config import ParserConfig
 from ..typed_config import from_dict, to_dict
 
 FORMAT = "mgpe-parser"
+#: The shape of parser.json (the fields mgpe reads; other keys are kept).
+DESCRIPTION_SHAPE = Fields({
+    "format": str, "parser": dict, "schema": Fields({"classes": list[str]}, required=("classes",)),
+    "resolution": int | None, "metrics": dict | None, "recipe": dict | None,
+    "sha256": str | None,
+}, required=("format", "parser", "schema"))
+
+
+def read_parser_description(path: str | Path,
+                            error: type[MgpeError] = CheckpointError) -> dict:
+    """A parser.json, checked: JSON, of format mgpe-parser, its fields of their types; any
+    problem is one ``error`` naming the file (and the field)."""
+    path = Path(path)
+    meta = read_json_file(path, "parser description", error=error)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise error(f"{path} does not describe an mgpe parser (give a parser folder or its "
+                    "parser.json, from `mgpe train-parser`)")
+    return validate(meta, DESCRIPTION_SHAPE, f"parser description {path}", error)
 
 
 def save_parser(folder: str | Path, parser, cfg: ParserConfig, schema: LabelSchema,
@@ -66,11 +86,12 @@ def load_parser(path: str | Path, device="cpu"):
                                   "`mgpe train-parser`)") from None
         return parser, {"format": FORMAT, "schema_obj": schema, "model": str(path)}
     meta_path = resolve_parser_path(path)
-    meta = read_json(meta_path, "parser description")
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{meta_path} does not describe an mgpe parser")
-    cfg = from_dict(ParserConfig, meta["parser"], "parser")
-    schema = LabelSchema.from_dict(meta["schema"])
+    meta = read_parser_description(meta_path)
+    try:
+        cfg = from_dict(ParserConfig, meta["parser"], "parser")
+        schema = LabelSchema.from_dict(meta["schema"])
+    except (MgpeError, ValueError, TypeError) as e:
+        raise CheckpointError(f"parser description {meta_path}: {e}") from None
     parser = UNetParser(schema, cfg)
     tensors = load_tensors(meta_path.with_name("parser.safetensors"), meta.get("sha256"))
     try:

@@ -30,15 +30,20 @@ import torch
 
 from ..checkpoint import (
     CheckpointError,
+    checkpoint_problem,
+    clean_temporaries,
     find_latest,
     flatten_optimizer,
+    list_checkpoints,
     load_checkpoint,
+    load_module_state,
     save_checkpoint,
+    summarise,
     unflatten_optimizer,
 )
 from ..components import component_masks
 from ..errors import MgpeError
-from ..io import write_image
+from ..io import write_bytes, write_image
 from ..model.build import Networks, build_networks, parameter_counts
 from ..model.config import MgpeConfig
 from ..model.generator import one_hot
@@ -183,6 +188,7 @@ class Trainer:
         self.param_counts = parameter_counts(
             Networks(nets.generator, nets.discriminator, self.parser))
         self.dataset = PortraitDataset(self.data_dir, split="train", schema=self.schema)
+        self.dataset.check_files()  # a missing file fails now, not when training reaches it
         if self.dataset.folder.size != mcfg.resolution:
             raise MgpeError(
                 f"{self.data_dir} holds {self.dataset.folder.size} px faces but the model is "
@@ -266,9 +272,9 @@ class Trainer:
         if meta.get("world_size", 1) != self.dist.world_size:
             self.log(f"note: checkpoint written with {meta.get('world_size')} process(es), "
                      f"resuming with {self.dist.world_size}: data order will differ")
-        self.generator.load_state_dict(sub("generator"))
-        self.ema.load_state_dict(sub("ema"))
-        self.discriminator.load_state_dict(sub("discriminator"))
+        for name, module in (("generator", self.generator), ("ema", self.ema),
+                             ("discriminator", self.discriminator)):
+            load_module_state(module, sub(name), f"checkpoint: {name}")
         for name, opt in (("generator", self.opt_g), ("discriminator", self.opt_d)):
             opt.load_state_dict(unflatten_optimizer(
                 f"optim.{name}",
@@ -316,16 +322,55 @@ class Trainer:
             return recalibrate_batchnorm(self.ema, batches, forward)
 
     def resume(self, spec: str | None) -> bool:
-        """``auto``: newest complete checkpoint of the run, if any; else a sidecar path."""
+        """``auto``: newest complete checkpoint of the run, if any (none at all: a new run;
+        checkpoints but none complete: refused, naming them); ``fresh``: start again from step
+        0, the run's checkpoints and stats moved aside; else a sidecar path. Temporary files of
+        a checkpoint write that was killed are removed first (and reported)."""
         if not spec:
             return False
-        path = find_latest(self.run_dir / "checkpoints") if spec == "auto" else Path(spec)
+        folder = self.run_dir / "checkpoints"
+        removed = clean_temporaries(folder)
+        if removed:
+            self.log(f"removed {len(removed)} temporary file(s) left by an interrupted "
+                     f"checkpoint write in {folder}")
+        if spec == "fresh":
+            self._start_over(folder)
+            return False
+        path = find_latest(folder) if spec == "auto" else Path(spec)
         if path is None:
+            found = list_checkpoints(folder)
+            if found:
+                reasons = [f"{p.stem}: {checkpoint_problem(p) or 'incomplete'}"
+                           for p in reversed(found)]
+                raise CheckpointError(
+                    f"--resume auto: none of the {len(found)} checkpoint(s) in {folder} is "
+                    f"complete ({summarise(reasons)}). Refusing to start over silently: to "
+                    "train again from step 0, use --resume fresh (the old checkpoints and "
+                    "stats are moved aside, not deleted)")
             return False
         tensors, meta = load_checkpoint(path)
         self.load_state(tensors, meta)
         self.log(f"resumed from {path} (step {self.step})")
         return True
+
+    def _start_over(self, folder: Path) -> None:
+        """``--resume fresh``: move the run's checkpoints and stats.jsonl to
+        ``checkpoints.discarded-N/`` so the new run's checkpoints and steps stand alone."""
+        stats = self.run_dir / "stats.jsonl"
+        if not self.dist.is_main or not (list_checkpoints(folder) or stats.exists()):
+            return
+        n = 1
+        while (self.run_dir / f"checkpoints.discarded-{n}").exists():
+            n += 1
+        aside = self.run_dir / f"checkpoints.discarded-{n}"
+        if folder.exists():
+            folder.rename(aside)
+        else:
+            aside.mkdir()
+        if stats.exists():
+            stats.rename(aside / "stats.jsonl")
+        self.log(f"--resume fresh: starting from step 0; the previous checkpoints and stats "
+                 f"are in {aside}")
 
     def init_from(self, path: str | Path) -> str:
         """Start from other weights with fresh optimizers at step 0 (fine-tuning): another
@@ -363,12 +408,7 @@ class Trainer:
 
     @staticmethod
     def _load_init(module, state: dict, what: str) -> None:
-        try:
-            module.load_state_dict(state)
-        except RuntimeError as e:
-            first = str(e).strip().splitlines()[0]
-            raise CheckpointError(f"{what} weights do not fit this run's model config "
-                                  f"({first})") from None
+        load_module_state(module, state, what)
 
     # -- data ----------------------------------------------------------------------------------
 
@@ -529,6 +569,7 @@ class Trainer:
         images_per_step = t.batch * self.dist.world_size
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            _trim_stats(stats_path, self.step)
         stats = open(stats_path, "a") if self.dist.is_main else None
         try:
             while self.step < steps and not stop.requested:
@@ -560,6 +601,26 @@ class Trainer:
         elapsed = time.perf_counter() - started
         return {"step": self.step, "checkpoint": str(path) if path else None,
                 "stopped_by": stop.signal_name, "seconds": round(elapsed, 2)}
+
+
+def _trim_stats(path: Path, step: int) -> None:
+    """Keep one record per step across resumes: drop the records after ``step`` (steps done
+    after the checkpoint a run resumes from, which it does again) and lines cut by a crash."""
+    if not path.exists():
+        return
+    text = path.read_text()
+    kept = []
+    for line in text.splitlines():
+        try:
+            rec = json.loads(line)
+            if isinstance(rec, dict) and isinstance(rec.get("step"), int) and \
+                    rec["step"] <= step:
+                kept.append(line)
+        except ValueError:
+            continue
+    new = "".join(line + "\n" for line in kept)
+    if new != text:
+        write_bytes(path, new.encode())
 
 
 def _is_model_spec(path: str | Path) -> bool:
