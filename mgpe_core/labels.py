@@ -222,6 +222,17 @@ class LabelSchema:
             name, classes, smap = data["name"], tuple(data["classes"]), data["source_map"]
         except (KeyError, TypeError) as e:
             raise LabelError(f"label schema: missing field {e}") from None
+        if not isinstance(name, str) or not name:
+            raise LabelError(f"label schema: name: expected a non-empty string, got {name!r}")
+        bad = [c for c in classes if not isinstance(c, str) or not c]
+        if bad:
+            raise LabelError(f"schema {name!r}: classes: expected names (strings), got "
+                             f"{bad[0]!r}")
+        values = list(smap.values()) if isinstance(smap, dict) else smap
+        if not isinstance(smap, dict | list | tuple) or any(
+                isinstance(v, bool) or not isinstance(v, int) for v in values):
+            raise LabelError(f"schema {name!r}: source_map: expected class ids (integers) by "
+                             f"source class, got {smap!r}"[:200])
         sides = data.get("sides")
         if sides is None:
             builtin = BUILTIN_SCHEMAS.get(name)

@@ -64,7 +64,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import MgpeError, UsageError, did_you_mean
+from .errors import LabelError, MgpeError, UsageError, did_you_mean
 from .io import write_bytes, write_json
 from .json_files import Fields, read_json_file, validate
 
@@ -994,6 +994,20 @@ def import_run(run: str | os.PathLike, name: str, parser: str | os.PathLike | No
               else None)
     sidecar = resolve_checkpoint(run)
     tensors, ckpt = load_checkpoint(sidecar)
+    # the checkpoint's config must be a valid model config: an imported model is built from it
+    from .model.config import MgpeConfig
+    from .typed_config import ConfigError
+
+    try:
+        MgpeConfig.from_dict(ckpt["config"])
+    except (ConfigError, LabelError) as e:
+        raise ModelError(f"checkpoint {sidecar}: its config is not a valid model config: {e}"
+                         ) from None
+    if not isinstance(ckpt["config"].get("model"), dict) or \
+            "schema" not in ckpt["config"]["model"]:
+        # every checkpoint records the schema its weights were trained for: never a default
+        raise ModelError(f"checkpoint {sidecar}: its config lacks model.schema (the label "
+                         "schema the weights were trained for)")
     if parser is None and parser_model is None and ckpt.get("parser_model"):
         converted = _converted_parser_name(ckpt["parser_model"].get("model"))
     groups = {"generator": {}, "generator_ema": {}}
