@@ -162,7 +162,10 @@ MANIFEST_SHAPE = Fields({"files": dict[str, str]}, required=("files",))
 CONFIG_SHAPE = Fields({
     "format": str, "name": str, "kind": str, "architecture": str,
     "config": Fields({"model": dict}), "weights": dict[str, str],
-    "parser": dict, "variants": dict[str, str] | None, "variant": str | None,
+    # a parser entry is its description (config object) or a reference to a model's parser
+    "parser": Fields({"config": dict, "model": str, "metrics": dict | None,
+                      "recipe": dict | None}),
+    "variants": dict[str, str] | None, "variant": str | None,
     "variant_of": str | None, "default_weights": str, "metrics": dict | None,
     "recipe": dict | None, "description": str | None, "licence": str | None,
     "mgpe_version": str | None,
