@@ -71,6 +71,12 @@ def read_json_file(path: str | os.PathLike, what: str = "JSON file", shape: Any 
         raise error(f"{what} not found: {path}") from None
     except OSError as e:
         raise error(f"cannot read {what} {path}: {e.strerror or e}") from None
+    return parse_json(data, what, path, shape, error)
+
+
+def parse_json(data: bytes, what: str, path, shape: Any = None,
+               error: type[MgpeError] = MgpeError) -> Any:
+    """:func:`read_json_file` for bytes already read (a file hashed as it was read)."""
     try:
         value = json.loads(data)
     except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError

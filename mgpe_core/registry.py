@@ -66,7 +66,7 @@ from pathlib import Path
 
 from .errors import LabelError, MgpeError, UsageError, did_you_mean
 from .io import write_bytes, write_json
-from .json_files import Fields, read_json_file, validate
+from .json_files import Fields, parse_json, read_json_file, validate
 
 FORMAT = "mgpe-model"
 WEIGHT_FILES = ("generator.safetensors", "generator_ema.safetensors", "parser.safetensors")
@@ -509,12 +509,8 @@ class _ModelFolder:
             raise ModelError(f"{path} is not an mgpe model folder (no config.json)") from None
         except OSError as e:
             raise ModelError(f"cannot read {path / 'config.json'}: {e.strerror or e}") from None
-        try:
-            meta = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ModelError(f"model config {path / 'config.json'} is not valid JSON: {e}") \
-                from None
-        self.meta = _check_config(meta, path)
+        self.meta = _check_config(
+            parse_json(raw, "model config", path / "config.json", error=ModelError), path)
         want = self.manifest.get("config.json")
         #: problems found so far, {file: status} as ``verify`` reports them
         self.problems = {"config.json": "checksum mismatch"} if want and want != sha else {}

@@ -31,44 +31,18 @@ SCHEMA_NAME = "bisenet-19"
 def expected_keys() -> dict[str, tuple[tuple[int, ...], bool]]:
     """{key: (shape, is floating point)} the release holds: the module's own state dict."""
     from ..model.bisenet import BiSeNet
+    from .pth import expected_state
 
-    return {k: (tuple(v.shape), v.is_floating_point())
-            for k, v in BiSeNet().state_dict().items()}
-
-
-def _fmt(shape) -> str:
-    return "x".join(str(s) for s in shape) or "scalar"
+    return expected_state(BiSeNet())
 
 
 def check_state(state: dict, source: str | os.PathLike) -> dict:
     """The state dict as float32 / int64 tensors, after a strict check: any missing key,
     unexpected key, wrong shape or wrong kind of dtype stops with a message naming it."""
-    import torch
+    from . import pth
 
-    want = expected_keys()
-    missing = [k for k in want if k not in state]
-    extra = [k for k in state if k not in want]
-
-    def few(keys):
-        return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-
-    if missing:
-        raise ConvertError(f"{source}: not a BiSeNet face-parsing checkpoint: missing key"
-                           f"{'s' if len(missing) > 1 else ''} {few(missing)}")
-    if extra:
-        raise ConvertError(f"{source}: not a BiSeNet face-parsing checkpoint: unexpected key"
-                           f"{'s' if len(extra) > 1 else ''} {few(extra)}")
-    out = {}
-    for key, (shape, floating) in want.items():
-        t = state[key]
-        if tuple(t.shape) != shape:
-            raise ConvertError(f"{source}: key {key} has shape {_fmt(t.shape)}, expected "
-                               f"{_fmt(shape)}")
-        if t.is_floating_point() != floating or t.is_complex():
-            kind = "floating-point" if floating else "integer"
-            raise ConvertError(f"{source}: key {key} has dtype {t.dtype}, expected {kind}")
-        out[key] = t.to(torch.float32 if floating else torch.int64).contiguous()
-    return out
+    return pth.check_state(state, expected_keys(), source,
+                           "not a BiSeNet face-parsing checkpoint")
 
 
 def parser_description() -> dict:

@@ -43,48 +43,19 @@ def file_name(label: str) -> str:
 def expected_keys(label: str) -> dict[str, tuple[tuple[int, ...], bool]]:
     """{key: (shape, is floating point)} one used file holds: its network's own state dict."""
     from ..model.original import build_network
+    from .pth import expected_state
 
-    return {k: (tuple(v.shape), v.is_floating_point())
-            for k, v in build_network(label).state_dict().items()}
-
-
-def _fmt(shape) -> str:
-    return "x".join(str(s) for s in shape) or "scalar"
-
-
-def _few(keys: list[str]) -> str:
-    return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+    return expected_state(build_network(label))
 
 
 def check_state(label: str, state: dict, source: str | os.PathLike) -> dict:
     """One file's state dict as float32 / int64 tensors after a strict check (a missing
     ``num_batches_tracked`` alone is filled with 0)."""
-    import torch
+    from . import pth
 
-    want = expected_keys(label)
-    missing = [k for k in want if k not in state and not k.endswith(".num_batches_tracked")]
-    extra = [k for k in state if k not in want]
-    what = f"not the original MGPE's {file_name(label)}"
-    if missing:
-        raise ConvertError(f"{source}: {what}: missing key{'s' if len(missing) > 1 else ''} "
-                           f"{_few(missing)}")
-    if extra:
-        raise ConvertError(f"{source}: {what}: unexpected key{'s' if len(extra) > 1 else ''} "
-                           f"{_few(extra)}")
-    out = {}
-    for key, (shape, floating) in want.items():
-        if key not in state:  # num_batches_tracked, absent in torch 0.4.0 files
-            out[key] = torch.zeros((), dtype=torch.int64)
-            continue
-        t = state[key]
-        if tuple(t.shape) != shape:
-            raise ConvertError(f"{source}: key {key} has shape {_fmt(t.shape)}, expected "
-                               f"{_fmt(shape)}")
-        if t.is_floating_point() != floating or t.is_complex():
-            kind = "floating-point" if floating else "integer"
-            raise ConvertError(f"{source}: key {key} has dtype {t.dtype}, expected {kind}")
-        out[key] = t.to(torch.float32 if floating else torch.int64).contiguous()
-    return out
+    return pth.check_state(state, expected_keys(label), source,
+                           f"not the original MGPE's {file_name(label)}",
+                           fill_suffix=".num_batches_tracked")
 
 
 def read_release(folder: str | os.PathLike) -> tuple[dict, dict, list[str]]:
@@ -92,7 +63,7 @@ def read_release(folder: str | os.PathLike) -> tuple[dict, dict, list[str]]:
     strictly checked. Every used file's presence is checked before any is read."""
     from ..checkpoint import sha256_file
     from ..model.original import USED_FILES
-    from .pth import read_state_dict
+    from .pth import few_keys, read_state_dict
 
     folder = Path(folder)
     if not folder.exists():
@@ -103,7 +74,7 @@ def read_release(folder: str | os.PathLike) -> tuple[dict, dict, list[str]]:
     missing = [file_name(lb) for lb in USED_FILES if not (folder / file_name(lb)).is_file()]
     if missing:
         raise ConvertError(f"{folder}: missing file{'s' if len(missing) > 1 else ''} "
-                           f"{_few(missing)} (inference needs all of "
+                           f"{few_keys(missing)} (inference needs all of "
                            f"{len(USED_FILES)} latest_net_*.pth files)")
     used = {file_name(lb) for lb in USED_FILES}
     ignored = sorted(p.name for p in folder.glob("*.pth") if p.name not in used)

@@ -75,3 +75,53 @@ def _refusal(path: Path, message: str) -> str:
     why = detail.group(1).strip() if detail else "unreadable pickle"
     return (f"{path} is not a readable PyTorch file: weights-only loading refused it ({why}); "
             "mgpe never retries without weights-only loading")
+
+
+def few_keys(keys: list[str]) -> str:
+    """The first five keys, and how many more: what an error message names."""
+    return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+
+
+def _fmt(shape) -> str:
+    return "x".join(str(s) for s in shape) or "scalar"
+
+
+def expected_state(module) -> dict[str, tuple[tuple[int, ...], bool]]:
+    """{key: (shape, is floating point)} of a module's own state dict: what a release must hold."""
+    return {k: (tuple(v.shape), v.is_floating_point()) for k, v in module.state_dict().items()}
+
+
+def check_state(state: dict, want: dict, source, what: str, fill_suffix: str | None = None
+                ) -> dict:
+    """``state`` as float32 / int64 tensors after a strict check against ``want``
+    (:func:`expected_state`): a missing key, an unexpected key, a wrong shape or a wrong kind of
+    dtype stops with a ConvertError naming it (``"SOURCE: WHAT: missing key ..."``). Keys ending
+    in ``fill_suffix`` may be absent and are filled with an int64 zero (``num_batches_tracked``,
+    which torch 0.4.0 did not write)."""
+    import torch
+
+    def optional(key: str) -> bool:
+        return fill_suffix is not None and key.endswith(fill_suffix)
+
+    missing = [k for k in want if k not in state and not optional(k)]
+    extra = [k for k in state if k not in want]
+    if missing:
+        raise ConvertError(f"{source}: {what}: missing key{'s' if len(missing) > 1 else ''} "
+                           f"{few_keys(missing)}")
+    if extra:
+        raise ConvertError(f"{source}: {what}: unexpected key{'s' if len(extra) > 1 else ''} "
+                           f"{few_keys(extra)}")
+    out = {}
+    for key, (shape, floating) in want.items():
+        if key not in state:
+            out[key] = torch.zeros((), dtype=torch.int64)
+            continue
+        t = state[key]
+        if tuple(t.shape) != shape:
+            raise ConvertError(f"{source}: key {key} has shape {_fmt(t.shape)}, expected "
+                               f"{_fmt(shape)}")
+        if t.is_floating_point() != floating or t.is_complex():
+            kind = "floating-point" if floating else "integer"
+            raise ConvertError(f"{source}: key {key} has dtype {t.dtype}, expected {kind}")
+        out[key] = t.to(torch.float32 if floating else torch.int64).contiguous()
+    return out
