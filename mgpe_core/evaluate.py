@@ -322,8 +322,11 @@ def select_cases(ops=None) -> list[tuple[object, object]]:
                 raise UsageError(f"--ops: unknown operation {name!r}; known: "
                                  f"{', '.join(known)}.{did_you_mean(name, known)}")
             chosen += [hit for hit in hits if hit not in chosen]
+    from .operations import operation_options
+
     labels: dict[str, str] = {}
     for op, case in chosen:
+        operation_options(op)  # a plugin's failing options(): one error naming it, now
         if labels.setdefault(case.label, op.name) != op.name:
             raise UsageError(f"evaluation case {case.label!r} is declared by both "
                              f"{labels[case.label]!r} and {op.name!r}")
@@ -405,6 +408,11 @@ def _plan_case(plan: _Plan, ctx, op, case, faces, schema, seed: int, use_attrs: 
         except MgpeError as e:
             plan.skip(label, _short(e))
             continue
+        except (Exception, SystemExit) as e:  # an operation's own bug: name it, stop
+            from .plugins import PluginError, fault_text
+
+            raise PluginError(f"operation {op.name!r} failed in prepare() on face {i}: "
+                              f"{fault_text(e)}") from e
         for request in requests:
             changed = edit_region(request, schema)
             if ids is not None:

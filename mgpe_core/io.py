@@ -68,6 +68,22 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", durable: bool = Fals
         raise
 
 
+def clean_write_temporaries(folder: str | os.PathLike, names) -> list[Path]:
+    """Remove what a killed :func:`atomic_write` of the files ``names`` left in ``folder``
+    (``.NAME.XXXX.tmp``); returns the removed paths. For a command starting over in its own
+    folder: the finished files are never touched (they are renamed into place complete)."""
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for name in names:
+        for p in folder.glob(f".{name}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+                removed.append(p)
+    return sorted(removed)
+
+
 def check_output_folder(path: str | os.PathLike, option: str = "--out") -> None:
     """Refuse, before any work starts, an output folder that cannot be made: the path is a file,
     or a file stands where one of its parent folders would go. Creates nothing."""

@@ -117,13 +117,34 @@ class Operation:
         return []
 
 
+def operation_options(op: Operation) -> list:
+    """``op.options()``, checked: a list of click parameters. Whatever a (plugin) operation's
+    ``options()`` raises, or a result that is not click parameters, is a
+    :class:`~mgpe_core.plugins.PluginError` naming the operation (``mgpe edit``, ``eval``,
+    ``demo`` and ``serve`` all build an operation's options here)."""
+    import click
+
+    from .plugins import PluginError, fault_text
+
+    try:
+        params = op.options()
+    except (Exception, SystemExit) as e:
+        raise PluginError(f"operation {op.name!r} is unusable: options() raised "
+                          f"{fault_text(e)}") from None
+    if not isinstance(params, (list, tuple)) or \
+            not all(isinstance(p, click.Parameter) for p in params):
+        raise PluginError(f"operation {op.name!r} is unusable: options() returned "
+                          f"{type(params).__name__}, not a list of click options")
+    return list(params)
+
+
 def parse_options(op: Operation, args=()) -> dict:
     """The keyword arguments of ``op.prepare`` for command-line ``args`` (defaults filled in),
     parsed by the operation's own click options: what ``mgpe edit NAME ... ARGS`` would pass.
     A bad argument is a :class:`UsageError` naming the operation."""
     import click
 
-    command = click.Command(op.name, params=list(op.options()))
+    command = click.Command(op.name, params=operation_options(op))
     try:
         with command.make_context(op.name, list(args)) as ctx:
             return dict(ctx.params)

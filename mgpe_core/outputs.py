@@ -13,6 +13,13 @@ reads, and calls :meth:`OutputPlan.check` before it loads a network or writes an
   output" is not guessed: any existing file is refused (one ``stat`` per output, and the rule a
   user can predict without knowing how mgpe marks its files; a mark could be copied along with a
   file the user then worked on).
+
+Commands that write a folder (``data synth``, ``data prepare``, ``align``, ``train``,
+``train-parser``, ``eval --out``, ``demo``) plan it with :meth:`OutputPlan.add_folder`: a folder
+is the command's own when it holds the command's record file (``manifest.json``, ``run.json``,
+...), which is how such commands already resume or extend their work; those are written into.
+Any other folder with files in it is refused unless ``--overwrite``, and an output folder is
+never a folder the command reads, nor contains one.
 """
 
 from __future__ import annotations
@@ -68,6 +75,8 @@ class OutputPlan:
         self.inputs: dict[Path, str] = {}  # resolved -> as given
         self.outputs: dict[Path, tuple[str, str]] = {}  # resolved -> (as given, what)
         self._duplicates: list[str] = []
+        self.input_folders: dict[Path, str] = {}
+        self.folders: dict[Path, tuple[str, tuple[str, ...], str, str]] = {}
 
     # -- what is read ---------------------------------------------------------------------
     def read(self, *paths) -> None:
@@ -76,6 +85,12 @@ class OutputPlan:
             if p is None or str(p).startswith(_SAMPLE_PREFIX) or str(p) == "":
                 continue
             self.inputs.setdefault(_resolved(p), str(p))
+
+    def read_folder(self, *paths) -> None:
+        """Register folders the command reads as a whole (a data set, a folder of photos)."""
+        for p in paths:
+            if p is not None:
+                self.input_folders.setdefault(_resolved(p), str(p))
 
     def read_photo(self, *paths) -> None:
         """A photo and the mask mgpe reads beside it (``<stem>.mask.png``), if there is one."""
@@ -113,10 +128,26 @@ class OutputPlan:
             self.outputs[key] = (str(path), what)
         return Path(path)
 
+    def add_folder(self, path, record, command: str, option: str = "OUT") -> Path:
+        """Plan an output folder. ``record``: the file name (or names) by which a folder is
+        this command's own earlier output (written into: resumed, extended or refreshed, as
+        the command documents); ``command`` names the command in messages (``mgpe data
+        prepare``); ``option`` names the argument (``--out``)."""
+        records = (record,) if isinstance(record, str) else tuple(record)
+        self.folders[_resolved(path)] = (str(path), records, command, option)
+        return Path(path)
+
     def check(self) -> None:
         """Raise :class:`OutputConflict` naming the first offending path (and how many more),
         in this order: an output that is an input, two outputs on one path, an output that
-        would replace an existing file (unless ``overwrite``)."""
+        would replace an existing file (unless ``overwrite``); then the planned folders
+        (:meth:`add_folder`)."""
+        self._check_files()
+        for key, (given, records, command, option) in self.folders.items():
+            _check_folder(key, given, records, command, option, self.input_folders,
+                          self.inputs, self.overwrite)
+
+    def _check_files(self) -> None:
         ids = {i for i in map(_file_id, self.inputs) if i is not None}
         clash = [given for key, (given, _what) in self.outputs.items()
                  if key in self.inputs or (ids and _file_id(key) in ids)]
@@ -136,6 +167,50 @@ class OutputPlan:
         if existing:
             raise OutputConflict(f"{existing[0]} already exists: add --overwrite to replace it "
                                  f"(or choose another --out){_more(existing)}")
+
+
+def _check_folder(key: Path, given: str, records, command: str, option: str, input_folders,
+                  inputs, overwrite: bool) -> None:
+    from .io import check_output_folder
+
+    check_output_folder(key, option)  # a file in the way: a usage error naming it
+    for inp, inp_given in [*input_folders.items(), *inputs.items()]:
+        # a folder inside an input folder is fine (the commands leave their own output out
+        # when they read); around an input, a written name could be the input's
+        if key == inp or key in inp.parents:
+            where = "is" if key == inp else "contains"
+            raise OutputConflict(
+                f"{option} {given} {where} {inp_given}, which this command reads; mgpe never "
+                "writes over what it reads (choose another folder)")
+    if overwrite or not key.is_dir():
+        return
+    if any((key / r).is_file() for r in records):
+        return  # the command's own earlier output: it documents what it does with it
+    if any(not p.name.startswith(".") for p in key.iterdir()):
+        raise OutputConflict(
+            f"{option} {given} is a folder with other files in it, not an earlier `{command}` "
+            f"output (that has {records[0]}): choose a new or empty folder, or add --overwrite "
+            "to write into it (files of the same names are replaced)")
+
+
+def check_folder_output(path, record, command: str, *, overwrite: bool = False, reads=(),
+                        read_files=(), option: str = "OUT") -> None:
+    """One output folder, checked as :meth:`OutputPlan.add_folder` describes, against the
+    folders (``reads``) and files (``read_files``) the command reads."""
+    plan = OutputPlan(overwrite)
+    plan.read_folder(*reads)
+    plan.read(*read_files)
+    plan.add_folder(path, record, command, option)
+    plan.check()
+
+
+def overwrite_option(what: str = "files"):
+    """The ``--overwrite`` flag every writing command shares (help text names ``what``)."""
+    import click
+
+    return click.option("--overwrite", is_flag=True,
+                        help=f"Write into an existing folder or replace existing {what} "
+                             "(never an input of the command).")
 
 
 def _file_id(path: Path):

@@ -398,6 +398,13 @@ def _lookup(text: str, models: dict[str, ModelEntry]) -> ModelEntry:
     if p.is_dir():
         raise ModelNotFound(f"{text} is a folder but not a model folder (no config.json in it); "
                             f"give a model name (known: {known}) or a model folder")
+    from .plugins import PluginError, load_plugins
+
+    clash = load_plugins().clashes.get(("model", text))
+    if clash is not None:  # withdrawn because two plugins register it: name both, no guess
+        raise PluginError(f"model {text!r} is registered by both plugins {clash[0]!r} and "
+                          f"{clash[1]!r}, so neither is used; disable one with "
+                          "MGPE_DISABLE_PLUGINS")
     hint = did_you_mean(text, models, cutoff=0.4)
     raise ModelNotFound(f"unknown model {text!r} (known: {known}).{hint}")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from mgpe_core import hookimpl
+from mgpe_core.outputs import overwrite_option
 
 
 @click.command("align")
@@ -40,9 +41,10 @@ from mgpe_core import hookimpl
               help="Processes finding and aligning faces.")
 @click.option("--device", default=None,
               help="Device of the model's parser: cpu, cuda or cuda:<index> [default: cpu].")
+@overwrite_option("files")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 def align_command(photos, out, size, parser, model, framing, face, image_format, workers,
-                  device, as_json):
+                  device, overwrite, as_json):
     """Align the faces of the photos in PHOTOS (sub-folders too) into OUT, a training folder in
     the CelebAMask-HQ layout:
 
@@ -96,7 +98,7 @@ def align_command(photos, out, size, parser, model, framing, face, image_format,
                          "runs on the CPU")
     settings = AlignSettings(size, chosen_framing, schema, parser=use, model=entry.name,
                              face=which, image_format=image_format)
-    check_folders(photos, out, settings)
+    check_folders(photos, out, settings, overwrite)
     if use == MODEL:
         from mgpe_core.device import resolve_device
 
@@ -116,7 +118,8 @@ def align_command(photos, out, size, parser, model, framing, face, image_format,
     # -- the work -----------------------------------------------------------------------------
     with progress_bar("aligning photos", None) as advance:
         summary = align_folder(photos, out, settings, workers=workers, parse=parse,
-                               progress=advance, on_total=advance.set_total)
+                               progress=advance, on_total=advance.set_total,
+                               overwrite=overwrite)
     skipped = summary["skipped"]
     if as_json:
         click.echo(json.dumps({**summary, "settings": settings.pinned(),

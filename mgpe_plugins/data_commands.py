@@ -12,6 +12,7 @@ import click
 
 from mgpe_core import hookimpl
 from mgpe_core.console import err_console, out_console, progress_bar
+from mgpe_core.outputs import overwrite_option
 
 
 @click.group()
@@ -52,8 +53,10 @@ def _workers_default() -> int:
                    "the same as without.")
 @click.option("--preview/--no-preview", default=True, show_default=True,
               help="Write preview.png: the first faces beside their colour-coded masks.")
+@overwrite_option("faces")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-def synth(out, count, size, seed, workers, image_format, start, lipstick, preview, as_json):
+def synth(out, count, size, seed, workers, image_format, start, lipstick, preview, overwrite,
+          as_json):
     """Render procedural portraits with exact labels in the CelebAMask-HQ layout.
 
     Writes OUT/CelebA-HQ-img/<k>.jpg, OUT/CelebAMask-HQ-mask-anno/<k//2000>/<k:05d>_<part>.png
@@ -65,8 +68,13 @@ def synth(out, count, size, seed, workers, image_format, start, lipstick, previe
     With lipstick on half the faces (so that lip colour can be learnt as a style of its own):
     mgpe data synth faces/ --count 6000 --size 128 --lipstick 0.5
     """
+    from mgpe_core.outputs import check_folder_output
     from mgpe_core.synth import write_dataset
+    from mgpe_core.synth.writer import SETTINGS
 
+    # an earlier `data synth` folder (its synth.json) is extended or re-rendered; any other
+    # folder with files only with --overwrite
+    check_folder_output(out, SETTINGS, "mgpe data synth", overwrite=overwrite)
     out.mkdir(parents=True, exist_ok=True)
     with progress_bar("rendering faces", count) as advance:
         summary = write_dataset(
@@ -109,8 +117,9 @@ def _synth_preview(out: Path, start: int, n: int):
               help="Processes [default: CPU count, at most 8].")
 @click.option("--format", "image_format", type=click.Choice(["png", "jpg"]), default="png",
               show_default=True, help="Image format of the prepared photos.")
+@overwrite_option("files")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-def prepare(root, out, size, schema, workers, image_format, as_json):
+def prepare(root, out, size, schema, workers, image_format, overwrite, as_json):
     """Turn a CelebAMask-HQ folder into a training folder (images, labels, splits, manifest).
 
     Re-running skips faces already done and verified; corrupt or missing files are listed in the
@@ -127,6 +136,12 @@ def prepare(root, out, size, schema, workers, image_format, as_json):
         get_schema(schema)  # fail before any work on a mistyped schema
     except LabelError as e:  # an option value, like an unknown model: a usage error
         raise UsageError(f"--schema: {e}") from None
+    from mgpe_core.outputs import check_folder_output
+
+    # an earlier prepared folder (its manifest.json) is resumed; never OUT inside ROOT or ROOT
+    # inside OUT; another folder with files only with --overwrite
+    check_folder_output(out, "manifest.json", "mgpe data prepare", overwrite=overwrite,
+                        reads=[root])
     with progress_bar("preparing faces", None) as advance:
         summary = prepare_dataset(
             root, out, size=size, schema=schema, workers=workers or _workers_default(),

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from mgpe_core import hookimpl
+from mgpe_core.outputs import overwrite_option
 
 #: The model variant the last figure compares with (when the model declares it).
 EYE_MASK = "eye-mask"
@@ -54,35 +55,48 @@ def collect_rows(skipped: list[str] | None = None) -> dict[str, list]:
     return {stem: rows for stem, rows in figures.items() if rows}
 
 
-def _run_rows(editor, ctx, rows):
+def _run_rows(editor, ctx, rows, skipped: list[str] | None = None):
     """(captions, tiles) per row: a mask input shows its photo, the mask and every result; an
     edit that restyles from another photo shows that photo; one that changes the mask shows the
-    edited mask."""
-    from mgpe_core.operations import parse_options
-    from mgpe_core.pictures import fit_square
-
+    edited mask. With ``skipped``, a row whose operation fails (a plugin's ``options()`` or
+    ``prepare()`` raising) is left out, the reason appended; without, the failure propagates."""
     size = max(128, editor.resolution)  # room for captions under small models' tiles
     out_rows = []
     for op, case in rows:
-        tgt = case.target if op.input_kind == "mask" else ctx.portrait(case.target)
-        requests = op.prepare(ctx, tgt, **parse_options(op, case.args))
-        results = editor.edit(requests, batch_size=8)
-        label = case.label or op.name
-        if op.input_kind == "mask":
-            photo = ctx.portrait(case.target)
-            tiles = [photo.image, editor.schema.colorize(results[0].mask)]
-            tiles += [r.image for r in results]
-            caps = ["target", "target mask"] + [
-                f"style {_style_source(req).name}" if _style_source(req) else label
-                for req in requests]
-        elif requests[0].mask is None and _style_source(requests[0]) is not None:
-            tiles = [tgt.image, _style_source(requests[0]).image, results[0].image]
-            caps = ["photo", f"{label} from", label]
-        else:
-            tiles = [tgt.image, editor.schema.colorize(results[0].mask), results[0].image]
-            caps = ["photo", "edited mask", label]
-        out_rows.append((caps, [fit_square(t, size) for t in tiles]))
+        try:
+            out_rows.append(_run_row(editor, ctx, op, case, size))
+        except (Exception, SystemExit) as e:  # one operation must not stop the demo
+            if skipped is None:
+                raise
+            from mgpe_core.plugins import fault_text
+
+            skipped.append(f"{op.name}: {case.label or case.figure}: {fault_text(e)}")
     return out_rows
+
+
+def _run_row(editor, ctx, op, case, size):
+    """One figure row (see :func:`_run_rows`)."""
+    from mgpe_core.operations import parse_options
+    from mgpe_core.pictures import fit_square
+
+    tgt = case.target if op.input_kind == "mask" else ctx.portrait(case.target)
+    requests = op.prepare(ctx, tgt, **parse_options(op, case.args))
+    results = editor.edit(requests, batch_size=8)
+    label = case.label or op.name
+    if op.input_kind == "mask":
+        photo = ctx.portrait(case.target)
+        tiles = [photo.image, editor.schema.colorize(results[0].mask)]
+        tiles += [r.image for r in results]
+        caps = ["target", "target mask"] + [
+            f"style {_style_source(req).name}" if _style_source(req) else label
+            for req in requests]
+    elif requests[0].mask is None and _style_source(requests[0]) is not None:
+        tiles = [tgt.image, _style_source(requests[0]).image, results[0].image]
+        caps = ["photo", f"{label} from", label]
+    else:
+        tiles = [tgt.image, editor.schema.colorize(results[0].mask), results[0].image]
+        caps = ["photo", "edited mask", label]
+    return caps, [fit_square(t, size) for t in tiles]
 
 
 def _style_source(request):
@@ -106,14 +120,22 @@ def _figure(rows):
     return make_grid(tiles, ncol=ncol, captions=caps)
 
 
-def run_demo(out: Path, model_name: str | None, device: str, progress=None) -> dict:
+#: The demo folder's record: a folder holding it is an earlier demo, whose pictures a new run
+#: replaces; any other folder with files is written into only with --overwrite.
+RECORD = "demo.json"
+
+
+def run_demo(out: Path, model_name: str | None, device: str, progress=None,
+             overwrite: bool = False) -> dict:
     from mgpe_core.engine import Editor
     from mgpe_core.errors import MgpeError
-    from mgpe_core.io import write_bytes, write_image
+    from mgpe_core.io import write_bytes, write_image, write_json
     from mgpe_core.operations import DemoCase, OpContext
+    from mgpe_core.outputs import check_folder_output
     from mgpe_core.plugins import get_operation
     from mgpe_core.registry import DEFAULT_MODEL, find_model, load_model, model_variants
 
+    check_folder_output(out, RECORD, "mgpe demo", overwrite=overwrite, option="--out")
     t0 = time.perf_counter()
     name = model_name or DEFAULT_MODEL
     skipped: list[str] = []
@@ -125,7 +147,10 @@ def run_demo(out: Path, model_name: str | None, device: str, progress=None) -> d
     written, shown = [], {}
     for stem, rows in figures.items():
         title, caption = FIGURES.get(stem, (stem.replace("_", " ").capitalize(), ""))
-        write_image(out / f"{stem}.png", _figure(_run_rows(editor, ctx, rows)))
+        done = _run_rows(editor, ctx, rows, skipped)
+        if not done:
+            continue
+        write_image(out / f"{stem}.png", _figure(done))
         written.append((stem, title, caption))
         shown[stem] = [f"{op.name}: {case.label}" for op, case in rows]
         if progress:
@@ -175,8 +200,11 @@ def run_demo(out: Path, model_name: str | None, device: str, progress=None) -> d
             f"<h1>mgpe demo</h1><p>Model <b>{html.escape(editor.model.name)}</b> "
             f"({editor.resolution} px), built-in samples, {seconds:.1f} s.</p>{body}\n")
     write_bytes(out / "index.html", page.encode())
-    return {"out": str(out), "model": editor.model.name, "seconds": round(seconds, 2),
-            "figures": [f"{s}.png" for s, _, _ in written], "rows": shown, "skipped": skipped}
+    summary = {"out": str(out), "model": editor.model.name, "seconds": round(seconds, 2),
+               "figures": [f"{s}.png" for s, _, _ in written], "rows": shown,
+               "skipped": skipped}
+    write_json(out / RECORD, {k: v for k, v in summary.items() if k != "out"})
+    return summary
 
 
 @click.command("demo")
@@ -184,9 +212,13 @@ def run_demo(out: Path, model_name: str | None, device: str, progress=None) -> d
               default=Path("mgpe-demo"), show_default=True, help="Folder for the pictures.")
 @click.option("--model", default=None, help="Model [default: mgpe-synth-128].")
 @click.option("--device", default="cpu", show_default=True)
+@overwrite_option("pictures")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
-def demo_command(out, model, device, as_json):
+def demo_command(out, model, device, overwrite, as_json):
     """Run every operation on the built-in samples and write figures + index.html.
+
+    Running it again into its own folder (one with demo.json) replaces the pictures; another
+    folder with files in it needs --overwrite.
 
     Example: mgpe demo -o demo/
     """
@@ -195,7 +227,7 @@ def demo_command(out, model, device, as_json):
     from mgpe_core.console import err_console, progress_bar
 
     with progress_bar("demo figures", len(collect_rows()) + 1) as advance:
-        summary = run_demo(out, model, device, progress=advance)
+        summary = run_demo(out, model, device, progress=advance, overwrite=overwrite)
     for why in summary["skipped"]:
         err_console.print(f"[yellow]skipped[/] {why}", highlight=False)
     if as_json:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from mgpe_core import hookimpl
+from mgpe_core.outputs import overwrite_option
 
 
 @click.command("eval")
@@ -40,8 +41,9 @@ from mgpe_core import hookimpl
 @click.option("--compile", "compile_synthesis", is_flag=True,
               help="Compile the synthesis network first (torch.compile; tens of seconds up "
                    "front, then faster edits: worth it for large --n).")
+@overwrite_option("report files")
 def eval_command(model, data, n, split, as_json, out, device, seed, fid_weights, ops,
-                 parser, compile_synthesis):
+                 parser, compile_synthesis, overwrite):
     """Benchmark a model: reconstruction (PSNR, SSIM), mask fidelity (parser mIoU of edited
     outputs), style transfer (colour distance to the style source), locality (change outside
     the edited region) and, with --fid-weights, FID.
@@ -76,13 +78,12 @@ def eval_command(model, data, n, split, as_json, out, device, seed, fid_weights,
 
         parser_for_scoring(parser)  # an unknown model or one without a parser fails now
     if out is not None:  # the report is written last: refuse an impossible --out first
-        from mgpe_core.errors import MgpeError, UsageError
+        from mgpe_core.outputs import check_folder_output
 
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {out} is a file; give a folder for the report")
-        blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
-        if blocker is not None:
-            raise MgpeError(f"cannot create {out}: {blocker} is a file")
+        # an earlier report folder (report.json) is replaced; another folder with files only
+        # with --overwrite; never the data folder or one around it
+        check_folder_output(out, "report.json", "mgpe eval", overwrite=overwrite,
+                            reads=[data] if data is not None else [], option="--out")
     if data is not None:
         from mgpe_core.data.prepared import PreparedFolder
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from mgpe_core import hookimpl
+from mgpe_core.outputs import overwrite_option
 
 
 def _is_stats(path: Path) -> bool:
@@ -28,8 +29,9 @@ def _is_stats(path: Path) -> bool:
 @click.option("--save-stats", type=click.Path(path_type=Path), default=None, metavar="FILE",
               help="Also save REAL's statistics to FILE (.npz; REAL must be a folder), to reuse "
                    "as REAL later without recomputing.")
+@overwrite_option("statistics file")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
-def fid_command(real, fake, weights, sha256, batch, device, save_stats, as_json):
+def fid_command(real, fake, weights, sha256, batch, device, save_stats, overwrite, as_json):
     """FID between REAL and FAKE: each a folder of images or an .npz statistics file.
 
     Features come from the standard FID Inception network (the published weights file as it
@@ -57,6 +59,12 @@ def fid_command(real, fake, weights, sha256, batch, device, save_stats, as_json)
         if not save_stats.parent.is_dir():
             raise MgpeError(f"cannot write {save_stats}: folder {save_stats.parent} does not "
                             "exist")
+        from mgpe_core.outputs import OutputPlan
+
+        plan = OutputPlan(overwrite)  # never REAL / FAKE, never an existing file unasked
+        plan.read(real, fake)
+        plan.add(save_stats, "--save-stats")
+        plan.check()
 
     # Validate both inputs (cheap) before loading the network or computing anything.
     sides = {}

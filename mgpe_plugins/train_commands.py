@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from mgpe_core import hookimpl
+from mgpe_core.outputs import overwrite_option
 
 DEVICE_HELP = "auto (CUDA if available, else CPU), cpu, cuda or cuda:<index>."
 
@@ -41,9 +42,10 @@ def _console():
               help="Continue training another parser (a train-parser run folder, its "
                    "parser.json, or a model such as mgpe-synth-128): its architecture and "
                    "weights, a fresh optimizer; --base-channels and --depth are ignored.")
+@overwrite_option("files")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_channels, depth,
-                         device, seed, init_from, as_json):
+                         device, seed, init_from, overwrite, as_json):
     """Train the U-Net face parser used by the parsing loss and to score edits.
 
     Reports pixel accuracy and mean IoU on the test split.
@@ -56,18 +58,27 @@ def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_chann
     from mgpe_core.console import progress_bar
     from mgpe_core.device import resolve_device
     from mgpe_core.errors import LabelError, UsageError
-    from mgpe_core.io import check_output_folder
+    from mgpe_core.io import clean_write_temporaries
     from mgpe_core.labels import get_schema
     from mgpe_core.model.config import ParserConfig
+    from mgpe_core.outputs import check_folder_output
+    from mgpe_core.train.parser_io import PARSER_FILES
     from mgpe_core.train.parser_trainer import train_parser
 
     try:
         schema_obj = get_schema(schema)
     except LabelError as e:
         raise UsageError(f"--schema: {e}") from None
-    check_output_folder(run_dir)
+    # an earlier train-parser run (its parser.json) is replaced when this one finishes; any
+    # other folder with files only with --overwrite; never the data folder or around it
+    check_folder_output(run_dir, "parser.json", "mgpe train-parser", overwrite=overwrite,
+                        reads=[data_dir], option="--out")
     dev = resolve_device(device)
     console = _console()
+    removed = clean_write_temporaries(run_dir, PARSER_FILES)
+    if removed:
+        console.print(f"removed {len(removed)} temporary file(s) left by an interrupted "
+                      f"write in {run_dir}", highlight=False)
 
     with progress_bar("training parser", steps) as advance:
         def on_step(step, loss):
@@ -124,9 +135,11 @@ def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_chann
 @click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
               help="DataLoader worker processes.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and parameter counts.")
+@overwrite_option("files")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def train_command(data_dir, run_dir, parser_path, size, steps, batch, config_file, overrides,
-                  device, precision, resume, init_from, seed, workers, dry_run, as_json):
+                  device, precision, resume, init_from, seed, workers, dry_run, overwrite,
+                  as_json):
     """Train the MGPE generator (paired + unpaired steps, multiscale discriminators, feature
     matching, parsing loss through the frozen parser, device augmentations).
 
@@ -173,15 +186,16 @@ def train_command(data_dir, run_dir, parser_path, size, steps, batch, config_fil
     if data_dir is None or parser_path is None:
         raise UsageError("mgpe train needs --data and --parser (or --dry-run)")
     _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume, init_from,
-                  workers, as_json)
+                  workers, overwrite, as_json)
 
 
 def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume, init_from,
-                  workers, as_json):
+                  workers, overwrite, as_json):
     import dataclasses
 
     from mgpe_core.console import progress_bar
-    from mgpe_core.io import check_output_folder, write_json
+    from mgpe_core.io import write_json
+    from mgpe_core.outputs import check_folder_output
     from mgpe_core.train.distributed import (
         bf16_emulation_note,
         destroy_process_group,
@@ -192,7 +206,11 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
     from mgpe_core.train.runs import read_run_info, write_run_info
     from mgpe_core.train.trainer import StopFlag, Trainer, install_signal_handlers
 
-    check_output_folder(run_dir)
+    # an earlier run (its run.json or config.json) is resumed as --resume says; any other
+    # folder with files only with --overwrite; never the data or parser folder or around them
+    check_folder_output(run_dir, ("run.json", "config.json"), "mgpe train",
+                        overwrite=overwrite, option="--out",
+                        reads=[data_dir, *([parser_path] if parser_path.is_dir() else [])])
     info = dist_info_from_env()
     dev = resolve_device(device, info)
     if precision is None and dev.type == "cuda":

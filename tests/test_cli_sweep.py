@@ -45,8 +45,8 @@ CASES = [
     case("data synth {fx}/text.txt --count 1 --size 64", 2, "is a file"),
     case("data synth {tmp}/faces --count 0", 2, "0 is not in the range x>=1"),
     case("data synth {tmp}/faces --size 32", 2, "32 is not in the range 64<=x<=1024"),
-    case("data synth {fx}/text.txt/faces --count 1 --size 64 -j 1 --no-preview", 1,
-         "{fx}/text.txt/faces: Not a directory"),
+    case("data synth {fx}/text.txt/faces --count 1 --size 64 -j 1 --no-preview", 2,
+         "OUT {fx}/text.txt/faces: {fx}/text.txt is a file, not a folder"),
     case("data prepare {tmp}/missing {tmp}/prepared", 2, "does not exist"),
     case("data prepare {fx}/empty {tmp}/prepared", 1,
          "{fx}/empty is not a CelebAMask-HQ folder"),
@@ -139,9 +139,9 @@ CASES = [
     case("eval --model tiny --n 2 --data {fx}/prep --out {tmp}/report --fid-weights "
          + INCEPTION_LIKE, 1, "is not the FID Inception weights"),
     case("eval --model tiny --n 2 --data {fx}/prep --out {fx}/text.txt", 2,
-         "--out {fx}/text.txt is a file; give a folder for the report"),
-    case("eval --model tiny --n 2 --data {fx}/prep --out {fx}/text.txt/report", 1,
-         "cannot create {fx}/text.txt/report: {fx}/text.txt is a file"),
+         "--out {fx}/text.txt is a file, not a folder"),
+    case("eval --model tiny --n 2 --data {fx}/prep --out {fx}/text.txt/report", 2,
+         "--out {fx}/text.txt/report: {fx}/text.txt is a file, not a folder"),
     case("eval --model tiny --n 2 --data {fx}/prep --device bogus", 2, "device 'bogus'"),
     # -- align --------------------------------------------------------------------------------
     case("align {tmp}/missing {tmp}/aligned", 2, "Directory '{tmp}/missing' does not exist"),
@@ -150,7 +150,8 @@ CASES = [
     case("align {fx}/imgs {tmp}/aligned --size 8", 2, "8 is not in the range 64<=x<=1024"),
     case("align {fx}/imgs {fx}/text.txt", 2, "'{fx}/text.txt' is a file"),
     case("align {fx}/imgs {fx}/text.txt/aligned", 2, "{fx}/text.txt is a file, not a folder"),
-    case("align {fx}/imgs {fx}/imgs", 2, "OUT {fx}/imgs is the photo folder"),
+    case("align {fx}/imgs {fx}/imgs", 1,
+         "OUT {fx}/imgs is {fx}/imgs, which this command reads; mgpe never writes over"),
     case("align {fx}/imgs {tmp}/aligned --face -1", 2, "face indices start at 0"),
     case("align {fx}/imgs {tmp}/aligned --face first", 2, "--face first: give a face index"),
     case("align {fx}/imgs {tmp}/aligned --framing celeba", 2,
@@ -395,9 +396,8 @@ def test_declined_remove_keeps_the_model(tiny_home, tmp_path, capsys, monkeypatc
 
 def test_debug_shows_file_system_errors_as_tracebacks(tmp_path):
     """The OSError branch of the policy keeps --debug's promise: the real exception."""
-    (tmp_path / "file").write_text("x")
-    with pytest.raises(NotADirectoryError):
-        main(["--debug", "data", "synth", str(tmp_path / "file" / "faces"), "--count", "1",
+    with pytest.raises(OSError, match="too long"):  # ENAMETOOLONG from the file system
+        main(["--debug", "data", "synth", str(tmp_path / ("x" * 300)), "--count", "1",
               "--size", "64", "--no-preview"])
 
 

@@ -210,6 +210,23 @@ def test_model_clash_between_two_plugins_is_still_withdrawn(fake_eps, tmp_path):
     assert any("'shared-model' is registered by both 'one' and 'two'" in e for e in state.errors)
 
 
+def test_using_a_model_two_plugins_clash_on_names_both(fake_eps, tmp_path, capsys):
+    """Not "unknown model" with a did-you-mean: the reason, naming both plugins."""
+    for name in ("one", "two"):
+        fake_eps.append(FakeEP(name, plugin_module(
+            register_models=lambda register: register("shared-model", tmp_path))))
+    P.load_plugins(reload=True)
+    for argv in (["models", "info", "shared-model"],
+                 ["edit", "bangs", "sample:0", "--mode", "add", "--model", "shared-model", "-o",
+                  str(tmp_path / "o.png")]):
+        code, out, err = run(capsys, *argv)
+        assert code == 1, err
+        assert "model 'shared-model' is registered by both plugins 'one' and 'two', so " \
+            "neither is used" in err, err
+        assert "unknown model" not in err and "Did you mean" not in err
+    assert not (tmp_path / "o.png").exists()
+
+
 def test_model_registered_without_a_path(fake_eps):
     fake_eps.append(FakeEP("pathless", plugin_module(
         register_models=lambda register: register("no-path-model"))))
@@ -276,3 +293,57 @@ def test_edit_with_another_model_still_works(damaged_home, fake_eps, capsys, tmp
     code, _, err = run(capsys, "edit", "style", "sample:0", "--from", "sample:1",
                        "--model", "not-json", "-o", str(tmp_path / "bad.png"))
     assert code == 1 and "not-json" in err and "not valid JSON" in err
+
+
+class Showy(Dummy):
+    """A plugin operation that declares a demo row and an eval case, and whose ``options()``
+    or ``prepare()`` fails."""
+
+    def __init__(self, name, options=None, fail_prepare=False):
+        super().__init__(name, options)
+        self.fail_prepare = fail_prepare
+
+    def prepare(self, ctx, target, **options):
+        if self.fail_prepare:
+            raise ValueError("prepare exploded")
+        return super().prepare(ctx, target, **options)
+
+    def demo_cases(self):
+        from mgpe_core.operations import DemoCase
+
+        return [DemoCase("plugin_rows", "sample:0", (), f"{self.name} row")]
+
+    def eval_cases(self):
+        from mgpe_core.operations import EvalCase
+
+        return [EvalCase(self.name)]
+
+
+def test_demo_and_eval_isolate_a_failing_plugin_operation(fake_eps, tiny_home, tmp_path,
+                                                          capsys):
+    """``mgpe demo`` leaves the failing rows out, naming each, and writes every other figure;
+    ``mgpe eval --ops`` of such an operation is one error naming it (never "Internal error")."""
+    def boom():
+        raise RuntimeError("options exploded")
+
+    fake_eps.append(FakeEP("boomer", plugin_module(
+        register_operations=lambda register: (register(Showy("boom-op", boom)),
+                                              register(Showy("bad-prep", fail_prepare=True))))))
+    code, out, err = run(capsys, "demo", "--model", "tiny", "--out", tmp_path / "demo",
+                         "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert "boom-op: boom-op row: PluginError: operation 'boom-op' is unusable: options() " \
+        "raised RuntimeError: options exploded" in summary["skipped"]
+    assert "bad-prep: bad-prep row: ValueError: prepare exploded" in summary["skipped"]
+    assert "plugin_rows.png" not in summary["figures"] and "component_edits.png" in \
+        summary["figures"]
+    assert not (tmp_path / "demo" / "plugin_rows.png").exists()
+    code, _, err = run(capsys, "eval", "--model", "tiny", "--n", "2", "--ops", "boom-op")
+    assert code == 1, err
+    assert "Error: operation 'boom-op' is unusable: options() raised RuntimeError: options " \
+        "exploded" in err and "Internal error" not in err
+    code, _, err = run(capsys, "eval", "--model", "tiny", "--n", "2", "--ops", "bad-prep")
+    assert code == 1, err
+    assert "Error: operation 'bad-prep' failed in prepare() on face 0: ValueError: prepare " \
+        "exploded" in err and "Internal error" not in err

@@ -157,17 +157,17 @@ def check_photos_extra() -> None:
 
 
 def check_folders(photos: str | os.PathLike, out: str | os.PathLike,
-                  settings: AlignSettings) -> list[str]:
+                  settings: AlignSettings, overwrite: bool = False) -> list[str]:
     """Everything that can be refused before work starts: the photo folder (missing, not a
-    folder, no pictures), the output folder (a file, the photo folder itself, aligned with
+    folder, no pictures), the output folder (a file, the photo folder itself or a folder around
+    it, another folder with files unless ``overwrite``: ``mgpe_core.outputs``; aligned with
     other settings). Returns the photos (:func:`list_photos`). Creates nothing."""
-    from ..io import check_output_folder
+    from ..outputs import check_folder_output
 
     photos, out = Path(photos), Path(out)
-    check_output_folder(out, "OUT")
+    check_folder_output(out, (SETTINGS, ALIGN_JSON), "mgpe align", overwrite=overwrite,
+                        reads=[photos])
     files = list_photos(photos, exclude=out)
-    if photos.resolve() == out.resolve():
-        raise UsageError(f"OUT {out} is the photo folder; give a new folder for the aligned faces")
     if not files:
         raise UsageError(f"no photos in folder {photos} (looked for "
                          f"{', '.join(s[1:] for s in IMAGE_SUFFIXES)} files, sub-folders too)")
@@ -398,6 +398,7 @@ def align_folder(
     parse: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None,
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Align the photos below ``photos`` into ``out`` (see the module docstring); returns a
     summary: photos, faces (in the folder), aligned (this run), reused photos, skipped (list of
@@ -410,7 +411,7 @@ def align_folder(
 
     t0 = time.perf_counter()
     photos, out = Path(photos), Path(out)
-    files = check_folders(photos, out, settings)
+    files = check_folders(photos, out, settings, overwrite)
     if settings.parser == MODEL and parse is None:
         raise UsageError("align: the model parser needs a parse function")
     check_photos_extra()

@@ -37,17 +37,22 @@ def read_parser_description(path: str | Path,
     return validate(meta, DESCRIPTION_SHAPE, f"parser description {path}", error)
 
 
+#: The files of a parser folder (``mgpe train-parser --out``), written in this order.
+PARSER_FILES = ("parser.safetensors", "parser.json")
+
+
 def save_parser(folder: str | Path, parser, cfg: ParserConfig, schema: LabelSchema,
                 resolution: int, metrics: dict | None = None, extra: dict | None = None) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    sha = save_tensors(folder / "parser.safetensors", parser.state_dict())
+    weights, description = (folder / name for name in PARSER_FILES)
+    sha = save_tensors(weights, parser.state_dict())
     meta = {
         "format": FORMAT, "parser": to_dict(cfg), "schema": schema.to_dict(),
         "resolution": resolution, "metrics": metrics or {}, "sha256": sha, **(extra or {}),
     }
-    write_json(folder / "parser.json", meta)
-    return folder / "parser.json"
+    write_json(description, meta)
+    return description
 
 
 def resolve_parser_path(path: str | Path) -> Path:
@@ -94,10 +99,10 @@ def load_parser(path: str | Path, device="cpu"):
         raise CheckpointError(f"parser description {meta_path}: {e}") from None
     parser = UNetParser(schema, cfg)
     tensors = load_tensors(meta_path.with_name("parser.safetensors"), meta.get("sha256"))
-    try:
-        parser.load_state_dict(tensors)
-    except RuntimeError as e:
-        raise CheckpointError(f"parser weights do not fit its description: {e}") from None
+    from ..checkpoint import load_module_state
+
+    # a short message (counts and the first few mismatches), not torch's full key list
+    load_module_state(parser, tensors, f"parser {meta_path}:")
     parser.eval().to(device)
     for p in parser.parameters():
         p.requires_grad_(False)

@@ -75,6 +75,7 @@ def train_parser(
     train_set = PortraitDataset(data_dir, split="train", schema=schema)
     if len(train_set) == 0:
         raise MgpeError(f"{data_dir}: the training split is empty")
+    train_set.check_files()  # a missing file fails now, not when training reaches it
     resolution = train_set.folder.size
     weights = class_weights(LossConfig(), schema)
     init_state = None
