@@ -479,6 +479,30 @@ def reconstruction_scores(outputs: list[np.ndarray], inputs: list[np.ndarray]) -
             "ssim": _r(np.mean([ssim(a, b) for a, b in pairs])), "psnr_cap": PSNR_CAP}
 
 
+#: Regions whose periodic-artifact score ``mgpe eval`` reports (those the schema has).
+ARTIFACT_REGIONS = ("hair", "skin")
+
+
+def artifact_scores(outputs: list[np.ndarray], faces, schema) -> dict:
+    """Periodic-artifact scores (:mod:`mgpe_core.metrics.artifacts`) of the reconstructions
+    and of the real test faces, per region, and their ratio (generated / real: 1 = as
+    grid-free as the real faces)."""
+    from .metrics.artifacts import region_scores
+
+    out = {}
+    for name in ARTIFACT_REGIONS:
+        if name not in schema.classes:
+            continue
+        k = schema.classes.index(name)
+        regions = [f.labels == k for f in faces]
+        real = region_scores([f.image for f in faces], regions)
+        gen = region_scores(outputs, regions)
+        ratio = gen["score"] / real["score"] if gen["score"] and real["score"] else None
+        out[name] = {"real": _r(real["score"]), "generated": _r(gen["score"]),
+                     "ratio": _r(ratio), "n": min(real["n"], gen["n"])}
+    return out
+
+
 def _seg(pred_target_pairs, schema):
     """Summed confusion matrix (torch, k x k) of (predicted, true) label-map pairs."""
     import torch
@@ -615,6 +639,9 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     # Reconstruction.
     report["reconstruction"] = reconstruction_scores(
         [recon[i].output for i in range(len(faces))], [f.image for f in faces])
+
+    report["artifacts"] = artifact_scores(
+        [recon[i].output for i in range(len(faces))], faces, schema)
 
     # Mask fidelity.
     t = time.perf_counter()
@@ -873,6 +900,16 @@ def report_markdown(report: dict, examples: str | None = "examples.png") -> str:
     lines += ["## Reconstruction (paired: target = source)", "",
               "| PSNR (dB) | SSIM | n |", "|---:|---:|---:|",
               f"| {_fmt(r['psnr'], 2)} | {_fmt(r['ssim'], 4)} | {r['n']} |", ""]
+    art = report.get("artifacts") or {}
+    if art:
+        lines += ["## Periodic artifacts (checkerboards: grid share of fine detail, 1 = none)",
+                  "", "Score of the region in the reconstructions and in the real faces; "
+                  "ratio = generated / real (mgpe_core/metrics/artifacts.py).", "",
+                  "| region | generated | real | ratio | n |", "|---|---:|---:|---:|---:|"]
+        for name, a in art.items():
+            lines.append(f"| {name} | {_fmt(a['generated'], 2)} | {_fmt(a['real'], 2)} | "
+                         f"{_fmt(a['ratio'], 2)} | {a['n']} |")
+        lines.append("")
     mf = report["mask_fidelity"]
     lines += ["## Mask fidelity (parser mIoU of the output vs the edited mask)", ""]
     if "skipped" in mf:
@@ -972,7 +1009,8 @@ def headline(report: dict) -> dict:
            "style_delta_e_after": (st["total"] or {}).get("after"),
            "style_removed": (st["total"] or {}).get("removed"),
            "locality": (lo["total"] or {}).get("outside_change"),
-           "locality_generator": (lo["total"] or {}).get("generator_change")}
+           "locality_generator": (lo["total"] or {}).get("generator_change"),
+           "hair_artifact_ratio": (report.get("artifacts", {}).get("hair") or {}).get("ratio")}
     fid = report.get("fid", {})
     if "reconstruction" in fid:
         out["fid_reconstruction"] = fid["reconstruction"]

@@ -13,6 +13,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mgpe_plugins.eval_command",
     "mgpe_plugins.faces_command",
     "mgpe_plugins.align_command",
+    "mgpe_plugins.serve",
     "mgpe_plugins.ops.mask_to_face",
     "mgpe_plugins.ops.swap",
     "mgpe_plugins.ops.bangs",

@@ -131,6 +131,14 @@ def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_chann
                    "generator and EMA, the discriminators start fresh: pair it with --set "
                    "train.d_warmup_steps=N. Without --config the run takes its model config "
                    "(change a variant with --set). Ignored when --resume finds a checkpoint.")
+@click.option("--preset", default=None, metavar="NAME",
+              help="A named recipe, applied before --set: cpu-small (the built-in models' "
+                   "widths and batch: a laptop CPU, data at 128 px, 3-6 s a step on 2 "
+                   "cores) or paper (the default: the paper's widths, for GPUs).")
+@click.option("--log-every", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              metavar="SECONDS",
+              help="When stderr is not a terminal (a log file): a progress line after the "
+                   "first step, then every SECONDS (step, losses, images/s, ETA).")
 @click.option("--seed", type=int, default=None)
 @click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
               help="DataLoader worker processes.")
@@ -138,15 +146,21 @@ def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_chann
 @overwrite_option("files")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def train_command(data_dir, run_dir, parser_path, size, steps, batch, config_file, overrides,
-                  device, precision, resume, init_from, seed, workers, dry_run, overwrite,
-                  as_json):
+                  device, precision, resume, init_from, preset, log_every, seed, workers,
+                  dry_run, overwrite, as_json):
     """Train the MGPE generator (paired + unpaired steps, multiscale discriminators, feature
     matching, parsing loss through the frozen parser, device augmentations).
 
     Runs on one device or many GPUs under torchrun (rank and world size from the environment).
     Ctrl-C or SIGTERM writes a checkpoint and exits cleanly; --resume auto continues.
 
+    Before the first step it prints the parameter counts and the size of a checkpoint; after
+    it, the measured step time and the ETA.
+
     Example: mgpe train --data prepared128/ --parser runs/parser128 --out runs/g128 --steps 20000
+
+    On a laptop CPU: mgpe train --preset cpu-small --data prepared128/ --parser runs/parser128
+    --out runs/g128 --steps 3000
     """
     from mgpe_core.errors import UsageError
     from mgpe_core.model.config import MgpeConfig
@@ -176,7 +190,9 @@ def train_command(data_dir, run_dir, parser_path, size, steps, batch, config_fil
     data = to_dict(cfg)
     data["model"].update(model_changes)
     data["train"].update(train_changes)
-    cfg = apply_overrides(from_dict(MgpeConfig, data), list(overrides))
+    from mgpe_core.train.presets import preset_overrides
+
+    cfg = apply_overrides(from_dict(MgpeConfig, data), preset_overrides(preset) + list(overrides))
 
     if dry_run:
         from mgpe_core.train.trainer import describe
@@ -186,11 +202,11 @@ def train_command(data_dir, run_dir, parser_path, size, steps, batch, config_fil
     if data_dir is None or parser_path is None:
         raise UsageError("mgpe train needs --data and --parser (or --dry-run)")
     _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume, init_from,
-                  workers, overwrite, as_json)
+                  workers, overwrite, log_every, as_json)
 
 
 def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume, init_from,
-                  workers, overwrite, as_json):
+                  workers, overwrite, log_every, as_json):
     import dataclasses
 
     from mgpe_core.console import progress_bar
@@ -203,6 +219,7 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
         init_process_group,
         resolve_device,
     )
+    from mgpe_core.train.progress import StepClock, training_plan
     from mgpe_core.train.runs import read_run_info, write_run_info
     from mgpe_core.train.trainer import StopFlag, Trainer, install_signal_handlers
 
@@ -245,6 +262,9 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
         stop = StopFlag()
         restore = install_signal_handlers(stop)
         total = cfg.train.steps
+        clock = StepClock(trainer.step, total, log_every)
+        if info.is_main:
+            console.print(training_plan(trainer), highlight=False)
         with progress_bar("training", total) as advance:
             if trainer.step:
                 advance(trainer.step)
@@ -258,10 +278,16 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
                 else:
                     text = f"discriminator warm-up  D {d:.3f}"
                 advance.describe(f"training  {text}")
-                if info.is_main and (step % 50 == 0 or step == total) and \
-                        not console.is_terminal:
+                due = clock.tick(step, dt)
+                if not info.is_main:
+                    return
+                if clock.first(step):  # the measured step time, whatever the terminal
+                    console.print(f"first step: {dt:.1f} s; {clock.eta_text(step)}",
+                                  highlight=False)
+                elif due and not console.is_terminal:
                     console.print(f"step {step}/{total} {text} "
-                                  f"{record['images_per_second']:.1f} img/s", highlight=False)
+                                  f"{record['images_per_second']:.1f} img/s, "
+                                  f"{clock.eta_text(step)}", highlight=False)
 
             try:
                 result = trainer.run(total, stop, on_step)

@@ -190,6 +190,8 @@ CASES = [
     case("fid {fx}/imgs {fx}/imgs --batch 0", 2, "0 is not in the range x>=1"),
     case("fid {fx}/imgs {fx}/imgs --device bogus", 2, "--device 'bogus'"),
     # -- demo ---------------------------------------------------------------------------------
+    case("serve --model nosuch", 2, "unknown model 'nosuch'"),
+    case("serve --port 70000", 2, "70000 is not in the range 0<=x<=65535"),
     case("demo -o {fx}/text.txt " + MODEL, 2, "is a file"),
     case("demo -o {tmp}/demo --model nosuch", 2, "unknown model 'nosuch'"),
     case("demo -o {tmp}/demo --device bogus " + MODEL, 2, "unknown device 'bogus'"),
@@ -290,7 +292,9 @@ CASES = [
     case("edit mask-to-face sample:0 --styles sample:1 --background {tmp}/missing.png "
          "-o {tmp}/faces " + MODEL, 1, "image not found"),
     case("edit mask-to-face sample:0 --styles sample:0 --styles sample:1 -o {fx}/text.txt "
-         + MODEL, 2, "several results need a folder"),
+         + MODEL, 1, "{fx}/text.txt already exists: add --overwrite"),
+    case("edit mask-to-face sample:0 --styles sample:0 --styles sample:1 -o {fx}/text.txt "
+         "--overwrite " + MODEL, 2, "several results need a folder"),
 ]
 
 

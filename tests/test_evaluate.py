@@ -147,6 +147,13 @@ def _check_report(r, n):
     assert lo["total"]["generator_change"] > 0  # the raw output does change them
     assert r["fid"] == {"skipped": "FID skipped: no Inception weights (--fid-weights)"}
     assert r["seconds"] > 0
+    art = r["artifacts"]
+    assert set(art) == {"hair", "skin"}
+    for a in art.values():
+        assert a["n"] <= n
+        if a["n"]:
+            assert a["generated"] > 0 and a["real"] > 0
+            assert a["ratio"] == pytest.approx(a["generated"] / a["real"], rel=1e-3)
 
 
 def test_evaluate_api(tiny_home, synth_folder):
@@ -171,6 +178,7 @@ def test_evaluate_api(tiny_home, synth_folder):
     assert sum(calls) > 0
     flat = headline(r)
     assert flat["psnr"] == r["reconstruction"]["psnr"] and "mask_miou" in flat
+    assert flat["hair_artifact_ratio"] == r["artifacts"]["hair"]["ratio"]
 
 
 def test_cli_report_files(tiny_home, synth_folder, tmp_path, capsys):
@@ -189,6 +197,7 @@ def test_cli_report_files(tiny_home, synth_folder, tmp_path, capsys):
     md = (out / "report.md").read_text()
     assert "# mgpe eval: tiny" in md and "![examples](examples.png)" in md
     assert "| PSNR (dB) | SSIM | n |" in md and "FID skipped" in md
+    assert "## Periodic artifacts" in md and "| skin |" in md
     grid = read_image(out / "examples.png")
     assert grid.shape[1] > 4 * 128 and grid.shape[0] > 6 * 128  # 4 columns, a row per op
 

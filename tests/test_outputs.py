@@ -131,6 +131,17 @@ def test_existing_output_needs_overwrite(tiny_home, tmp_path, capsys, no_model_l
                                "--model", "tiny"], "q.mask.color.png already exists")
 
 
+def test_existing_output_is_refused_before_a_photo_is_parsed(tiny_home, tmp_path, capsys,
+                                                             no_model_load):
+    """A photo without a mask needs the parser (a network) to be labelled: an existing --out
+    file is refused before that, not after."""
+    bare = tmp_path / "bare.png"
+    write_image(bare, load_sample(0)[0])
+    (tmp_path / "res.png").write_bytes(b"the user's file")
+    refused(capsys, tmp_path, bangs(bare, "-o", tmp_path / "res.png"),
+            f"{tmp_path / 'res.png'} already exists: add --overwrite")
+
+
 def test_overwrite_replaces_an_existing_output(tiny_home, tmp_path, capsys):
     p = photo(tmp_path / "p.png")
     (tmp_path / "res.png").write_bytes(b"the user's file")

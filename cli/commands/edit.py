@@ -97,8 +97,15 @@ class EditGroup(click.Group):
         return super().resolve_command(ctx, args)
 
 
-@click.group(cls=EditGroup)
-def edit() -> None:
+@click.group(cls=EditGroup, invoke_without_command=True)
+@click.option("--replay", type=click.Path(dir_okay=False, path_type=Path), metavar="EDIT.json",
+              help="Replay an edit saved by `mgpe serve` (its edit.json, with the pictures it "
+                   "names beside it); needs -o.")
+@click.option("--out", "-o", type=click.Path(path_type=Path), help="With --replay: the output.")
+@click.option("--overwrite", is_flag=True, help="With --replay: replace an existing output.")
+@click.option("--device", default="cpu", show_default=True, help="With --replay: cpu, cuda...")
+@click.pass_context
+def edit(ctx, replay, out, overwrite, device) -> None:
     """Edit portraits: every operation registered by a plugin is a sub-command.
 
     \b
@@ -106,7 +113,19 @@ def edit() -> None:
       mgpe edit swap-mouth sample:0 --reference sample:4 -o open-mouth.png
       mgpe edit style sample:1 --from sample:5 --regions hair -o hair.png
       mgpe edit mask-to-face sample:2 --styles sample:0 sample:3 sample:7 -o faces/
+      mgpe edit --replay edit.json -o out.png     # an edit made in `mgpe serve`
     """
+    if ctx.invoked_subcommand is not None:
+        if replay is not None or out is not None:
+            raise UsageError("--replay and -o before the operation's name go together, without "
+                             "an operation: mgpe edit --replay EDIT.json -o OUT")
+        return
+    if replay is None:
+        click.echo(ctx.get_help())
+        ctx.exit(0)
+    if out is None:
+        raise UsageError("--replay needs -o OUT (a .png file, or a folder for several results)")
+    replay_edit(replay, out, overwrite, device)
 
 
 def common_options(op) -> list[click.Parameter]:
@@ -293,7 +312,10 @@ class ModelSession:
         return self._editor
 
 
-def run_operation(op, kw) -> None:
+def run_operation(op, kw, replay=None) -> None:
+    """Run ``op`` with the command's keyword arguments. ``replay``: a replayed serve edit
+    (:class:`Replay`): named portraits, the mask the edit started
+    from and extra styles, applied to the prepared requests as the server did."""
     from mgpe_core.engine import edit_region
     from mgpe_core.errors import NothingToDo
     from mgpe_core.operations import OpContext
@@ -309,10 +331,21 @@ def run_operation(op, kw) -> None:
     if common["mask"] and len(inputs) > 1:
         raise UsageError("--mask goes with a single IMAGE; with several, put <stem>.mask.png "
                          "beside each")
+    if common["mask_schema"] is not None:  # an option value: a usage error before any file
+        from mgpe_core.errors import LabelError
+        from mgpe_core.labels import get_schema
+
+        try:
+            get_schema(common["mask_schema"])
+        except LabelError as e:
+            raise UsageError(f"--mask-schema: {e}") from None
     out: Path = common["out"]
-    # --out itself, before anything is read or loaded: never an input (whether it may replace
-    # an existing file is known once the outputs are: a file or a folder)
-    _output_plan(op, inputs, {**common, "overwrite": True}, kw, []).check()
+    # --out itself, before anything is read or loaded: never an input; with one input, an
+    # existing file there only with --overwrite (so that a photo is not parsed in vain; with
+    # several inputs the outputs need a folder, said once the requests are built); names
+    # inside a folder are known once the requests are
+    early = common["overwrite"] or not out.is_file() or len(inputs) > 1
+    _output_plan(op, inputs, {**common, "overwrite": early}, kw, []).check()
     session = ModelSession(common["model"], common["variant"], common["device"],
                            common["precision"], common["compile_synthesis"])
     session.check_requires(op)
@@ -320,6 +353,8 @@ def run_operation(op, kw) -> None:
                     parse=session.parser_for(common["parser"]), seed=common["seed"],
                     mask_schema=common["mask_schema"],
                     framer=_framer(common, session))
+    if replay is not None:
+        ctx.portraits.update(replay.views)
     which = _face_choice(common)
     # Validate every input and build every request before loading networks or writing
     # anything: every file is read first, faces found, then crops without a mask parsed in one
@@ -330,7 +365,8 @@ def run_operation(op, kw) -> None:
     for spec, targets in zip(inputs, groups, strict=True):
         per_target = []
         for target in targets:
-            requests = op.prepare(ctx, target, **kw)
+            requests = op.prepare(ctx, target, **kw) if replay is None else \
+                replay.prepare(op, ctx, target, kw)
             if not requests or not any(edit_region(r, session.schema).any() for r in requests):
                 name = getattr(target, "name", spec)
                 raise NothingToDo(f"{op.name}: nothing to do for {name}: the edit changes no "
@@ -548,3 +584,154 @@ def _compare_strip(req, res, schema):
         tiles.append(fit_square(p.image, size))
     tiles += [fit_square(schema.colorize(res.mask), size), fit_square(res.image, size)]
     return make_grid(tiles, ncol=len(tiles))
+
+
+# -- mgpe edit --replay: an edit made in `mgpe serve` -------------------------------------------
+
+#: Version of the replay record (docs/serve-api.md).
+REPLAY_FORMAT = 1
+
+
+class _Render:
+    """A served render (no operation: the painted mask and the styles picked): the photo's own
+    request, which :meth:`Replay.prepare` gives the start mask and the styles."""
+
+    name = "render"
+    input_kind = "image"
+    requires: dict = {}
+
+    def options(self):
+        return []
+
+    def prepare(self, ctx, target):
+        from mgpe_core.engine import EditRequest
+
+        return [EditRequest(target)]
+
+
+class Replay:
+    """What a served edit adds to an ``mgpe edit`` run: session photos by name (``views``:
+    each with the mask it had, what the operation saw; ``originals``: the same photo with its
+    own labels, what the engine encodes), the mask the edit started from, and styles. Requests
+    are put back on the photos themselves, as the server does (mgpe_plugins/serve/studio.py),
+    so the edited region is everything that differs from a photo's own labels."""
+
+    def __init__(self, views: dict, originals: dict, start_mask, styles: dict):
+        self.views, self.originals = views, originals
+        self.start_mask, self.styles = start_mask, styles
+
+    def prepare(self, op, ctx, target, kw) -> list:
+        from copy import copy
+
+        from mgpe_core.errors import LabelError
+
+        back = {id(self.views[n]): self.originals[n] for n in self.views}
+        masks = {id(v): v.labels for v in self.views.values()}
+        arg = target
+        if self.start_mask is not None and op.input_kind != "mask":
+            if self.start_mask.shape != target.labels.shape:
+                raise LabelError(f"replay: start mask is {self.start_mask.shape[::-1]}, the "
+                                 f"photo's crop {target.labels.shape[::-1]}")
+            arg = copy(target)
+            arg.labels = self.start_mask
+            back[id(arg)], masks[id(arg)] = target, self.start_mask
+        requests = op.prepare(ctx, arg, **kw)
+        styles = {c: ctx.portrait(spec) for c, spec in self.styles.items()}
+        for req in requests:
+            if id(req.target) in back:
+                if req.mask is None:
+                    req.mask = masks[id(req.target)]
+                req.target = back[id(req.target)]
+            req.styles = {c: back.get(id(p), p) for c, p in {**req.styles, **styles}.items()}
+        return requests
+
+
+def _replay_file(folder: Path, name, what: str) -> Path:
+    """A file named by the record: a plain name beside it (no folders, nothing outside)."""
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or \
+            name.startswith(".") or name in ("..", "."):
+        raise UsageError(f"replay: {what} must be a file name beside the JSON, got {name!r}")
+    path = folder / name
+    if not path.is_file():
+        raise UsageError(f"replay: {what} {name} is missing: download it with the JSON "
+                         f"(the result's replay.zip holds both)")
+    return path
+
+
+def _replay_args(op, values: dict) -> list[str]:
+    """Command-line arguments for recorded option values (click parameter names)."""
+    params = {p.name: p for p in op.options() if isinstance(p, click.Option)}
+    args: list[str] = []
+    for name, value in values.items():
+        if name not in params:
+            raise UsageError(f"replay: {op.name} has no option {name!r}")
+        param = params[name]
+        flag = max(param.opts, key=len)
+        if value is None or value is False:
+            continue
+        if param.is_flag:
+            args.append(flag)
+            continue
+        for v in value if isinstance(value, list) else [value]:
+            args += [f"{flag}={v}"] if flag.startswith("--") else [flag, str(v)]
+    return args
+
+
+def replay_edit(path: Path, out: Path, overwrite: bool, device: str) -> None:
+    """``mgpe edit --replay EDIT.json -o OUT``: the edit a served result came from, run by
+    :func:`run_operation` with the record's model, input, options and pictures."""
+    from mgpe_core.engine import Portrait
+    from mgpe_core.io import read_image, read_json
+    from mgpe_core.json_files import validate
+    from mgpe_core.operations import parse_options, read_mask_for
+    from mgpe_core.plugins import get_operation
+    from mgpe_core.registry import DEFAULT_MODEL, find_model, model_config, read_model_config
+
+    record = read_json(path, "replay record")
+    if not isinstance(record, dict) or record.get("mgpe_edit") != REPLAY_FORMAT:
+        raise UsageError(f"{path}: not an mgpe edit record (\"mgpe_edit\": {REPLAY_FORMAT})")
+    where = f"replay record {path}"
+    for key, kind in (("model", (str, type(None))), ("variant", (str, type(None))),
+                      ("op", (str, type(None))), ("input", str), ("options", dict),
+                      ("portraits", dict), ("styles", dict), ("align", str),
+                      ("start_mask", str), ("face", int)):
+        if key in record and not isinstance(record[key], kind):
+            raise UsageError(f"{where}: {key!r} has the wrong type")
+    if "input" not in record:
+        raise UsageError(f"{where}: no 'input'")
+    folder = path.parent
+    model = record.get("model") or DEFAULT_MODEL
+    variant = record.get("variant")
+    schema = model_config(read_model_config(find_model(model, variant=variant).path)
+                          ).model.label_schema
+    op = _Render() if record.get("op") is None else get_operation(record["op"])
+    options = validate(record.get("options", {}), dict, where, UsageError)
+    kw = parse_options(op, _replay_args(op, options)) if options else \
+        (parse_options(op, []) if not isinstance(op, _Render) else {})
+    views, originals = {}, {}
+    for name, entry in record.get("portraits", {}).items():
+        if not isinstance(entry, dict):
+            raise UsageError(f"{where}: portraits.{name} must be an object")
+        image = read_image(_replay_file(folder, entry.get("image"), f"portraits.{name}.image"))
+        labels = read_mask_for(_replay_file(folder, entry.get("labels"), "labels"), schema)
+        mask = read_mask_for(_replay_file(folder, entry.get("mask"), "mask"), schema)
+        views[name] = Portrait(image, mask, name)
+        originals[name] = Portrait(image, labels, name)
+    start = record.get("start_mask")
+    start_mask = read_mask_for(_replay_file(folder, start, "start_mask"), schema) \
+        if start else None
+    spec = record["input"]
+    if not spec.startswith("sample:") and spec not in views:
+        spec = str(_replay_file(folder, spec, "input"))
+    align = record.get("align", "whole")
+    if align not in ("face", "whole"):
+        raise UsageError(f"{where}: align must be face or whole, got {align!r}")
+    kw = dict(kw)
+    kw.update(inputs=spec if op.input_kind == "mask" else (spec,), mask=None,
+              mask_schema=None, model=model, variant=variant, device=device,
+              precision="fp32", align=align,
+              face=str(record.get("face", 0)) if align == "face" else None, parser="auto",
+              compile_synthesis=False, seed=0, out=out, crop=False, paste_back=False,
+              whole_image=False, save_mask=False, compare=False, as_json=False,
+              overwrite=overwrite)
+    run_operation(op, kw, Replay(views, originals, start_mask, record.get("styles", {})))
