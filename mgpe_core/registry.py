@@ -338,6 +338,41 @@ def model_config(meta: dict):
     return MgpeConfig.from_dict(meta["config"])
 
 
+@dataclass(frozen=True)
+class EditingModel:
+    """What an editing model is, from its config.json alone (milliseconds, no torch): enough
+    to validate every input of an edit before any network loads (``mgpe edit``, ``mgpe
+    serve``). ``config``: :class:`~mgpe_core.model.config.MgpeConfig` or
+    :class:`OriginalConfig`; both give ``.model``'s resolution, label schema and framing."""
+
+    entry: ModelEntry
+    meta: dict
+    has_parser: bool
+    architecture: str
+    config: object
+
+    @property
+    def schema(self):
+        return self.config.model.label_schema
+
+    @property
+    def resolution(self) -> int:
+        return int(self.config.model.resolution)
+
+
+def editing_model(name: str | None = None, variant: str | None = None) -> EditingModel:
+    """The :class:`EditingModel` named (default :data:`DEFAULT_MODEL`); a parser-only model is
+    a UsageError saying how to use it instead."""
+    entry = find_model(name or DEFAULT_MODEL, variant=variant)
+    meta = read_model_config(entry.path)
+    if is_parser_only(meta):
+        raise UsageError(f"model {entry.name} is a face parser, not an editing model: edit "
+                         f"with an editing model and let it label photos with --parser "
+                         f"{entry.name}")
+    has_parser = "parser" in meta.get("weights", {}) or parser_reference(meta) is not None
+    return EditingModel(entry, meta, has_parser, architecture_of(meta), model_config(meta))
+
+
 def _user_folders() -> list[Path]:
     """The folders in ``$MGPE_HOME/models`` that may be models (hidden ones, such as an
     interrupted import's temporary folder, are not)."""

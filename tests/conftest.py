@@ -51,6 +51,25 @@ def tiny_home(tmp_path_factory):
         os.environ["MGPE_HOME"] = old
 
 
+@pytest.fixture
+def no_model_load(monkeypatch):
+    """Fails the test if any model's networks are loaded: bad input, and an output that must
+    not be written, are refused first (a load costs seconds; a refusal must not)."""
+    import mgpe_core.registry
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was loaded before the command refused")
+
+    monkeypatch.setattr(mgpe_core.registry, "load_model", refuse)
+
+
+def file_contents(root) -> dict:
+    """Every file below ``root`` and its bytes: compare before and after a refused command."""
+    from pathlib import Path
+
+    return {p: p.read_bytes() for p in sorted(Path(root).rglob("*")) if p.is_file()}
+
+
 # -- the photos extra ------------------------------------------------------------------------
 
 def require_mediapipe():

@@ -31,17 +31,6 @@ def files(tmp_path):
     return tmp_path, img, lab
 
 
-@pytest.fixture
-def no_model_load(monkeypatch):
-    """Fails the test if any model's networks are loaded: bad input must be refused first
-    (a load costs seconds; a refusal must not)."""
-    import mgpe_core.registry
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a model was loaded before the bad input was refused")
-
-    monkeypatch.setattr(mgpe_core.registry, "load_model", refuse)
-
 
 def edit(*extra):
     return ["edit", "style", *extra, "--from", "sample:1", "--model", "tiny"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import file_contents
 
 from mgpe_cli.main import main
 
@@ -21,18 +22,6 @@ def run(capsys, *args):
     return code, cap.out, cap.err
 
 
-def snapshot(root):
-    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture
-def no_model_load(monkeypatch):
-    import mgpe_core.registry
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a model was loaded before the output folder was refused")
-
-    monkeypatch.setattr(mgpe_core.registry, "load_model", refuse)
 
 
 @pytest.fixture(scope="module")
@@ -78,25 +67,25 @@ def argv(name, data, out, *extra):
 def test_a_folder_of_other_files_is_refused(name, data, tiny_home, tmp_path, capsys,
                                             no_model_load):
     out = alien(tmp_path)
-    before, data_before = snapshot(tmp_path), snapshot(data)
+    before, data_before = file_contents(tmp_path), file_contents(data)
     code, _, err = run(capsys, *argv(name, data, out))
     assert code == 1, err
     assert err.startswith("Error: ") and err.strip().count("\n") == 0, err
     assert f"{out} is a folder with other files in it, not an earlier `mgpe {name}` output" \
         in err, err
     assert "--overwrite" in err
-    assert snapshot(tmp_path) == before and snapshot(data) == data_before
+    assert file_contents(tmp_path) == before and file_contents(data) == data_before
 
 
 @pytest.mark.parametrize("name", ["data prepare", "align", "train-parser", "eval"])
 def test_an_output_folder_around_what_the_command_reads_is_refused(name, data, tiny_home,
                                                                    capsys, no_model_load):
     """OUT = the data's own parent folder: even --overwrite never writes around an input."""
-    before = snapshot(data)
+    before = file_contents(data)
     code, _, err = run(capsys, *argv(name, data, data, "--overwrite"))
     assert code == 1, err
     assert f"{data} contains " in err and "which this command reads" in err, err
-    assert snapshot(data) == before
+    assert file_contents(data) == before
 
 
 def test_the_input_folder_itself_is_refused(data, capsys):
@@ -152,10 +141,10 @@ def test_fid_save_stats_never_replaces_a_file(data, tmp_path, capsys):
     assert code == 1 and "would replace a file this command reads" in err, err
     existing = tmp_path / "real.npz"
     existing.write_bytes(b"mine")
-    before = snapshot(tmp_path)
+    before = file_contents(tmp_path)
     code, _, err = run(capsys, "fid", data / "photos", stats, "--save-stats", existing)
     assert code == 1 and f"{existing} already exists: add --overwrite" in err, err
-    assert snapshot(tmp_path) == before
+    assert file_contents(tmp_path) == before
 
 
 def test_train_parser_removes_what_a_killed_write_left(data, tmp_path, capsys):

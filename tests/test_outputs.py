@@ -7,6 +7,7 @@ import json
 import os
 
 import pytest
+from conftest import file_contents
 
 from mgpe_cli.main import main
 from mgpe_core.io import write_image, write_label_map
@@ -24,18 +25,6 @@ def run(capsys, *args):
     return code, cap.out, cap.err
 
 
-def snapshot(root):
-    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture
-def no_model_load(monkeypatch):
-    import mgpe_core.registry
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a model was loaded before the output was refused")
-
-    monkeypatch.setattr(mgpe_core.registry, "load_model", refuse)
 
 
 def photo(path, i=0):
@@ -51,12 +40,12 @@ def bangs(*args):
 
 
 def refused(capsys, tmp_path, args, needle):
-    before = snapshot(tmp_path)
+    before = file_contents(tmp_path)
     code, out, err = run(capsys, *args)
     assert code == 1, err
     assert err.strip().count("\n") == 0 and err.startswith("Error: "), err
     assert needle in err, err
-    assert snapshot(tmp_path) == before
+    assert file_contents(tmp_path) == before
     return err
 
 

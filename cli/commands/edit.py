@@ -219,31 +219,12 @@ class ModelSession:
     or the edit itself)."""
 
     def __init__(self, model_name, variant, device, precision, compile_synthesis=False):
-        from mgpe_core.registry import (
-            DEFAULT_MODEL,
-            architecture_of,
-            find_model,
-            model_config,
-            parser_reference,
-            read_model_config,
-        )
+        from mgpe_core.registry import editing_model
 
-        self.entry = find_model(model_name or DEFAULT_MODEL, variant=variant)
-        meta = read_model_config(self.entry.path)
-        from mgpe_core.registry import is_parser_only
-
-        if is_parser_only(meta):
-            raise UsageError(f"model {self.entry.name} is a face parser, not an editing model: "
-                             f"edit with an editing model and let it label photos with "
-                             f"--parser {self.entry.name}")
-        self.has_parser = "parser" in meta.get("weights", {}) or \
-            parser_reference(meta) is not None
-        # mgpe's MgpeConfig or an original model's OriginalConfig: both give .model's
-        # resolution, label schema and framing (the framer aligns faces to them)
-        self.architecture = architecture_of(meta)
-        self.config = model_config(meta)
-        self.schema = self.config.model.label_schema
-        self.resolution = self.config.model.resolution
+        info = editing_model(model_name, variant)
+        self.entry, self.has_parser = info.entry, info.has_parser
+        self.architecture, self.config = info.architecture, info.config
+        self.schema, self.resolution = info.schema, info.resolution
         self.options = (device, precision, compile_synthesis)
         self._editor = None
 

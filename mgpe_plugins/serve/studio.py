@@ -83,28 +83,14 @@ class Studio:
 
     def __init__(self, model: str | None = None, variant: str | None = None,
                  device: str = "cpu", embedding_cache: int = DEFAULT_EMBEDDING_CACHE):
-        from mgpe_core.registry import (
-            DEFAULT_MODEL,
-            architecture_of,
-            find_model,
-            is_parser_only,
-            model_config,
-            parser_reference,
-            read_model_config,
-        )
+        from mgpe_core.registry import DEFAULT_MODEL, editing_model
 
-        self.entry = find_model(model or DEFAULT_MODEL, variant=variant)
-        meta = read_model_config(self.entry.path)
-        if is_parser_only(meta):
-            raise UsageError(f"model {self.entry.name} is a face parser, not an editing model")
+        info = editing_model(model, variant)
+        self.entry, self.has_parser = info.entry, info.has_parser
+        self.architecture, self.config = info.architecture, info.config
+        self.schema, self.resolution = info.schema, info.resolution
         self.model_name = model or DEFAULT_MODEL
         self.variant = variant
-        self.has_parser = "parser" in meta.get("weights", {}) or \
-            parser_reference(meta) is not None
-        self.architecture = architecture_of(meta)
-        self.config = model_config(meta)
-        self.schema = self.config.model.label_schema
-        self.resolution = int(self.config.model.resolution)
         self.device = device
         self.embedding_cache = embedding_cache
         self.lock = threading.RLock()
