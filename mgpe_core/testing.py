@@ -176,3 +176,30 @@ def rule_tensor(file: str, name: str, shape: tuple[int, ...]) -> np.ndarray:
         a = rng.normal(size=shape) * np.sqrt(1.0 / np.prod(shape[1:]))
     return a.astype(np.float32)
 
+
+def blocky_face_labels(batch: int, res: int, shift: int = 0):
+    """A blocky face in mgpe-11 ids with known component boxes (a torch tensor, scaled from a
+    64 px layout; ``shift`` moves it down): for model tests and benches that need a face whose
+    components every architecture accepts, without rendering one."""
+    import torch
+
+    from .labels import get_schema
+
+    m11 = get_schema("mgpe-11")
+    s = res // 64
+    lab = torch.zeros(batch, res, res, dtype=torch.long)
+
+    def box(name, y0, y1, x0, x1):
+        lab[:, (y0 + shift) * s:(y1 + shift) * s, x0 * s:x1 * s] = m11.index(name)
+
+    box("hair", 4, 20, 12, 52)
+    box("skin", 14, 58, 16, 48)
+    box("l_brow", 24, 26, 20, 29)
+    box("r_brow", 24, 26, 35, 44)
+    box("l_eye", 28, 31, 21, 28)
+    box("r_eye", 28, 31, 36, 43)
+    box("nose", 32, 40, 29, 35)
+    box("u_lip", 45, 47, 26, 38)
+    box("mouth", 47, 48, 27, 37)
+    box("l_lip", 48, 50, 26, 38)
+    return lab

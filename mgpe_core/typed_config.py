@@ -8,6 +8,7 @@ Supported field types: bool, int, float, str, ``Literal[...]``, ``tuple[T, ...]`
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import types
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
@@ -124,11 +125,30 @@ def _convert(value: Any, tp, path: str):
     raise ConfigError(f"{path}: unsupported config type {_type_name(tp)}")
 
 
-def from_dict(cls, data: dict, path: str = ""):
+#: Whether :func:`from_dict` applies ``__legacy_defaults__`` (see there): True for configs mgpe
+#: recorded (model folders, checkpoints, run folders), False for a config a person writes now.
+_RECORDED = contextvars.ContextVar("mgpe_recorded_config", default=True)
+
+
+def from_dict(cls, data: dict, path: str = "", *, recorded: bool | None = None):
     """Build dataclass ``cls`` from ``data``; unknown keys and wrong types raise ConfigError.
 
-    Missing keys take the dataclass defaults, so old files keep loading when fields are added.
+    Missing keys take the dataclass defaults, so old files keep loading when fields are added,
+    except the keys ``cls`` lists in ``__legacy_defaults__`` (a class-level ``{field: value}``):
+    a *missing* such key takes that value instead. That is how a new default (e.g. a cheaper
+    layer) can apply to new configs while a file written before the field existed keeps
+    building exactly the network it was trained with: :func:`to_dict` writes every field, so
+    every file written since names the choice explicitly.
+
+    ``recorded=False``: a config a person writes now (``mgpe train --config``): a missing key
+    means today's default, legacy defaults do not apply (nested sections included).
     """
+    if recorded is not None:
+        token = _RECORDED.set(recorded)
+        try:
+            return from_dict(cls, data, path)
+        finally:
+            _RECORDED.reset(token)
     if not isinstance(data, dict):
         raise ConfigError(f"{path or cls.__name__}: expected an object, got {_show(data)}")
     hints = get_type_hints(cls)
@@ -142,10 +162,24 @@ def from_dict(cls, data: dict, path: str = ""):
             hints_txt.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         raise ConfigError(f"{where}: unknown key(s) {', '.join(hints_txt)}")
     kwargs = {k: _convert(v, hints[k], f"{path}.{k}" if path else k) for k, v in data.items()}
+    if _RECORDED.get():
+        for k, v in legacy_defaults(cls).items():
+            kwargs.setdefault(k, v)
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{path or cls.__name__}: {e}") from None
+
+
+def legacy_defaults(cls) -> dict[str, Any]:
+    """``cls.__legacy_defaults__`` checked against its fields (a typo there must not pass
+    silently): the values a missing key takes in :func:`from_dict`."""
+    legacy = getattr(cls, "__legacy_defaults__", None) or {}
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    bad = sorted(set(legacy) - names)
+    if bad:
+        raise TypeError(f"{cls.__name__}.__legacy_defaults__ names unknown field(s) {bad}")
+    return dict(legacy)
 
 
 def apply_overrides(obj, assignments: list[str]):
@@ -175,4 +209,5 @@ def apply_overrides(obj, assignments: list[str]):
     return from_dict(type(obj), data)
 
 
-__all__ = ["ConfigError", "to_dict", "from_dict", "apply_overrides", "check_value"]
+__all__ = ["ConfigError", "to_dict", "from_dict", "apply_overrides", "check_value",
+           "legacy_defaults"]

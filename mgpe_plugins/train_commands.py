@@ -170,7 +170,7 @@ def train_command(data_dir, run_dir, parser_path, size, steps, batch, config_fil
     if resume and run_config.exists() and not config_file:
         cfg = MgpeConfig.load(run_config)  # a resumed run keeps its own config
     elif config_file:
-        cfg = MgpeConfig.load(config_file)
+        cfg = MgpeConfig.load(config_file, recorded=False)  # a person's file: today's defaults
     elif init_from:  # a fine-tune starts from the architecture of what it starts from
         from mgpe_core.train.trainer import init_model_config
 
@@ -264,7 +264,7 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
         total = cfg.train.steps
         clock = StepClock(trainer.step, total, log_every)
         if info.is_main:
-            console.print(training_plan(trainer), highlight=False)
+            console.print(training_plan(trainer), highlight=False, soft_wrap=True)
         with progress_bar("training", total) as advance:
             if trainer.step:
                 advance(trainer.step)
@@ -283,11 +283,11 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
                     return
                 if clock.first(step):  # the measured step time, whatever the terminal
                     console.print(f"first step: {dt:.1f} s; {clock.eta_text(step)}",
-                                  highlight=False)
+                                  highlight=False, soft_wrap=True)
                 elif due and not console.is_terminal:
                     console.print(f"step {step}/{total} {text} "
                                   f"{record['images_per_second']:.1f} img/s, "
-                                  f"{clock.eta_text(step)}", highlight=False)
+                                  f"{clock.eta_text(step)}", highlight=False, soft_wrap=True)
 
             try:
                 result = trainer.run(total, stop, on_step)

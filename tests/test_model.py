@@ -16,30 +16,13 @@ from mgpe_core.model.losses import (
     discriminator_objective,
     generator_objective,
 )
+from mgpe_core.testing import blocky_face_labels
 from mgpe_core.typed_config import ConfigError
 
 M11 = get_schema("mgpe-11")
 
 
-def face_labels(batch: int, res: int, shift: int = 0) -> torch.Tensor:
-    """A blocky face in mgpe-11 ids with known component boxes (scaled from 64 px)."""
-    s = res // 64
-    lab = torch.zeros(batch, res, res, dtype=torch.long)
-
-    def box(name, y0, y1, x0, x1):
-        lab[:, (y0 + shift) * s:(y1 + shift) * s, x0 * s:x1 * s] = M11.index(name)
-
-    box("hair", 4, 20, 12, 52)
-    box("skin", 14, 58, 16, 48)
-    box("l_brow", 24, 26, 20, 29)
-    box("r_brow", 24, 26, 35, 44)
-    box("l_eye", 28, 31, 21, 28)
-    box("r_eye", 28, 31, 36, 43)
-    box("nose", 32, 40, 29, 35)
-    box("u_lip", 45, 47, 26, 38)
-    box("mouth", 47, 48, 27, 37)
-    box("l_lip", 48, 50, 26, 38)
-    return lab
+face_labels = blocky_face_labels
 
 
 def small_cfg(res=64, **kw) -> ModelConfig:

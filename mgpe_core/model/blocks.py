@@ -30,7 +30,8 @@ def conv_norm_act(
         conv = nn.ConvTranspose2d(cin, cout, kernel, stride, padding=(kernel - stride) // 2,
                                   bias=bias)
     else:
-        pad = (kernel - 1) // 2 if stride == 1 else (kernel - stride) // 2
+        # odd kernels: centred ((k - 1) // 2, also at stride 2); even: (k - stride) // 2
+        pad = (kernel - 1) // 2 if stride == 1 or kernel % 2 else (kernel - stride) // 2
         conv = nn.Conv2d(cin, cout, kernel, stride, padding=pad, bias=bias)
     layers: list[nn.Module] = [conv, norm_layer(norm, cout)]
     if act == "relu":
@@ -40,6 +41,28 @@ def conv_norm_act(
     elif act != "none":
         raise ValueError(f"unknown activation {act!r}")
     return nn.Sequential(*layers)
+
+
+def up_block(cin: int, cout: int, norm: str = "batch", mode: str = "transpose",
+             act: str = "relu") -> nn.Sequential:
+    """A 2x upsampling unit (``model.upsample``).
+
+    ``transpose``: 4x4 stride-2 transposed conv + norm + activation (the original code's). Its
+    kernel overlaps unevenly (each output pixel of a 2x2 cell sums a different 2x2 subset of
+    the kernel), the classic source of period-2 checkerboards (Odena et al., "Deconvolution
+    and checkerboard artifacts", Distill 2016).
+    ``resize``: nearest-neighbour 2x, then a 3x3 conv + norm + activation: every output pixel
+    sees the same kernel over an evenly covered neighbourhood. Nearest rather than bilinear:
+    the 3x3 conv already interpolates, bilinear adds a fixed blur the network cannot undo,
+    and Odena et al. report their best results with nearest. One flat ``nn.Sequential``, so
+    :func:`~mgpe_core.model.optimize.fold_batchnorm` finds the conv next to its norm.
+    """
+    if mode == "transpose":
+        return conv_norm_act(cin, cout, 4, 2, norm, act, transpose=True)
+    if mode == "resize":
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                             *conv_norm_act(cin, cout, 3, 1, norm, act))
+    raise ValueError(f"unknown upsample mode {mode!r}")
 
 
 class ResBlock(nn.Module):

@@ -4,7 +4,14 @@ every checkpoint and every registered model.
 Variants are config values, never code forks: ``eye_window`` (fixed | mask: the seed's eye-mask
 variant), ``mask_encoder`` (single | multi: the seed's multi target mask encoder), ``norm``,
 ``width`` (channel multiplier), ``resolution`` (64..512) and the label ``schema`` (stored with its
-class names, never an implied order).
+class names, never an implied order); ``upsample``, ``fuse``, ``mask_encoder_kernel`` and
+``feature_head_kernel`` (cost / artifact choices of issue 23, see docs/model.md).
+
+New fields whose default differs from what older configs were trained with are listed in the
+class's ``__legacy_defaults__``: a config file *without* the key (written before the field
+existed) gets the legacy value, so every existing model and checkpoint keeps building exactly
+its network; ``ModelConfig()`` and every file written since (``to_dict`` writes every field)
+use the new default.
 
 No torch here: the CLI reads configs (``--dry-run``, ``models info``) without loading networks.
 """
@@ -53,6 +60,11 @@ class DiscriminatorConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
+    #: Values a key *missing* from a config file takes (files written before the field
+    #: existed), instead of the dataclass default that new configs get.
+    __legacy_defaults__ = {"upsample": "transpose", "fuse": "resblocks",
+                           "mask_encoder_kernel": 4, "feature_head_kernel": 3}
+
     resolution: int = 256
     schema: dict[str, Any] = field(default_factory=_default_schema)
     width: float = 1.0
@@ -73,6 +85,23 @@ class ModelConfig:
     #: photo's face is aligned to it before editing. A name (``mgpe-synth``, ``celeba-hq``) or
     #: ``{"eyes": [[x, y], [x, y]], "mouth": [x, y]}`` in fractions of the side.
     framing: str | dict[str, Any] = "mgpe-synth"
+    #: Every 2x upsampling of the generator (G_m's two, the local decoders'): ``transpose`` (a
+    #: 4x4 stride-2 transposed conv, the original code's; uneven kernel overlap leaves the
+    #: period-2 / period-4 checkerboard seen in hair) or ``resize`` (nearest 2x, then a 3x3
+    #: conv with the same channels, norm and activation: no uneven overlap; 2.25x the
+    #: multiply-adds of the transposed conv it replaces).
+    upsample: Literal["transpose", "resize"] = "resize"
+    #: Background fusing: ``resblocks`` (background encoder 7x7 + 3x3 conv, fusing 3x3 conv +
+    #: two residual blocks + 7x7 conv, all at full resolution: 24 % of a 256 px edit's work) or
+    #: ``light`` (the original code's cost: background encoder one 7x7 conv, fusing a 1x1 conv
+    #: + norm + ReLU and the 7x7 conv to RGB).
+    fuse: Literal["resblocks", "light"] = "light"
+    #: Kernel of E_m's two stride-2 convs: 3 (the original code's) or 4 (16/9 the work).
+    mask_encoder_kernel: Literal[3, 4] = 3
+    #: Kernel of the local decoders' feature head (their last layer, at 1/4 size): 1 (a channel
+    #: projection: the last upsampling already mixes space, as the original code's decoders,
+    #: which end at that upsampling) or 3 (9x the work: 21.6 of a 256 px edit's GFLOP at batch 4).
+    feature_head_kernel: Literal[1, 3] = 1
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS:
@@ -109,6 +138,8 @@ class LossConfig:
     """Weights of seed Equations 7 and 8. On unpaired steps the global and feature-matching
     terms drop out (Equation 8)."""
 
+    __legacy_defaults__ = {"region_colour": 0.0}
+
     local: float = 10.0
     reconstruction: float = 10.0  # L_global (paired steps only)
     adversarial: float = 1.0
@@ -121,6 +152,14 @@ class LossConfig:
     #: pixels: lip (and iris) colour then barely counts and the mouth embedding need not carry
     #: it. This term gives every component the weight of a whole image. 0 = the seed's losses.
     region_reconstruction: float = 0.0
+    #: Per-region colour (all steps, paired and unpaired; not in the seed): for hair, skin,
+    #: mouth and each eye, the L1 distance in CIE Lab / 100 (averaged over L, a, b; see
+    #: :func:`~mgpe_core.model.losses.region_colour_loss`) between the output's mean colour
+    #: inside the target mask's region and the style source's mean colour inside its own
+    #: region, averaged over the regions present in both. On unpaired steps this is the only
+    #: term that asks for the partner's lip / hair / eye colour (L_global does not apply
+    #: there), so the mouth embedding must carry it. Configs written before it existed: 0.
+    region_colour: float = 10.0
     gan_mode: Literal["bce", "hinge"] = "bce"
     #: Parsing loss class weights by class name (small parts count more); others weigh 1.
     parsing_class_weights: dict[str, float] = field(default_factory=lambda: {
@@ -175,10 +214,12 @@ class MgpeConfig:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     @classmethod
-    def load(cls, path: str | Path) -> MgpeConfig:
+    def load(cls, path: str | Path, recorded: bool = True) -> MgpeConfig:
+        """``recorded=False``: a config file a person wrote (missing keys take today's
+        defaults, not ``__legacy_defaults__``)."""
         from ..io import read_json
 
-        return cls.from_dict(read_json(path, "config"))
+        return from_dict(cls, read_json(path, "config"), recorded=recorded)
 
     def with_model(self, **changes) -> MgpeConfig:
         return replace(self, model=replace(self.model, **changes))

@@ -9,9 +9,10 @@ Data flow for one batch (all batched; the only Python loops run over the compone
 3. ``synthesize(features, target image, target labels)``: the target mask goes through the mask
    encoder E_m (or five per-component encoders, ``mask_encoder = multi``); window features are
    placed on a canvas at the *target* mask's component centres (divided by 4); skin and hair
-   features are dense maps; all are concatenated, G_m (1x1 conv, residual blocks, two transposed
-   convs) produces full-size features, and G_b fuses them with an encoding of the target's
-   background (label 0 region) into RGB (tanh).
+   features are dense maps; all are concatenated, G_m (1x1 conv, residual blocks, two 2x
+   upsamplings: transposed convs or resize + conv, ``model.upsample``) produces full-size
+   features, and G_b fuses them with an encoding of the target's background (label 0 region)
+   into RGB (tanh; ``model.fuse`` chooses its cost).
 
 Per-component style mixing (the edit engine's job) is choosing, per component, whose latent goes
 into ``decode``: the networks never need to know where a style came from.
@@ -26,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..components import COMPONENTS, component_centres, component_masks, window_size
-from .blocks import ResBlock, conv_norm_act
+from .blocks import ResBlock, conv_norm_act, up_block
 from .config import ModelConfig
 from .crops import crop_boxes, crop_windows, mask_boxes, place_windows
 from .local import ComponentAutoencoder
@@ -62,15 +63,17 @@ def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
 
 
 class MaskEncoder(nn.Module):
-    """E_m: one-hot mask -> (C, R/4, R/4): 7x7 conv, then two stride-2 convs."""
+    """E_m: one-hot mask -> (C, R/4, R/4): 7x7 conv, then two stride-2 convs (kernel
+    ``model.mask_encoder_kernel``)."""
 
     def __init__(self, cin: int, cfg: ModelConfig):
         super().__init__()
         c1, c2, c3 = cfg.channels(64), cfg.channels(128), cfg.channels(cfg.feature_channels)
+        k = cfg.mask_encoder_kernel  # 4 (legacy) or 3 (the original code's): same sizes
         self.net = nn.Sequential(
             conv_norm_act(cin, c1, 7, 1, cfg.norm),
-            conv_norm_act(c1, c2, 4, 2, cfg.norm),
-            conv_norm_act(c2, c3, 4, 2, cfg.norm),
+            conv_norm_act(c1, c2, k, 2, cfg.norm),
+            conv_norm_act(c2, c3, k, 2, cfg.norm),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -105,20 +108,29 @@ class MGPEGenerator(nn.Module):
         self.g_res = nn.Sequential(*[ResBlock(gch, cfg.norm) for _ in range(cfg.res_blocks)])
         c_half, c_full = cfg.channels(128), cfg.channels(64)
         self.g_up = nn.Sequential(
-            conv_norm_act(gch, c_half, 4, 2, cfg.norm, transpose=True),
-            conv_norm_act(c_half, c_full, 4, 2, cfg.norm, transpose=True),
+            up_block(gch, c_half, cfg.norm, cfg.upsample),
+            up_block(c_half, c_full, cfg.norm, cfg.upsample),
         )
-        # Background fusing: encoder of the target background (RGB * bg mask, bg mask).
-        self.bg_encoder = nn.Sequential(
-            conv_norm_act(4, c_full, 7, 1, cfg.norm),
-            conv_norm_act(c_full, c_full, 3, 1, cfg.norm),
-        )
-        self.fuse = nn.Sequential(
-            conv_norm_act(2 * c_full, c_full, 3, 1, cfg.norm),
-            ResBlock(c_full, cfg.norm),
-            ResBlock(c_full, cfg.norm),
-            nn.ReflectionPad2d(3), nn.Conv2d(c_full, 3, 7), nn.Tanh(),
-        )
+        # Background fusing: encoder of the target background (RGB * bg mask, bg mask), then
+        # G_b. ``fuse = resblocks``: two full-resolution stages of extra 3x3 work (legacy);
+        # ``light``: the original code's cost (one 7x7 conv; a 1x1 conv and the 7x7 to RGB).
+        if cfg.fuse == "resblocks":
+            self.bg_encoder = nn.Sequential(
+                conv_norm_act(4, c_full, 7, 1, cfg.norm),
+                conv_norm_act(c_full, c_full, 3, 1, cfg.norm),
+            )
+            self.fuse = nn.Sequential(
+                conv_norm_act(2 * c_full, c_full, 3, 1, cfg.norm),
+                ResBlock(c_full, cfg.norm),
+                ResBlock(c_full, cfg.norm),
+                nn.ReflectionPad2d(3), nn.Conv2d(c_full, 3, 7), nn.Tanh(),
+            )
+        else:
+            self.bg_encoder = conv_norm_act(4, c_full, 7, 1, cfg.norm)
+            self.fuse = nn.Sequential(
+                conv_norm_act(2 * c_full, c_full, 1, 1, cfg.norm),
+                nn.ReflectionPad2d(3), nn.Conv2d(c_full, 3, 7), nn.Tanh(),
+            )
 
     # -- component plumbing -------------------------------------------------------------------
 
@@ -152,11 +164,21 @@ class MGPEGenerator(nn.Module):
             mu[name], logvar[name] = self.local[name].encode(crops[name])
         return Encoded(mu, logvar, crops, centres)
 
-    def decode(self, latents: dict[str, torch.Tensor]):
-        """Latents -> (features, reconstructions), dicts keyed by component name."""
+    def decode(self, latents: dict[str, torch.Tensor], images: bool | None = None):
+        """Latents -> (features, reconstructions), dicts keyed by component name.
+
+        ``images``: also run the local decoders' image heads (the reconstructions are L_local's
+        input and nothing else's). None = only when autograd is on (training): an edit runs
+        under ``no_grad`` and gets an empty reconstructions dict, saving the image heads'
+        work (3 % of a 256 px edit; the original code never runs its image decoders at test
+        time either)."""
+        if images is None:
+            images = torch.is_grad_enabled()
         feats, recons = {}, {}
         for name in self.component_names:
-            feats[name], recons[name] = self.local[name].decode(latents[name])
+            feats[name], recon = self.local[name].decode(latents[name], images=images)
+            if recon is not None:
+                recons[name] = recon
         return feats, recons
 
     def place_features(self, features: dict[str, torch.Tensor], target_labels: torch.Tensor):
@@ -197,7 +219,7 @@ class MGPEGenerator(nn.Module):
         if sample:
             latents = {k: enc.mu[k] + torch.randn_like(enc.mu[k]) * (0.5 * enc.logvar[k]).exp()
                        for k in enc.mu}
-        feats, recons = self.decode(latents)
+        feats, recons = self.decode(latents, images=True)
         image = self.synthesize(feats, target_image, target_labels)
         return {"image": image, "recons": recons, "crops": enc.crops, "mu": enc.mu,
                 "logvar": enc.logvar}

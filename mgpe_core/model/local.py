@@ -4,10 +4,12 @@ Each encoder halves its input with 4x4 stride-2 conv + norm + ReLU blocks down t
 (smaller side about 4 px), a 1x1 conv narrows it to ``latent_map_channels``, then two linear
 heads give the latent mean and log-variance (the mean
 is used at test time; the KL term exists with weight 0 by default, as in the original code).
-Each decoder maps the latent back to that small map and upsamples; two heads branch off:
+Each decoder maps the latent back to that small map and upsamples (``model.upsample``:
+transposed convs or nearest resize + 3x3 conv); two heads branch off:
 
-- the *feature head* at 1/4 of the input size (256 channels at width 1: eyes 8x12, mouth 20x36,
-  skin and hair 64x64 at 256 px) feeds the generator;
+- the *feature head* (a ``model.feature_head_kernel`` conv) at 1/4 of the input size (256
+  channels at width 1: eyes 8x12, mouth 20x36, skin and hair 64x64 at 256 px) feeds the
+  generator;
 - the *image head* continues to the input size and reconstructs the component (L_local).
 """
 
@@ -18,7 +20,7 @@ import math
 import torch
 from torch import nn
 
-from .blocks import conv_norm_act
+from .blocks import conv_norm_act, up_block
 from .config import ModelConfig
 
 
@@ -56,14 +58,15 @@ class ComponentAutoencoder(nn.Module):
         # Up to 1/4 of the input: n - 2 doublings, mirroring the encoder's channels.
         up, cin = [], chans[-1]
         for c in reversed(chans[1:n - 1]):
-            up.append(conv_norm_act(cin, c, 4, 2, cfg.norm, transpose=True))
+            up.append(up_block(cin, c, cfg.norm, cfg.upsample))
             cin = c
         self.up_to_quarter = nn.Sequential(*up)
-        self.feature_head = conv_norm_act(cin, cfg.channels(cfg.feature_channels), 3, 1, cfg.norm)
+        self.feature_head = conv_norm_act(cin, cfg.channels(cfg.feature_channels),
+                                          cfg.feature_head_kernel, 1, cfg.norm)
         c_half, c_full = cfg.channels(64), cfg.channels(32)
         self.image_head = nn.Sequential(
-            conv_norm_act(cin, c_half, 4, 2, cfg.norm, transpose=True),
-            conv_norm_act(c_half, c_full, 4, 2, cfg.norm, transpose=True),
+            up_block(cin, c_half, cfg.norm, cfg.upsample),
+            up_block(c_half, c_full, cfg.norm, cfg.upsample),
             nn.Conv2d(c_full, 3, 3, padding=1),
             nn.Tanh(),
         )
@@ -72,7 +75,9 @@ class ComponentAutoencoder(nn.Module):
         h = self.encoder(x).flatten(1)
         return self.mu(h), self.logvar(h)
 
-    def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Latent -> (generator features at 1/4 size, reconstructed component image)."""
+    def decode(self, z: torch.Tensor, images: bool = True
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Latent -> (generator features at 1/4 size, reconstructed component image, or None
+        when ``images`` is false: editing needs only the features)."""
         h = self.up_to_quarter(self.expand(z))
-        return self.feature_head(h), self.image_head(h)
+        return self.feature_head(h), (self.image_head(h) if images else None)

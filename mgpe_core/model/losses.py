@@ -11,7 +11,11 @@
   target mask;
 - KL of the local encoders (weight 0 by default, as in the original code);
 - region reconstruction (not in the seed, weight 0 by default): 1/2 * squared error inside each
-  component's target region, averaged over the region, summed over components, paired steps.
+  component's target region, averaged over the region, summed over components, paired steps;
+- region colour (not in the seed; ``loss.region_colour``): L1 between the output's mean CIE Lab
+  colour inside each component of the target mask and the style source's mean inside the same
+  component of its own mask, averaged over the (sample, component) pairs present in both;
+  paired and unpaired steps (on unpaired steps nothing else asks for the partner's colours).
 
 L_G = l_local L_local + l_global L_global + l_GD L_GD + l_GP L_GP (+ l_FM L_FM) (Eq. 7); on
 unpaired steps the global and feature-matching terms drop out (Eq. 8).
@@ -47,6 +51,49 @@ def region_reconstruction_loss(fake: torch.Tensor, real: torch.Tensor,
     w = regions.float()
     per_comp = (sq * w).sum((0, 2, 3)) / (w.sum((0, 2, 3)) * fake.shape[1]).clamp(min=1)
     return 0.5 * per_comp.sum()
+
+
+#: Lab is divided by this before the L1 of :func:`region_colour_loss` (L in [0, 100], a and b
+#: within about +-100 for real colours): 0.1 = a Lab distance of 10 per channel.
+LAB_SCALE = 100.0
+
+
+def lab(image: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) RGB in [-1, 1] -> CIE Lab (D65; kornia), float32."""
+    from kornia.color import rgb_to_lab
+
+    return rgb_to_lab(((image.float() + 1) / 2).clamp(0, 1))
+
+
+def region_means(values: torch.Tensor, regions: torch.Tensor, min_pixels: int = 1
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean of ``values`` (B, C, H, W) inside each region of ``regions`` (B, K, H, W; binary):
+    (B, K, C) means and the (B, K) bool presence (at least ``min_pixels`` pixels)."""
+    values = values.float()
+    w = regions.float()
+    with torch.autocast(values.device.type, enabled=False):  # sums over whole images: fp32
+        count = w.sum((2, 3))  # (B, K)
+        sums = torch.einsum("bkhw,bchw->bkc", w, values)
+    return sums / count.clamp(min=1).unsqueeze(-1), count >= min_pixels
+
+
+def region_colour_loss(fake: torch.Tensor, fake_regions: torch.Tensor, source: torch.Tensor,
+                       source_regions: torch.Tensor, min_pixels: int = 4) -> torch.Tensor:
+    """Mean over (sample, component) pairs present in both masks of the L1 distance (Lab /
+    :data:`LAB_SCALE`, averaged over L, a, b) between the mean colour of ``fake`` inside its
+    target component and that of ``source`` (the style source, no gradient) inside its own.
+
+    ``fake_regions`` / ``source_regions``: (B, K, H, W) component masks
+    (:func:`~mgpe_core.components.component_masks`) of the target and of the style source.
+    Means, not pixels: shapes differ between source and target, the colour must not. A
+    component with fewer than ``min_pixels`` pixels in either mask is ignored; 0 (still
+    attached to ``fake``'s graph) when no pair is present."""
+    f_mean, f_has = region_means(lab(fake), fake_regions, min_pixels)
+    with torch.no_grad():
+        s_mean, s_has = region_means(lab(source), source_regions, min_pixels)
+    present = (f_has & s_has).to(f_mean.dtype)  # (B, K)
+    dist = (f_mean - s_mean).abs().mean(-1) / LAB_SCALE  # (B, K)
+    return (dist * present).sum() / present.sum().clamp(min=1)
 
 
 def kl_loss(mu: dict[str, torch.Tensor], logvar: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -87,6 +134,7 @@ def feature_matching_loss(fake: list[list[torch.Tensor]],
 def generator_losses(out: dict, d_fake, d_real, parser, target_labels: torch.Tensor,
                      paired_images: torch.Tensor | None, cfg: LossConfig,
                      weights: torch.Tensor, regions: torch.Tensor | None = None,
+                     colour: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
                      ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Weighted total and terms of Equations 7 / 8 for one generator forward.
 
@@ -96,6 +144,8 @@ def generator_losses(out: dict, d_fake, d_real, parser, target_labels: torch.Ten
     discriminator on those real images). ``paired_images=None``: an all-unpaired batch.
     ``regions``: component masks of the paired targets (:func:`~mgpe_core.components.
     component_masks`), needed when ``cfg.region_reconstruction`` is non-zero.
+    ``colour``: (style source images, their component masks, the targets' component masks),
+    one row per output (paired and unpaired), needed when ``cfg.region_colour`` is non-zero.
     """
     fake = out["image"]
     terms = {
@@ -106,7 +156,8 @@ def generator_losses(out: dict, d_fake, d_real, parser, target_labels: torch.Ten
     }
     weight = {"local": cfg.local, "adversarial": cfg.adversarial, "parsing": cfg.parsing,
               "reconstruction": cfg.reconstruction, "feature_matching": cfg.feature_matching,
-              "kl": cfg.kl, "region_reconstruction": cfg.region_reconstruction}
+              "kl": cfg.kl, "region_reconstruction": cfg.region_reconstruction,
+              "region_colour": cfg.region_colour}
     if cfg.kl:
         terms["kl"] = kl_loss(out["mu"], out["logvar"])
     if paired_images is not None and len(paired_images):
@@ -119,6 +170,11 @@ def generator_losses(out: dict, d_fake, d_real, parser, target_labels: torch.Ten
                 raise ValueError("region_reconstruction needs the paired targets' regions")
             terms["region_reconstruction"] = region_reconstruction_loss(
                 fake[:b], paired_images, regions[:b])
+    if cfg.region_colour:
+        if colour is None:
+            raise ValueError("region_colour needs the style sources and both masks' regions")
+        style, style_regions, target_regions = colour
+        terms["region_colour"] = region_colour_loss(fake, target_regions, style, style_regions)
     total = sum(weight[k] * v.float() for k, v in terms.items())
     return total, terms
 
@@ -137,14 +193,18 @@ def generator_objective(generator, discriminator, parser, batch: dict, paired: b
     if paired:
         with torch.no_grad():
             d_real = discriminator(batch["target_image"], onehot)
-    regions = None
-    if paired and cfg.region_reconstruction:
-        from ..components import component_masks
+    from ..components import component_masks
 
-        regions = component_masks(batch["target_labels"], generator.cfg.label_schema)
+    schema = generator.cfg.label_schema
+    regions = colour = None
+    if (paired and cfg.region_reconstruction) or cfg.region_colour:
+        regions = component_masks(batch["target_labels"], schema)
+    if cfg.region_colour:
+        colour = (batch["source_image"], component_masks(batch["source_labels"], schema),
+                  regions)
     total, terms = generator_losses(out, d_fake, d_real, parser, batch["target_labels"],
                                     batch["source_image"] if paired else None, cfg, weights,
-                                    regions)
+                                    regions if paired else None, colour)
     return total, {k: float(v.detach()) for k, v in terms.items()}, out
 
 

@@ -461,10 +461,14 @@ class Trainer:
             d_fake = self.discriminator(fake, onehot)
             with torch.no_grad():
                 d_real = self.discriminator(images, onehot[:b])
-            regions = (component_masks(labels, self.schema) if lcfg.region_reconstruction
-                       else None)
+            regions = colour = None
+            if lcfg.region_reconstruction or lcfg.region_colour:
+                regions = component_masks(labels, self.schema)
+            if lcfg.region_colour:  # style sources: each face (paired), its partner (unpaired)
+                colour = (src_img, torch.cat([regions, regions[perm]]),
+                          torch.cat([regions, regions]))
             g_loss, terms = generator_losses(out, d_fake, d_real, self.parser, tgt_lab, images,
-                                             lcfg, self.weights, regions)
+                                             lcfg, self.weights, regions, colour)
         self.discriminator.requires_grad_(True)
         if not torch.isfinite(g_loss):
             return self._nonfinite("generator")
