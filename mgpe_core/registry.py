@@ -338,6 +338,16 @@ def model_config(meta: dict):
     return MgpeConfig.from_dict(meta["config"])
 
 
+def recipe_location(sidecar: str | os.PathLike) -> dict:
+    """Where a model's weights came from, as a recipe records it: the run folder's *name* and
+    the checkpoint relative to it (``{"run": "g128", "checkpoint":
+    "checkpoints/step-000003500.json"}``), never an absolute path of the machine it was
+    trained on, so that a recipe reads the same anywhere."""
+    sidecar = Path(os.path.abspath(sidecar))
+    run = sidecar.parent.parent if sidecar.parent.name == "checkpoints" else sidecar.parent
+    return {"run": run.name, "checkpoint": sidecar.relative_to(run).as_posix()}
+
+
 @dataclass(frozen=True)
 class EditingModel:
     """What an editing model is, from its config.json alone (milliseconds, no torch): enough
@@ -1058,7 +1068,7 @@ def import_run(run: str | os.PathLike, name: str, parser: str | os.PathLike | No
         elif k.startswith("ema."):
             groups["generator_ema"][k[len("ema."):]] = v
     extra = dict(extra or {})
-    recipe = {"run": str(Path(run)), "step": ckpt["step"], **extra.pop("recipe", {})}
+    recipe = {**recipe_location(sidecar), "step": ckpt["step"], **extra.pop("recipe", {})}
     config = copy.deepcopy(ckpt["config"])
     meta = {"name": name, "description": description, "licence": licence,
             "config": config, "recipe": recipe, "metrics": {}, **extra}

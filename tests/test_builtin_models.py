@@ -3,6 +3,7 @@ their recipe and measured metrics on record, the eye-mask variant real, and the 
 (`mgpe demo`, one `mgpe edit`) working with them out of the box."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,10 @@ def test_builtin_model_is_shipped_verified_and_documented(name):
                 "machine"):
         assert recipe.get(key), key
     assert "--seed 128" in recipe["data_command"] and "mgpe train " in recipe["train_command"]
+    # a recipe reads the same anywhere: no absolute path of the machine it was trained on
+    absolute = [v for v in _strings(meta) if re.match(r"^(/|[A-Za-z]:\\)", v)]
+    assert not absolute, absolute
+    assert recipe["run"] and "/" not in recipe["run"]
     metrics = meta["metrics"]
     assert metrics["eval_n"] == 500
     for key in ("psnr", "ssim", "mask_miou", "parser_miou_real", "style_removed", "locality",
@@ -121,3 +126,14 @@ def test_one_edit_with_the_default_model(tmp_path, capsys):
     changed = (edited != photo).any(2)
     rows = np.flatnonzero(changed.any(1))
     assert changed.any() and rows.min() > 256 * 0.5  # all below the eyes
+
+
+def _strings(node):
+    if isinstance(node, dict):
+        for v in node.values():
+            yield from _strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v)
+    elif isinstance(node, str):
+        yield node

@@ -13,6 +13,7 @@ from mgpe_core.registry import (
     find_model,
     list_models,
     load_model,
+    read_model_config,
     verify,
 )
 
@@ -103,6 +104,8 @@ def test_import_run_export_remove(tiny_home, tmp_path, capsys):
     for k, v in trainer.ema.state_dict().items():
         assert torch.equal(model.generator.state_dict()[k], v)
     assert model.parser is not None
+    recipe = read_model_config(find_model("from-run").path)["recipe"]
+    assert recipe["run"] == "run" and recipe["checkpoint"].startswith("checkpoints/step-")
     assert main(["models", "import", str(tmp_path / "run"), "--name", "from-run"]) == 1
     assert "already exists" in capsys.readouterr().err
     assert main(["models", "export", "from-run", str(tmp_path / "exported")]) == 0

@@ -95,7 +95,7 @@ def main() -> None:
 
     from mgpe_core.evaluate import evaluate, headline
     from mgpe_core.registry import import_run, read_model_config
-    from mgpe_core.train.runs import read_run_info
+    from mgpe_core.train.runs import portable_name, read_run_info
 
     variants = dict(v.split("=", 1) for v in args.variant)
     source, upto = args.run, None
@@ -108,7 +108,7 @@ def main() -> None:
         sidecar = Path(run_info["init_from"])
         origin = {"init_from": f"{sidecar.parent.parent.name} step "
                                f"{json.loads(sidecar.read_text())['step']}"
-                  if sidecar.exists() else run_info["init_from"]}
+                  if sidecar.exists() else portable_name(run_info["init_from"])}
     if args.init_note:
         origin["init_from"] = args.init_note
     if args.base_model is not None:  # the model a fine-tune started from: its own recipe

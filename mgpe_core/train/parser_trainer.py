@@ -25,6 +25,7 @@ from ..model.losses import class_weights
 from ..model.parser import UNetParser
 from .distributed import precision_context
 from .parser_io import save_parser
+from .runs import portable_name
 
 __all__ = ["confusion_matrix", "segmentation_scores", "train_parser", "evaluate_parser"]
 
@@ -120,7 +121,9 @@ def train_parser(
                              train_set, device)
     scores["split"] = "test" if test_set is not None and len(test_set) else "train"
     save_parser(run_dir, parser, cfg, schema, resolution, metrics=scores,
-                extra={"recipe": {"data": str(data_dir), "steps": steps, "batch": batch,
-                                  "lr": lr, "seed": seed, "seconds": round(seconds, 1),
-                                  **({"init_from": str(init_from)} if init_from else {})}})
+                extra={"recipe": {"data": portable_name(data_dir), "steps": steps,
+                                  "batch": batch, "lr": lr, "seed": seed,
+                                  "seconds": round(seconds, 1),
+                                  **({"init_from": portable_name(init_from)} if init_from
+                                     else {})}})
     return {"run": str(run_dir), "steps": steps, "seconds": round(seconds, 2), **scores}

@@ -114,3 +114,10 @@ def load_run_generator(path: str | Path, ema: bool = True, device="cpu"):
     except RuntimeError as e:
         raise CheckpointError(f"{sidecar}: weights do not fit the stored config: {e}") from None
     return gen.eval().to(device), cfg, meta["step"]
+
+
+def portable_name(path_or_name: str | Path) -> str:
+    """How a recipe names a folder it used: its name, not the machine's absolute path (a
+    model or parser name stays as it is), so that a shipped recipe reads the same anywhere."""
+    text = str(path_or_name)
+    return Path(text).name if Path(text).exists() or "/" in text or "\\" in text else text
