@@ -685,8 +685,9 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     t = time.perf_counter()
     report["style_transfer"] = _style_scores(jobs, faces, cases)
 
-    # Locality.
+    # Locality, and the seams at the edited regions' borders.
     report["locality"] = _locality_scores(jobs, faces, recon, locality_radius(resolution), cases)
+    report["seams"] = seam_scores(jobs, faces, cases)
     timings["metrics"] = time.perf_counter() - t
 
     # FID.
@@ -774,6 +775,25 @@ def _style_scores(jobs: list[_Job], faces: list[_Face], cases) -> dict:
                  "n": len(all_before)}
     return {"metric": "delta E 1976 between mean Lab colours (region eroded by 1 px)",
             "regions": regions, "total": total}
+
+
+def seam_scores(jobs, faces, cases) -> dict:
+    """Per evaluation case, the mean seam score (:func:`mgpe_core.metrics.artifacts.
+    seam_score`, excess CIE76 step at the edited region's border) of the results users get
+    (unedited pixels kept), and over all cases."""
+    from .metrics.artifacts import seam_score
+
+    ops, pooled = {}, []
+    for op in (c.label for _, c in cases):
+        vals = [v for v in (seam_score(j.blended, faces[j.face].image, j.changed)
+                            for j in jobs if j.op == op and j.changed is not None)
+                if v is not None]
+        if vals:
+            ops[op] = {"excess_delta_e": _r(_mean(vals), 3), "n": len(vals)}
+            pooled += vals
+    total = {"excess_delta_e": _r(_mean(pooled), 3), "n": len(pooled)} if pooled else None
+    return {"band_px": 3, "unit": "CIE76 step across the border, minus the photo's",
+            "operations": ops, "total": total}
 
 
 def _locality_scores(jobs, faces, recon, radius: int, cases) -> dict:
@@ -945,6 +965,15 @@ def report_markdown(report: dict, examples: str | None = "examples.png") -> str:
                          f"{_fmt(s['generator_change'], 4)} | "
                          f"{_fmt(s['reconstruction_change'], 4)} | {s['n']} |")
     lines.append("")
+    se = report.get("seams") or {}
+    if se.get("operations"):
+        lines += ["## Seams (colour step an edit adds at its region's border, CIE76; 0 = as "
+                  "the photo joined there)", "",
+                  "| operation | excess delta E | n |", "|---|---:|---:|"]
+        for name, s in [*se["operations"].items(), ("**all edits**", se["total"])]:
+            if s:
+                lines.append(f"| {name} | {_fmt(s['excess_delta_e'], 2)} | {s['n']} |")
+        lines.append("")
     fid = report["fid"]
     lines += ["## FID (vs the real test photos)", ""]
     if "skipped" in fid:
@@ -1010,7 +1039,9 @@ def headline(report: dict) -> dict:
            "style_removed": (st["total"] or {}).get("removed"),
            "locality": (lo["total"] or {}).get("outside_change"),
            "locality_generator": (lo["total"] or {}).get("generator_change"),
-           "hair_artifact_ratio": (report.get("artifacts", {}).get("hair") or {}).get("ratio")}
+           "hair_artifact_ratio": (report.get("artifacts", {}).get("hair") or {}).get("ratio"),
+           "seam_excess_delta_e": ((report.get("seams") or {}).get("total") or {}).get(
+               "excess_delta_e")}
     fid = report.get("fid", {})
     if "reconstruction" in fid:
         out["fid_reconstruction"] = fid["reconstruction"]

@@ -154,8 +154,8 @@ def train_command(data_dir, run_dir, parser_path, size, steps, batch, config_fil
     Runs on one device or many GPUs under torchrun (rank and world size from the environment).
     Ctrl-C or SIGTERM writes a checkpoint and exits cleanly; --resume auto continues.
 
-    Before the first step it prints the parameter counts and the size of a checkpoint; after
-    it, the measured step time and the ETA.
+    Before the first step it prints the parameter counts, the size of a checkpoint and the
+    expected step time (one timed forward pass); after it, the measured step time and the ETA.
 
     Example: mgpe train --data prepared128/ --parser runs/parser128 --out runs/g128 --steps 20000
 
@@ -219,7 +219,7 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
         init_process_group,
         resolve_device,
     )
-    from mgpe_core.train.progress import StepClock, training_plan
+    from mgpe_core.train.progress import StepClock, estimate_step_seconds, training_plan
     from mgpe_core.train.runs import read_run_info, write_run_info
     from mgpe_core.train.trainer import StopFlag, Trainer, install_signal_handlers
 
@@ -264,7 +264,8 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
         total = cfg.train.steps
         clock = StepClock(trainer.step, total, log_every)
         if info.is_main:
-            console.print(training_plan(trainer), highlight=False, soft_wrap=True)
+            console.print(training_plan(trainer, estimate_step_seconds(trainer)),
+                          highlight=False, soft_wrap=True)
         with progress_bar("training", total) as advance:
             if trainer.step:
                 advance(trainer.step)

@@ -72,3 +72,22 @@ def test_small_regions_get_no_score():
 def test_odd_sizes_are_padded():
     img = _noise(5, size=100).astype(np.uint8)
     assert 0.7 < periodic_score(img, _disk(100, 40)) < 1.4
+
+
+def test_seam_score_measures_the_step_an_edit_adds():
+    from mgpe_core.metrics.artifacts import seam_score
+
+    photo = np.full((64, 64, 3), 120, np.uint8)
+    photo[40:] = 60  # a step that was there already (a jaw over a darker neck)
+    region = np.zeros((64, 64), bool)
+    region[10:40, 16:48] = True  # the edited region ends at that step
+    assert seam_score(photo, photo, region) == pytest.approx(0.0, abs=1e-9)
+    lighter = photo.copy()
+    lighter[region] = 170  # the region restyled lighter, its surroundings kept
+    s = seam_score(lighter, photo, region)
+    assert s > 10
+    # a restyle that also follows into the surroundings adds no seam
+    both = lighter.copy()
+    both[~region] = np.clip(photo[~region].astype(int) + 50, 0, 255)
+    assert abs(seam_score(both, photo, region)) < 3
+    assert seam_score(photo, photo, np.zeros((64, 64), bool)) is None

@@ -147,6 +147,8 @@ def _check_report(r, n):
     assert lo["total"]["generator_change"] > 0  # the raw output does change them
     assert r["fid"] == {"skipped": "FID skipped: no Inception weights (--fid-weights)"}
     assert r["seconds"] > 0
+    se = r["seams"]
+    assert se["operations"] and se["total"]["n"] == sum(s["n"] for s in se["operations"].values())
     art = r["artifacts"]
     assert set(art) == {"hair", "skin"}
     for a in art.values():
@@ -197,7 +199,7 @@ def test_cli_report_files(tiny_home, synth_folder, tmp_path, capsys):
     md = (out / "report.md").read_text()
     assert "# mgpe eval: tiny" in md and "![examples](examples.png)" in md
     assert "| PSNR (dB) | SSIM | n |" in md and "FID skipped" in md
-    assert "## Periodic artifacts" in md and "| skin |" in md
+    assert "## Periodic artifacts" in md and "| skin |" in md and "## Seams" in md
     grid = read_image(out / "examples.png")
     assert grid.shape[1] > 4 * 128 and grid.shape[0] > 6 * 128  # 4 columns, a row per op
 

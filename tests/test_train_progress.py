@@ -96,6 +96,8 @@ def test_a_log_gets_the_plan_first_step_and_eta(tmp_path, capsys):
     flat = " ".join(err.split())
     plan = re.search(r"a checkpoint is about (\d+) MB", flat)
     assert plan and "2 step(s) to go at 64 px, batch 2" in flat, flat
+    expected = re.search(r"expected about ([\d.]+) s a step", flat)
+    assert expected and float(expected.group(1)) > 0, flat
     assert flat.index("a checkpoint is about") < flat.index("first step:")
     assert re.search(r"first step: [\d.]+ s; [\d.]+ s/step, 1 to go: ETA", flat), flat
     written = sum(p.stat().st_size for p in (tmp_path / "run" / "checkpoints").glob("step-*"))

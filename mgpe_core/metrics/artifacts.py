@@ -88,3 +88,31 @@ def region_scores(images, regions) -> dict:
     scores = [s for s in (periodic_score(i, r) for i, r in zip(images, regions, strict=True))
               if s is not None]
     return {"score": float(np.mean(scores)) if scores else None, "n": len(scores)}
+
+
+#: Width in pixels of the bands on either side of an edited region's border.
+SEAM_BAND = 3
+#: Bands smaller than this (pixels) give no seam score.
+SEAM_MIN_PIXELS = 16
+
+
+def seam_score(result: np.ndarray, photo: np.ndarray, region: np.ndarray) -> float | None:
+    """How much colour step an edit adds at the border of the region it changed: the CIE76
+    distance between the result's mean Lab colour in a :data:`SEAM_BAND`-px band just inside
+    ``region`` and in the band just outside it, minus the same distance in ``photo`` (the
+    step that was there already, e.g. a jaw against a darker neck), never below 0 (an edit
+    that softens a border, e.g. hair restyled closer to the background's colour, adds no
+    seam). 0: the edit joins its surroundings as the photo did; a restyled face over a neck
+    that kept the photo's tone, or a lighter forehead patch, scores above 0. None when either
+    band is too small."""
+    from ..morphology import dilate, erode
+    from .image_metrics import delta_e76, mean_lab
+
+    region = np.asarray(region, dtype=bool)
+    inner = region & ~erode(region, SEAM_BAND)
+    outer = dilate(region, SEAM_BAND) & ~region
+    if inner.sum() < SEAM_MIN_PIXELS or outer.sum() < SEAM_MIN_PIXELS:
+        return None
+    step_after = delta_e76(mean_lab(result, inner), mean_lab(result, outer))
+    step_before = delta_e76(mean_lab(photo, inner), mean_lab(photo, outer))
+    return max(0.0, float(step_after - step_before))

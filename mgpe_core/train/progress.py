@@ -24,22 +24,57 @@ def checkpoint_bytes(trainer) -> int:
     return state + moments
 
 
+#: A training step (paired + unpaired pass, backward, the discriminators' step, the parsing
+#: loss) costs about this many times one face's generator forward pass, per face of the batch:
+#: 5-14 on the project's 2-core CPU (cpu-small at 128 px, the paper's widths at 256 px).
+STEP_PER_FORWARD = 8.0
+
+
+def estimate_step_seconds(trainer) -> float:
+    """About how long a step will take, before the first one: one training face through the
+    generator (eval mode, no gradient: no statistics, weights or random state touched), timed
+    after a warm-up, times :data:`STEP_PER_FORWARD` and the batch. Within about 2x; the
+    measured time replaces it after step 1."""
+    import torch
+
+    face = trainer.dataset[0]
+    image = face["image"][None].to(trainer.device)
+    labels = face["labels"][None].to(trainer.device)
+    gen = trainer.generator
+    was_training = gen.training
+    gen.eval()
+    try:
+        with torch.no_grad():
+            gen(image, labels, image, labels)  # warm-up: allocations, kernel choice
+            t = time.perf_counter()
+            gen(image, labels, image, labels)
+            seconds = time.perf_counter() - t
+    finally:
+        gen.train(was_training)
+    return seconds * STEP_PER_FORWARD * trainer.cfg.train.batch
+
+
 def _size(n: float) -> str:
     return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
 
 
-def training_plan(trainer) -> str:
-    """One line: parameters, checkpoint size and how many are kept, steps to go."""
+def training_plan(trainer, step_seconds: float | None = None) -> str:
+    """One line: parameters, checkpoint size and how many are kept, steps to go, and (given
+    ``step_seconds``, :func:`estimate_step_seconds`) the expected step time and duration."""
     t = trainer.cfg.train
     counts = trainer.param_counts
     each = checkpoint_bytes(trainer)
     kept = max(1, t.keep_checkpoints)
     todo = max(0, t.steps - trainer.step)
-    return (f"generator {counts['generator_total'] / 1e6:.1f} M parameters, discriminators "
+    text = (f"generator {counts['generator_total'] / 1e6:.1f} M parameters, discriminators "
             f"{counts.get('discriminator', 0) / 1e6:.1f} M; a checkpoint is about "
             f"{_size(each)} (every {t.checkpoint_every} steps, {kept} kept: up to "
             f"{_size(each * (kept + 1))} on disk while the next is written); {todo} step(s) to "
             f"go at {trainer.cfg.model.resolution} px, batch {t.batch}")
+    if step_seconds is not None:
+        text += (f"; expected about {step_seconds:.1f} s a step, {_duration(todo * step_seconds)}"
+                 f" in all (estimated from one forward pass; measured after step 1)")
+    return text
 
 
 def _duration(seconds: float) -> str:
