@@ -305,11 +305,15 @@ def test_add_bangs_from_reference(schema):
     ref = bangs_face(schema)
     out, info = bangs_op.add_bangs_info(photo, schema, reference=ref)
     assert info["source"] == "reference"
-    assert np.array_equal(out, ref)  # same geometry: the bangs are copied as they are
+    # same geometry: the reference's bangs (its hair inside its arched forehead region) are
+    # copied as they are
+    region = bangs_op.forehead_region(ref, schema).mask(ref.shape)
+    want = np.where(region & (ref == schema.index("hair")), ref, photo)
+    assert np.array_equal(out, want)
     # a reference whose whole face is 3 px lower and 2 px to the right gives the same bangs
     moved = np.zeros_like(ref)
     moved[3:, 2:] = ref[:-3, :-2]
-    assert np.array_equal(bangs_op.add_bangs(photo, schema, reference=moved), ref)
+    assert np.array_equal(bangs_op.add_bangs(photo, schema, reference=moved), want)
     # a reference without bangs: the drawn fringe
     out, info = bangs_op.add_bangs_info(photo, schema, reference=face(schema))
     assert info["source"].startswith("drawn")
@@ -323,7 +327,14 @@ def test_remove_bangs(schema):
     out = bangs_op.remove_bangs(m, schema)
     check_output(out, m, schema)
     assert np.array_equal(m, before)
-    assert np.array_equal(out, face(schema))  # bangs -> skin; side and top hair unchanged
+    # the bangs inside the arched forehead region become skin; the rectangle's upper corners
+    # (outside the arch) stay hair, as temples do; side and top hair unchanged
+    region = bangs_op.forehead_region(m, schema).mask(m.shape)
+    want = np.where(region & (m == schema.index("hair")), face(schema), m)
+    assert np.array_equal(out, want)
+    assert not np.array_equal(out, face(schema))  # the corners: an arch, not a square
+    rows = np.flatnonzero(region.any(1))
+    assert region[rows[0]].sum() < region[rows[-1]].sum() / 2  # narrow at the top
     # no hair on the forehead: an unchanged copy
     plain = face(schema)
     out = bangs_op.remove_bangs(plain, schema)
