@@ -50,7 +50,9 @@ COMPONENTS: tuple[Component, ...] = (
     Component("l_eye", ("l_eye",), "window", (32, 48), (0.47, 0.37)),
     Component("r_eye", ("r_eye",), "window", (32, 48), (0.47, 0.63)),
     Component("mouth", ("u_lip", "mouth", "l_lip"), "window", (80, 144), (0.73, 0.5)),
-    Component("skin", ("skin", "l_brow", "r_brow", "nose"), "dense", None, (0.5, 0.5)),
+    # the neck, in schemas that have it (mgpe-13, celebamask-19), takes the skin's style: a
+    # restyled face never sits on a neck of the photo's tone (mgpe-11 has no neck: background)
+    Component("skin", ("skin", "l_brow", "r_brow", "nose", "neck"), "dense", None, (0.5, 0.5)),
     Component("hair", ("hair",), "dense", None, (0.5, 0.5)),
 )
 

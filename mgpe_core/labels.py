@@ -302,6 +302,10 @@ BUILTIN_SCHEMAS: dict[str, LabelSchema] = {
         # Glasses cannot be expressed in 11 classes: their pixels lie on the face, so skin.
         _schema_from_names("mgpe-11", MGPE_11_CLASSES, {"eye_g": "skin"}),
         _schema_from_names("mgpe-12-glasses", MGPE_11_CLASSES + ("eye_g",), {}),
+        # + the neck, which the skin component holds (mgpe_core.components): its tone follows
+        # the face's; glasses are their own class in no component: a face wears them only
+        # where its mask has them, never because a skin style came from a face with glasses
+        _schema_from_names("mgpe-13", MGPE_11_CLASSES + ("eye_g", "neck"), {}),
     )
 }
 

@@ -112,7 +112,8 @@ def _synth_preview(out: Path, start: int, n: int):
 @click.option("--size", "-s", type=click.IntRange(8, 2048), default=256, show_default=True,
               help="Output resolution (images antialiased, labels nearest).")
 @click.option("--schema", default="celebamask-19", show_default=True,
-              help="Label schema of the output: celebamask-19, mgpe-11 or mgpe-12-glasses.")
+              help="Label schema of the output: celebamask-19, mgpe-11, mgpe-12-glasses or "
+                   "mgpe-13 (+ neck).")
 @click.option("--workers", "-j", type=click.IntRange(1), default=None,
               help="Processes [default: CPU count, at most 8].")
 @click.option("--format", "image_format", type=click.Choice(["png", "jpg"]), default="png",

@@ -24,7 +24,7 @@ def test_table_is_data():
     assert COMPONENT_NAMES == ("l_eye", "r_eye", "mouth", "skin", "hair")
     by = {c.name: c for c in COMPONENTS}
     assert set(by["mouth"].classes) == {"u_lip", "mouth", "l_lip"}
-    assert set(by["skin"].classes) == {"skin", "l_brow", "r_brow", "nose"}
+    assert set(by["skin"].classes) == {"skin", "l_brow", "r_brow", "nose", "neck"}
     assert [c.kind for c in COMPONENTS] == ["window"] * 3 + ["dense"] * 2
     assert by["skin"].window is None and by["hair"].fallback == (0.5, 0.5)
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -125,3 +125,33 @@ def test_centres_follow_a_shift_and_work_in_other_schemas():
     c = component_centres(lab, C19)
     assert (c[1, 0] - c[0, 0]).tolist() == [3.0, 3.0]
     assert c[0, 2].tolist() == [31.5, 22.5]
+
+
+def test_neck_takes_the_skin_style_and_glasses_belong_to_no_component():
+    """mgpe-13: the neck is in the skin component (a restyled face's neck follows its tone);
+    glasses are in none (a face wears them only where its mask has them). mgpe-11 has neither:
+    its components are what they were."""
+    import torch
+
+    from mgpe_core.components import component_masks
+    from mgpe_core.labels import get_schema
+
+    s13, s11 = get_schema("mgpe-13"), get_schema("mgpe-11")
+    assert s13.classes[-2:] == ("eye_g", "neck")
+    lab = torch.zeros(1, 8, 8, dtype=torch.long)
+    lab[0, :2] = s13.index("skin")
+    lab[0, 2:4] = s13.index("neck")
+    lab[0, 4:6] = s13.index("eye_g")
+    masks = component_masks(lab, s13)[0]
+    skin = COMPONENT_NAMES.index("skin")
+    assert masks[skin, :4].all() and not masks[skin, 4:].any()
+    assert not masks[:, 4:6].any()  # glasses: no component
+    # CelebAMask-HQ's neck and glasses keep their classes in mgpe-13; mgpe-11 loses both
+    c19 = get_schema("celebamask-19")
+    import numpy as np
+
+    from mgpe_core.labels import convert
+
+    ids = np.array([[c19.index("neck"), c19.index("eye_g")]], np.uint8)
+    assert convert(ids, c19, s13).tolist() == [[s13.index("neck"), s13.index("eye_g")]]
+    assert convert(ids, c19, s11).tolist() == [[0, s11.index("skin")]]

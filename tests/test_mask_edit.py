@@ -14,7 +14,7 @@ from mgpe_core.labels import BUILTIN_SCHEMAS, CELEBAMASK_CLASSES, LabelSchema, g
 from mgpe_plugins.ops import bangs as bangs_op
 from mgpe_plugins.ops import swap as swap_op
 
-SCHEMAS = [get_schema(n) for n in ("mgpe-11", "mgpe-12-glasses", "celebamask-19")]
+SCHEMAS = [get_schema(n) for n in ("mgpe-11", "mgpe-12-glasses", "mgpe-13", "celebamask-19")]
 M11 = get_schema("mgpe-11")
 PARTS = ("hair", "skin", "nose", "l_brow", "r_brow", "l_eye", "r_eye", "u_lip", "mouth", "l_lip")
 MOUTH = ("u_lip", "mouth", "l_lip")
