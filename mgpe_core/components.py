@@ -95,14 +95,24 @@ def component_ids(schema: str | LabelSchema) -> list[list[int]]:
     return [schema.ids(c.classes) for c in COMPONENTS]
 
 
+#: Per component, the classes whose colour its style carries (``loss.region_colour``): the
+#: lips without the teeth and mouth interior that share the mouth window, the skin without the
+#: brows; the same regions ``mgpe eval`` measures colour transfer in.
+COLOUR_CLASSES: tuple[tuple[str, ...], ...] = (
+    ("l_eye",), ("r_eye",), ("u_lip", "l_lip"), ("skin", "nose", "neck"), ("hair",),
+)
+
+
 @functools.lru_cache(maxsize=64)
-def _lookup(schema: LabelSchema, device):
-    """(num_classes, 5) bool table: class id -> membership in each component (cached per
-    schema and device, so a training step does no host-to-device copy for it)."""
+def _lookup(schema: LabelSchema, device, colour: bool = False):
+    """(num_classes, 5) bool table: class id -> membership in each component (``colour``: in
+    each component's :data:`COLOUR_CLASSES`), cached per schema and device, so a training step
+    does no host-to-device copy for it."""
     import torch
 
+    groups = [schema.ids(c) for c in COLOUR_CLASSES] if colour else component_ids(schema)
     table = torch.zeros(schema.num_classes, len(COMPONENTS), dtype=torch.bool)
-    for k, ids in enumerate(component_ids(schema)):
+    for k, ids in enumerate(groups):
         table[ids, k] = True
     return table.to(device)
 
@@ -115,12 +125,18 @@ def _fallback_fractions(device):
     return torch.tensor([c.fallback for c in COMPONENTS], dtype=torch.float32).to(device)
 
 
-def _membership(labels, schema: LabelSchema):
+def _membership(labels, schema: LabelSchema, colour: bool = False):
     """(B, 5, H, W) bool masks; labels must be ids of ``schema``."""
     if labels.ndim != 3:
         raise UsageError(f"labels must be (B, H, W) ids, got shape {tuple(labels.shape)}")
-    table = _lookup(schema, labels.device)
+    table = _lookup(schema, labels.device, colour)
     return table[labels.long()].permute(0, 3, 1, 2)
+
+
+def colour_masks(labels, schema: str | LabelSchema):
+    """Binary mask per component of the classes whose colour it carries
+    (:data:`COLOUR_CLASSES`): LongTensor (B, H, W) ids -> FloatTensor (B, 5, H, W)."""
+    return _membership(labels, get_schema(schema), colour=True).float().contiguous()
 
 
 def component_masks(labels, schema: str | LabelSchema):

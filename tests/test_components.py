@@ -155,3 +155,23 @@ def test_neck_takes_the_skin_style_and_glasses_belong_to_no_component():
     ids = np.array([[c19.index("neck"), c19.index("eye_g")]], np.uint8)
     assert convert(ids, c19, s13).tolist() == [[s13.index("neck"), s13.index("eye_g")]]
     assert convert(ids, c19, s11).tolist() == [[0, s11.index("skin")]]
+
+
+def test_colour_masks_hold_the_classes_a_style_colours():
+    """loss.region_colour compares the lips without the teeth / mouth interior that share the
+    mouth window, and the skin without the brows: the regions mgpe eval measures."""
+    import torch
+
+    from mgpe_core.components import colour_masks, component_masks
+    from mgpe_core.labels import get_schema
+
+    m11 = get_schema("mgpe-11")
+    lab = torch.zeros(1, 4, 4, dtype=torch.long)
+    lab[0, 0] = m11.index("u_lip")
+    lab[0, 1] = m11.index("mouth")
+    lab[0, 2] = m11.index("l_brow")
+    lab[0, 3] = m11.index("skin")
+    mouth, skin = COMPONENT_NAMES.index("mouth"), COMPONENT_NAMES.index("skin")
+    comp, tint = component_masks(lab, m11)[0], colour_masks(lab, m11)[0]
+    assert comp[mouth, :2].all() and tint[mouth, 0].all() and not tint[mouth, 1].any()
+    assert comp[skin, 2:].all() and not tint[skin, 2].any() and tint[skin, 3].all()

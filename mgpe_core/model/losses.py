@@ -84,7 +84,8 @@ def region_colour_loss(fake: torch.Tensor, fake_regions: torch.Tensor, source: t
     target component and that of ``source`` (the style source, no gradient) inside its own.
 
     ``fake_regions`` / ``source_regions``: (B, K, H, W) component masks
-    (:func:`~mgpe_core.components.component_masks`) of the target and of the style source.
+    (:func:`~mgpe_core.components.colour_masks`: the classes whose colour each component's
+    style carries) of the target and of the style source.
     Means, not pixels: shapes differ between source and target, the colour must not. A
     component with fewer than ``min_pixels`` pixels in either mask is ignored; 0 (still
     attached to ``fake``'s graph) when no pair is present."""
@@ -193,15 +194,15 @@ def generator_objective(generator, discriminator, parser, batch: dict, paired: b
     if paired:
         with torch.no_grad():
             d_real = discriminator(batch["target_image"], onehot)
-    from ..components import component_masks
+    from ..components import colour_masks, component_masks
 
     schema = generator.cfg.label_schema
     regions = colour = None
-    if (paired and cfg.region_reconstruction) or cfg.region_colour:
+    if paired and cfg.region_reconstruction:
         regions = component_masks(batch["target_labels"], schema)
     if cfg.region_colour:
-        colour = (batch["source_image"], component_masks(batch["source_labels"], schema),
-                  regions)
+        colour = (batch["source_image"], colour_masks(batch["source_labels"], schema),
+                  colour_masks(batch["target_labels"], schema))
     total, terms = generator_losses(out, d_fake, d_real, parser, batch["target_labels"],
                                     batch["source_image"] if paired else None, cfg, weights,
                                     regions if paired else None, colour)

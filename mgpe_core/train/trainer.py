@@ -41,7 +41,7 @@ from ..checkpoint import (
     summarise,
     unflatten_optimizer,
 )
-from ..components import component_masks
+from ..components import colour_masks, component_masks
 from ..errors import MgpeError
 from ..io import write_bytes, write_image
 from ..model.build import Networks, build_networks, parameter_counts
@@ -462,11 +462,11 @@ class Trainer:
             with torch.no_grad():
                 d_real = self.discriminator(images, onehot[:b])
             regions = colour = None
-            if lcfg.region_reconstruction or lcfg.region_colour:
+            if lcfg.region_reconstruction:
                 regions = component_masks(labels, self.schema)
             if lcfg.region_colour:  # style sources: each face (paired), its partner (unpaired)
-                colour = (src_img, torch.cat([regions, regions[perm]]),
-                          torch.cat([regions, regions]))
+                tints = colour_masks(labels, self.schema)  # lips without teeth, skin, ...
+                colour = (src_img, torch.cat([tints, tints[perm]]), torch.cat([tints, tints]))
             g_loss, terms = generator_losses(out, d_fake, d_real, self.parser, tgt_lab, images,
                                              lcfg, self.weights, regions, colour)
         self.discriminator.requires_grad_(True)
