@@ -1037,8 +1037,12 @@ def import_run(run: str | os.PathLike, name: str, parser: str | os.PathLike | No
     if dest_root is None and name in {m.name for m in list_models()}:
         raise ModelError(f"a model named {name!r} already exists")
     # the cheap checks first: run.json, the model whose parser to use
-    if parser is None and parser_model is None and Path(run).is_dir():
-        parser = read_run_info(run).get("parser")
+    if parser is None and parser_model is None:
+        # the run's own parser (run.json), for a run folder or a checkpoint inside one
+        folder = Path(run) if Path(run).is_dir() else Path(run).parent.parent \
+            if Path(run).parent.name == "checkpoints" else None
+        if folder is not None and (folder / "run.json").is_file():
+            parser = read_run_info(folder).get("parser")
     # a converted parser (parser-only model) is referenced by name, never copied
     converted = _converted_parser_name(parser_model if parser_model is not None else parser)
     shared = (_parser_to_share(parser_model) if parser_model is not None and converted is None

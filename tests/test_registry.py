@@ -106,6 +106,11 @@ def test_import_run_export_remove(tiny_home, tmp_path, capsys):
     assert model.parser is not None
     recipe = read_model_config(find_model("from-run").path)["recipe"]
     assert recipe["run"] == "run" and recipe["checkpoint"].startswith("checkpoints/step-")
+    # a checkpoint inside the run folder: the run's parser too (run.json)
+    sidecar = sorted((tmp_path / "run" / "checkpoints").glob("step-*.json"))[-1]
+    assert main(["models", "import", str(sidecar), "--name", "from-ckpt"]) == 0
+    assert load_model("from-ckpt").parser is not None
+    assert main(["models", "remove", "from-ckpt", "--yes"]) == 0
     assert main(["models", "import", str(tmp_path / "run"), "--name", "from-run"]) == 1
     assert "already exists" in capsys.readouterr().err
     assert main(["models", "export", "from-run", str(tmp_path / "exported")]) == 0
