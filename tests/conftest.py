@@ -70,6 +70,53 @@ def file_contents(root) -> dict:
     return {p: p.read_bytes() for p in sorted(Path(root).rglob("*")) if p.is_file()}
 
 
+# -- fakes and copies shared by the plugin and model-folder tests --------------------------------
+
+class FakeEP:
+    """An entry point whose ``load()`` gives ``module`` (or raises it, when it is an
+    exception: a plugin that fails at import, ``SystemExit`` and ``KeyboardInterrupt`` too)."""
+
+    def __init__(self, name, module):
+        import types
+
+        self.name, self.value, self._module = name, f"fake:{name}", module
+        self.dist = types.SimpleNamespace(version="9.9")
+
+    def load(self):
+        if isinstance(self._module, BaseException):
+            raise self._module
+        return self._module
+
+
+def plugin_module(**hooks):
+    """A module implementing the given mgpe hooks (name -> function)."""
+    import types
+
+    from mgpe_core import hookimpl
+
+    mod = types.ModuleType("fake_plugin")
+    for name, fn in hooks.items():
+        setattr(mod, name, hookimpl(fn))
+    return mod
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """A random-weight model folder 'm', made once per module: copy it, never change it."""
+    return make_model(tmp_path_factory.mktemp("pristine"), "m")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch, pristine):
+    """A MGPE_HOME of this test's own holding a copy of :func:`pristine` as model 'm'."""
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(pristine, home / "models" / "m")
+    monkeypatch.setenv("MGPE_HOME", str(home))
+    return home
+
+
 # -- the photos extra ------------------------------------------------------------------------
 
 def require_mediapipe():

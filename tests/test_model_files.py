@@ -9,23 +9,9 @@ import shutil
 import time
 
 import pytest
-from conftest import make_model
 
 from mgpe_cli.main import main
 from mgpe_core import registry
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory):
-    return make_model(tmp_path_factory.mktemp("pristine"), "m")
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch, pristine):
-    home = tmp_path / "home"
-    shutil.copytree(pristine, home / "models" / "m")
-    monkeypatch.setenv("MGPE_HOME", str(home))
-    return home
 
 
 def _edit_json(path, change):

@@ -4,36 +4,17 @@ warning or error, every other command keeps working, no traceback (issue 21)."""
 import json
 import shutil
 import sys
-import types
 
 import click
 import pytest
+from conftest import FakeEP, plugin_module
 
 from mgpe_cli import console as cli_console
 from mgpe_cli.commands.edit import edit as edit_group
 from mgpe_cli.main import cli as root_group
 from mgpe_cli.main import main
-from mgpe_core import hookimpl
 from mgpe_core import plugins as P
 from mgpe_core.operations import Operation
-
-
-class FakeEP:
-    def __init__(self, name, module):
-        self.name, self.value, self._module = name, f"fake:{name}", module
-        self.dist = types.SimpleNamespace(version="9.9")
-
-    def load(self):
-        if isinstance(self._module, BaseException):
-            raise self._module
-        return self._module
-
-
-def plugin_module(**hooks):
-    mod = types.ModuleType("fake_plugin")
-    for name, fn in hooks.items():
-        setattr(mod, name, hookimpl(fn))
-    return mod
 
 
 class Dummy(Operation):

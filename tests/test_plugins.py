@@ -3,28 +3,11 @@
 import types
 
 import pytest
+from conftest import FakeEP, plugin_module
 
 from mgpe_core import hookimpl, hookspecs
 from mgpe_core import plugins as P
 from mgpe_core.operations import Operation
-
-
-class FakeEP:
-    def __init__(self, name, module):
-        self.name, self.value, self._module = name, f"fake:{name}", module
-        self.dist = types.SimpleNamespace(version="9.9")
-
-    def load(self):
-        if isinstance(self._module, Exception):
-            raise self._module
-        return self._module
-
-
-def plugin_module(**hooks):
-    mod = types.ModuleType("fake_plugin")
-    for name, fn in hooks.items():
-        setattr(mod, name, hookimpl(fn))
-    return mod
 
 
 class Dummy(Operation):

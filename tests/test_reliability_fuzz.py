@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_model
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
@@ -134,17 +133,6 @@ def mutate_json(text: str, rng, top_only=False):
 
 # -- fixtures -------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory):
-    return make_model(tmp_path_factory.mktemp("pristine"), "m")
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch, pristine):
-    home = tmp_path / "home"
-    shutil.copytree(pristine, home / "models" / "m")
-    monkeypatch.setenv("MGPE_HOME", str(home))
-    return home
 
 
 def _edit_argv(tmp_path, model="m"):
