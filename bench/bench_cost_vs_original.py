@@ -10,13 +10,13 @@ folding, NCHW, the same treatment for every row):
   proxy also the five image decoders of the release (``decoder_*_image``, built here from the
   reference SPEC: test time never loads them);
 * ``mgpe legacy``: ``ModelConfig`` with every issue-23 choice at its legacy value
-  (``upsample=transpose, fuse=resblocks, mask_encoder_kernel=4, feature_head_kernel=3``): the
-  architecture of every model trained before;
-* ``mgpe new``: ``ModelConfig()`` (``resize``, ``light``, 3, 1);
+  (``upsample=transpose, fuse=resblocks, mask_encoder_kernel=4, feature_head_kernel=3``,
+  ``res_blocks=9``): the architecture of every model trained before;
+* ``mgpe new``: ``ModelConfig()`` (``resize``, ``light``, 3, 1, 3 residual blocks);
 * ``mgpe new, transpose`` (``--extra``): the new defaults but transposed-conv upsampling (what the
   checkerboard cure costs);
-* with ``--res-blocks N``: ``mgpe new`` with N residual blocks in G_m (informative: what
-  reaching the GFLOP target would take; not a default).
+* with ``--res-blocks N``: ``mgpe new`` with N residual blocks in G_m (``--res-blocks 9``:
+  the paper's depth with the other new choices).
 
 Measures:
 
@@ -32,7 +32,7 @@ Measures:
   in which every row takes its turn (interleaved); minima reported.
 
     python bench/bench_cost_vs_original.py [--repeats 2] [--threads 2] [--extra]
-        [--res-blocks 4] [--train-flops] [--no-time]
+        [--res-blocks 9] [--train-flops] [--no-time]
 
 Default runtime on the project's 2-core CPU machines: about 4-5 minutes.
 """
@@ -49,7 +49,7 @@ from torch import nn
 RES = 256
 EDIT_BATCHES = (1, 4)
 LEGACY = {"upsample": "transpose", "fuse": "resblocks", "mask_encoder_kernel": 4,
-          "feature_head_kernel": 3}
+          "feature_head_kernel": 3, "res_blocks": 9}
 
 
 # -- inputs ----------------------------------------------------------------------------------------

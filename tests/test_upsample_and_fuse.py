@@ -41,6 +41,7 @@ def _labels(b: int = 2, res: int = 64) -> torch.Tensor:
 def test_new_configs_get_the_new_defaults_and_write_them():
     cfg = ModelConfig()
     assert {k: getattr(cfg, k) for k in NEW} == NEW
+    assert cfg.res_blocks == 3  # the cost target's shallower G_m
     assert MgpeConfig().loss.region_colour > 0
     data = MgpeConfig().to_dict()
     assert {k: data["model"][k] for k in NEW} == NEW  # files written now name the choice
@@ -49,10 +50,11 @@ def test_new_configs_get_the_new_defaults_and_write_them():
 
 def test_a_missing_key_takes_the_legacy_value_an_explicit_one_wins():
     data = to_dict(ModelConfig())
-    for k in NEW:
+    for k in (*NEW, "res_blocks"):
         del data[k]
     old = from_dict(ModelConfig, data)
     assert {k: getattr(old, k) for k in LEGACY} == LEGACY
+    assert old.res_blocks == 9  # the paper's G_m
     data["upsample"] = "resize"
     assert from_dict(ModelConfig, data).upsample == "resize"
     assert from_dict(ModelConfig, data).fuse == "resblocks"
