@@ -111,6 +111,10 @@ def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_chann
                    "parser.json, or a model (name or folder) whose parser is used.")
 @click.option("--size", type=click.Choice(["64", "128", "256", "512"]), default=None,
               help="Resolution [default: the data's].")
+@click.option("--schema", "schema_name", default=None, metavar="NAME",
+              help="Label schema of the model, e.g. mgpe-13 (mgpe-11 plus glasses and neck) "
+                   "[default: mgpe-11, or the resumed run's]. The data is converted to it; the "
+                   "parser must predict it.")
 @click.option("--steps", type=click.IntRange(1), default=None, help="Total steps to reach.")
 @click.option("--batch", type=click.IntRange(1), default=None, help="Batch per process.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False,
@@ -145,7 +149,8 @@ def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_chann
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and parameter counts.")
 @overwrite_option("files")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
-def train_command(data_dir, run_dir, parser_path, size, steps, batch, config_file, overrides,
+def train_command(data_dir, run_dir, parser_path, size, schema_name, steps, batch, config_file,
+                  overrides,
                   device, precision, resume, init_from, preset, log_every, seed, workers,
                   dry_run, overwrite, as_json):
     """Train the MGPE generator (paired + unpaired steps, multiscale discriminators, feature
@@ -185,6 +190,14 @@ def train_command(data_dir, run_dir, parser_path, size, steps, batch, config_fil
     model_changes = {}
     if size or (data_size and not config_file and not (resume and run_config.exists())):
         model_changes["resolution"] = int(size) if size else data_size
+    if schema_name is not None:
+        from mgpe_core.errors import LabelError
+        from mgpe_core.labels import get_schema
+
+        try:
+            model_changes["schema"] = get_schema(schema_name).to_dict()
+        except LabelError as e:
+            raise UsageError(f"--schema: {e}") from None
     train_changes = {k: v for k, v in (("steps", steps), ("batch", batch), ("seed", seed),
                                        ("precision", precision)) if v is not None}
     data = to_dict(cfg)

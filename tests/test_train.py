@@ -201,6 +201,20 @@ def test_cli_dry_run_prints_config_and_counts(capsys):
     assert "did you mean 'width'" in capsys.readouterr().err
 
 
+def test_cli_schema_option_sets_the_models_schema(capsys):
+    args = ["train", "--out", "unused", "--dry-run", "--size", "64", "--set", "model.width=0.125"]
+    assert main([*args, "--schema", "mgpe-13"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    classes = out["config"]["model"]["schema"]["classes"]
+    assert out["config"]["model"]["schema"]["name"] == "mgpe-13"
+    assert {"eye_g", "neck"} <= set(classes) and len(classes) == 13
+    assert main(args) == 0  # the default stays mgpe-11
+    assert json.loads(capsys.readouterr().out)["config"]["model"]["schema"]["name"] == "mgpe-11"
+    assert main([*args, "--schema", "mgpe-31"]) != 0
+    err = capsys.readouterr().err
+    assert "--schema" in err and "unknown label schema 'mgpe-31'" in err
+
+
 @pytest.mark.slow
 def test_cli_sigterm_then_resume(data_and_parser, tmp_path):
     data, parser_dir, _ = data_and_parser

@@ -170,7 +170,8 @@ class Trainer:
             if pmeta["schema_obj"].classes != self.schema.classes:
                 raise MgpeError(
                     f"parser {self.parser_path} predicts schema {pmeta['schema_obj'].name!r}, "
-                    f"the model uses {self.schema.name!r}"
+                    f"the model uses {self.schema.name!r} (a new run takes the parser's "
+                    f"schema with --schema {pmeta['schema_obj'].name})"
                 )
             # The parser is not trained here but taken as given: the run's config
             # (config.json, every checkpoint, hence every model imported from it) and its
