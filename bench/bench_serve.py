@@ -2,12 +2,13 @@
 cache, and the time from launching the command to the first page.
 
 Two servers are started the way a user starts one, as `mgpe serve --port P` subprocesses
-(built-in model ``mgpe-synth-128``, 128 px): the default (embedding cache on) and one with the
-cache off (hidden option ``--embedding-cache 0``: every render is a full edit: squaring,
-encoding the photo's five components, decoding, synthesis). Each gets a session with
+(built-in model ``mgpe-synth-128``, 128 px, or ``--model``): the default (embedding cache on)
+and one with the cache off (hidden option ``--embedding-cache 0``: every render is a full
+edit: squaring, encoding the photo's five components, decoding, synthesis). Each gets a session with
 ``sample:0``; then ``--strokes`` strokes, each a few mask pixels painted hair at another place,
 are sent as ``POST /api/sessions/{sid}/render`` with the painted mask (base64 PNG), one at a
-time on one keep-alive connection per server, the two servers taking turns stroke by stroke.
+time on one keep-alive connection per server, the two servers taking turns in ``--phases``
+blocks (only one works at a time; the first stroke of each block is not counted).
 Timed: from sending the request to having read the whole PNG response (the stroke's PNG is
 encoded before the clock starts). Rows: the ``face`` view
 (the model's 128 px square) and the ``photo`` view (pasted back into the 256 px sample). The
@@ -18,6 +19,7 @@ model loads in the background meanwhile), median over ``--starts`` launches; and
 render answered (the networks loaded).
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/bench_serve.py [--strokes 50] [--starts 3]
+        [--phases 4] [--model NAME|FOLDER]
 """
 
 from __future__ import annotations
@@ -119,15 +121,26 @@ class Stroker:
         return took
 
 
-def measure(servers: dict, strokes: int, view: str) -> dict[str, list[float]]:
-    """Seconds per stroke on each server; the servers take turns stroke by stroke (the order
-    alternating), so a change in the machine's load hits them alike."""
-    clients = {name: Stroker(port, strokes, view) for name, (_, port) in servers.items()}
+def measure(servers: dict, strokes: int, view: str, phases: int) -> dict[str, list[float]]:
+    """Seconds per stroke on each server. The servers take turns in ``phases`` blocks of
+    strokes each (A B B A ...), so a drift in the machine's load hits them alike, while only
+    one server works at a time: turns stroke by stroke let the idle server's spinning OpenMP
+    threads take the two cores from the working one (up to +10 ms a render). The first stroke
+    of each block re-warms the server and is not counted."""
+    clients = {name: Stroker(port, strokes + phases, view) for name, (_, port) in
+               servers.items()}
     times: dict[str, list[float]] = {name: [] for name in clients}
-    for i in range(1, strokes + 1):
-        order = list(clients) if i % 2 else list(clients)[::-1]
+    per = -(-strokes // phases)
+    done = {name: 1 for name in clients}
+    for k in range(phases):
+        order = list(clients) if k % 2 == 0 else list(clients)[::-1]
         for name in order:
-            times[name].append(clients[name].stroke(i))
+            n = min(per, strokes - len(times[name]))
+            for j in range(n + 1):
+                took = clients[name].stroke(done[name])
+                done[name] += 1
+                if j:
+                    times[name].append(took)
     return times
 
 
@@ -139,13 +152,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--strokes", type=int, default=50)
     ap.add_argument("--starts", type=int, default=3)
+    ap.add_argument("--phases", type=int, default=4,
+                    help="blocks of strokes per server, taking turns (A B B A ...)")
+    ap.add_argument("--model", default=None,
+                    help="model for every server (name or folder; default: mgpe serve's)")
     args = ap.parse_args()
+    model = ("--model", args.model) if args.model else ()
 
     starts, loaded = [], []
     for _ in range(args.starts):
         port = free_port()
         t0 = time.perf_counter()
-        proc = launch(port)
+        proc = launch(port, *model)
         try:
             wait_for(port, "/")
             starts.append(time.perf_counter() - t0)
@@ -165,13 +183,13 @@ def main() -> None:
     try:
         for name, extra in (("cached", ()), ("uncached", ("--embedding-cache", "0"))):
             port = free_port()
-            servers[name] = (launch(port, *extra), port)
+            servers[name] = (launch(port, *model, *extra), port)
             wait_for(port, "/api/info")
         info = json.loads(Client(servers["cached"][1]).call("GET", "/api/info")[1])
         names = [c["name"] for c in info["schema"]["classes"]]
         assert names[HAIR] == "hair", names
         for view in ("face", "photo"):
-            got = measure(servers, args.strokes, view)
+            got = measure(servers, args.strokes, view, args.phases)
             for name in ("uncached", "cached"):
                 rows.append((view, name, pct(got[name], 50), pct(got[name], 95)))
     finally:

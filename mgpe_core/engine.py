@@ -316,12 +316,20 @@ class EmbeddingCache:
     ``mus``: up to ``size`` portraits each), and the decoded features of each combination of
     style donors (``feats``: up to ``size`` combinations). Portraits are keyed by a hash of
     their pixels and labels (:meth:`key`), so an edited copy of a photo is a new entry and a
-    stale embedding is never used."""
+    stale embedding is never used.
+
+    ``stems``: for the last few target portraits (:data:`STEMS_KEPT`: at 256 px and the
+    paper's widths an entry holds about 36 MB), the synthesis's first convolutions at the mask
+    last drawn, which the next stroke on that portrait updates where the mask changed
+    (:meth:`mgpe_core.model.generator.MGPEGenerator.synthesis_stems`)."""
+
+    STEMS_KEPT = 4
 
     def __init__(self, size: int):
         if int(size) != size or size < 1:
             raise UsageError(f"embedding_cache must be a whole number >= 1, got {size}")
         self.prepared, self.mus, self.feats = LRU(size), LRU(size), LRU(size)
+        self.stems = LRU(min(size, self.STEMS_KEPT))
 
     @staticmethod
     def key(p: Portrait) -> str:
@@ -335,7 +343,7 @@ class EmbeddingCache:
         return h.hexdigest()
 
     def clear(self) -> None:
-        for part in (self.prepared, self.mus, self.feats):
+        for part in (self.prepared, self.mus, self.feats, self.stems):
             part.clear()
 
 
@@ -358,9 +366,11 @@ class Editor:
         photo and labels and each component's latent mean, and for up to N donor combinations
         the decoded features (:class:`EmbeddingCache`): editing the same photos again with
         another mask (a brush stroke in ``mgpe serve``) then runs only the mask-dependent part
-        of the generator (mask encoders, G_m, background fusing). Outputs equal the uncached
-        ones within float error. An ``original`` model caches the squared portraits only (its
-        networks run one face at a time)."""
+        of the generator (mask encoders, G_m, background fusing), and in fp32 the first
+        convolutions of E_m and of the background encoder are updated only where the mask
+        changed since that photo's previous edit (:mod:`mgpe_core.model.incremental`).
+        Outputs equal the uncached ones within float error. An ``original`` model caches the
+        squared portraits only (its networks run one face at a time)."""
         import torch
 
         from .model.optimize import prepare_for_inference
@@ -396,6 +406,7 @@ class Editor:
             parser = prepare_for_inference(parser.to(self.device))
         self.parser = parser
         self.precision = precision
+        self.compiled = bool(compile)
         self.cache = EmbeddingCache(embedding_cache) if embedding_cache else None
 
     # -- helpers --------------------------------------------------------------------------------
@@ -567,11 +578,31 @@ class Editor:
                 for j, combo in enumerate(new):
                     feats[combo] = {c: f[j:j + 1] for c, f in decoded.items()}
                     cache.feats.put(combo, feats[combo])
-            batch = {c: torch.cat([feats[combo][c] for combo in combos])
-                     for c in feats[combos[0]]}
+            batch = feats[combos[0]] if len(combos) == 1 else {
+                c: torch.cat([feats[combo][c] for combo in combos]) for c in feats[combos[0]]}
             target = images_to_tensor([prepared[r][0] for r in tgt_rows], self.device)
-            out = gen.synthesize(batch, target, labels_to_tensor(masks, self.device))
+            labels = labels_to_tensor(masks, self.device)
+            stems = self._synthesis_stems([keys[r] for r in tgt_rows], target, labels)
+            out = gen.synthesize(batch, target, labels, stems=stems)
         return out
+
+    def _synthesis_stems(self, target_keys: list[str], target, labels):
+        """The synthesis stems of each target row, updated from that portrait's previous
+        mask where the cache holds it (fp32 only: sums of bf16 updates would drift; not under
+        ``compile``, whose graph is fixed); None to compute them inside the synthesis."""
+        if self.precision != "fp32" or self.compiled:
+            return None
+        from .model.generator import SynthesisStems
+
+        rows = []
+        for i, key in enumerate(target_keys):
+            st = self.generator.synthesis_stems(target[i:i + 1], labels[i:i + 1],
+                                                self.cache.stems.get(key))
+            if st is None:
+                return None
+            self.cache.stems.put(key, st)
+            rows.append(st)
+        return rows[0] if len(rows) == 1 else SynthesisStems.cat(rows)
 
     def _generate_original(self, requests, portraits, index, prepared, masks, tgt_rows):
         """The ``original`` architecture, one face at a time as the release runs: every distinct

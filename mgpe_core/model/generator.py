@@ -30,7 +30,12 @@ from ..components import COMPONENTS, component_centres, component_masks, window_
 from .blocks import ResBlock, conv_norm_act, up_block
 from .config import ModelConfig
 from .crops import crop_boxes, crop_windows, mask_boxes, place_windows
+from .incremental import LinearStem, linear_stem
 from .local import ComponentAutoencoder
+
+#: Incremental stem updates (:meth:`MGPEGenerator.synthesis_stems`) before a full recompute,
+#: which bounds the float error that sums of updates accumulate.
+MAX_STEM_UPDATES = 32
 
 
 @dataclass
@@ -41,6 +46,25 @@ class Encoded:
     logvar: dict[str, torch.Tensor]
     crops: dict[str, torch.Tensor]
     centres: torch.Tensor  # (B, 5, 2) source centres, pixels
+
+
+@dataclass
+class SynthesisStems:
+    """E_m's and the background encoder's first convolution for a batch of targets, before
+    their activation, with the inputs they were computed from (what the next stroke's
+    update needs; :mod:`.incremental`). ``updates``: incremental updates since the last full
+    computation."""
+
+    mask_input: torch.Tensor
+    mask: torch.Tensor
+    background_input: torch.Tensor
+    background: torch.Tensor
+    updates: int = 0
+
+    @staticmethod
+    def cat(rows: list[SynthesisStems]) -> SynthesisStems:
+        return SynthesisStems(*(torch.cat([getattr(r, f) for r in rows]) for f in
+                                ("mask_input", "mask", "background_input", "background")))
 
 
 def one_hot(labels: torch.Tensor, num_classes: int, dtype=torch.float32) -> torch.Tensor:
@@ -194,11 +218,60 @@ class MGPEGenerator(nn.Module):
                 dense.append(f)
         return canvas, dense
 
-    def synthesize(self, features: dict[str, torch.Tensor], target_image: torch.Tensor,
-                   target_labels: torch.Tensor) -> torch.Tensor:
-        cfg, schema = self.cfg, self.cfg.label_schema
+    def _synthesis_inputs(self, target_image: torch.Tensor, target_labels: torch.Tensor):
+        """(one-hot target mask, background encoder input: RGB * bg mask, bg mask)."""
         onehot = one_hot(target_labels, self.num_classes, target_image.dtype)
-        if cfg.mask_encoder == "single":
+        bg = (target_labels == self.background_id).unsqueeze(1).to(target_image.dtype)
+        return onehot, torch.cat([target_image * bg, bg], dim=1)
+
+    def _stem_parts(self) -> tuple[LinearStem, nn.Module, LinearStem, nn.Module] | None:
+        """(E_m's stem, the rest of E_m, the background encoder's stem, its rest), or None when
+        the stems cannot be updated exactly (per-component mask encoders, instance norm,
+        training mode)."""
+        if self.cfg.mask_encoder != "single" or self.training:
+            return None
+        em = self.mask_encoders[0].net
+        bg = self.bg_encoder
+        bg_stem, bg_rest = (bg[0], bg[1:]) if isinstance(bg[0], nn.Sequential) else (
+            bg, nn.Identity())
+        ms, bs = linear_stem(em[0]), linear_stem(bg_stem)
+        if ms is None or bs is None:
+            return None
+        return ms, em[1:], bs, bg_rest
+
+    def synthesis_stems(self, target_image: torch.Tensor, target_labels: torch.Tensor,
+                        previous: SynthesisStems | None = None) -> SynthesisStems | None:
+        """The stems of :meth:`synthesize` for these targets; with ``previous`` (typically the
+        same target images with the mask before a stroke) updated where the inputs changed
+        instead of recomputed (exact up to float rounding; a change over a quarter of the
+        picture is recomputed). None when this network has no updatable stems."""
+        parts = self._stem_parts()
+        if parts is None:
+            return None
+        ms, _, bs, _ = parts
+        onehot, bg_in = self._synthesis_inputs(target_image, target_labels)
+        if (previous is not None and previous.updates < MAX_STEM_UPDATES
+                and previous.mask_input.shape == onehot.shape
+                and previous.background_input.shape == bg_in.shape):
+            m = ms.update(previous.mask, previous.mask_input, onehot)
+            b = bs.update(previous.background, previous.background_input, bg_in) \
+                if m is not None else None
+            if m is not None and b is not None:
+                return SynthesisStems(onehot, m, bg_in, b, previous.updates + 1)
+        return SynthesisStems(onehot, ms.linear(onehot), bg_in, bs.linear(bg_in))
+
+    def synthesize(self, features: dict[str, torch.Tensor], target_image: torch.Tensor,
+                   target_labels: torch.Tensor, stems: SynthesisStems | None = None
+                   ) -> torch.Tensor:
+        """The output image. ``stems``: :meth:`synthesis_stems` of these targets, computed
+        (or updated) by the caller; E_m and the background encoder then start after them."""
+        cfg, schema = self.cfg, self.cfg.label_schema
+        parts = self._stem_parts() if stems is not None else None
+        if parts is not None:
+            ms, em_rest, bs, bg_rest = parts
+            mask_feats = [em_rest(ms.finish(stems.mask))]
+        elif cfg.mask_encoder == "single":
+            onehot = one_hot(target_labels, self.num_classes, target_image.dtype)
             mask_feats = [self.mask_encoders[0](onehot)]
         else:
             cmasks = component_masks(target_labels, schema).to(target_image.dtype)
@@ -206,8 +279,10 @@ class MGPEGenerator(nn.Module):
         canvas, dense = self.place_features(features, target_labels)
         h = torch.cat([*mask_feats, canvas, *dense], dim=1)
         h = self.g_up(self.g_res(self.g_in(h)))
-        bg = (target_labels == self.background_id).unsqueeze(1).to(target_image.dtype)
-        b = self.bg_encoder(torch.cat([target_image * bg, bg], dim=1))
+        if parts is not None:
+            b = bg_rest(bs.finish(stems.background))
+        else:
+            b = self.bg_encoder(self._synthesis_inputs(target_image, target_labels)[1])
         return self.fuse(torch.cat([h, b], dim=1))
 
     def forward(self, source_image: torch.Tensor, source_labels: torch.Tensor,
