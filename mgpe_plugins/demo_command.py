@@ -28,11 +28,13 @@ FIGURES = {
                      "One target mask (sample 2), six style sources: different faces that all "
                      "follow the mask."),
     "component_edits": ("Component editing",
-                        "Each row: the photo, its edited mask, the result. Styles stay the "
+                        "Each row: the photo, its edited mask, the result, and the edited "
+                        "window before (top) and after (bottom), magnified. Styles stay the "
                         "photo's own."),
     "style_transfer": ("Per-region style transfer",
                        "Each row: the photo, the style source, the result with that region's "
-                       "style."),
+                       "style, and the restyled window before (top) and after (bottom), "
+                       "magnified."),
 }
 
 
@@ -90,13 +92,62 @@ def _run_row(editor, ctx, op, case, size):
         caps = ["target", "target mask"] + [
             f"style {_style_source(req).name}" if _style_source(req) else label
             for req in requests]
-    elif requests[0].mask is None and _style_source(requests[0]) is not None:
-        tiles = [tgt.image, _style_source(requests[0]).image, results[0].image]
-        caps = ["photo", f"{label} from", label]
     else:
-        tiles = [tgt.image, editor.schema.colorize(results[0].mask), results[0].image]
-        caps = ["photo", "edited mask", label]
+        from mgpe_core.engine import edit_region
+
+        if requests[0].mask is None and _style_source(requests[0]) is not None:
+            tiles = [tgt.image, _style_source(requests[0]).image, results[0].image]
+            caps = ["photo", f"{label} from", label]
+        else:
+            tiles = [tgt.image, editor.schema.colorize(results[0].mask), results[0].image]
+            caps = ["photo", "edited mask", label]
+        tiles = [fit_square(t, size) for t in tiles]
+        close = close_up(tgt.image, results[0].image,
+                         edit_region(requests[0], editor.schema), size)
+        if close is not None:
+            tiles.append(close)
+            caps.append("before / after, 2x+")
+        return caps, tiles
     return caps, [fit_square(t, size) for t in tiles]
+
+
+def close_up(before, after, region, size: int):
+    """A size x size tile: the same window of ``before`` (top) and ``after`` (bottom), each
+    size x size/2, at least twice the scale of the whole-picture tiles (nearest-neighbour:
+    the pixels as they are, so a texture's grid or a seam shows as a reviewer zooming in
+    sees it). The window (2:1, at most half the picture wide) is placed where it covers the
+    most of ``region`` (the pixels the edit may change). None when the region is empty."""
+    import numpy as np
+    from PIL import Image
+
+    if before.shape != after.shape:  # a photo and the model's square of it: compare at the
+        # model's resolution (the demo's targets are square samples)
+        hw = after.shape[1], after.shape[0]
+        before = np.asarray(Image.fromarray(before).resize(hw, Image.Resampling.LANCZOS))
+        region = np.asarray(Image.fromarray(region.astype(np.uint8) * 255)
+                            .resize(hw, Image.Resampling.NEAREST)) > 0
+    h, w = region.shape
+    if not region.any():
+        return None
+    ys, xs = np.nonzero(region)
+    box_w = max(xs.max() - xs.min() + 1, 2 * (ys.max() - ys.min() + 1))
+    cw = int(min(max(box_w * 1.3, 32), w // 2, 2 * (h // 1)))
+    ch = max(cw // 2, 1)
+    # the window position covering the most region pixels (summed-area table)
+    sat = np.pad(region.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    cover = sat[ch:, cw:] - sat[:-ch, cw:] - sat[ch:, :-cw] + sat[:-ch, :-cw]
+    # among equal covers, the one nearest the region's centre
+    cy, cx = ys.mean() - ch / 2, xs.mean() - cw / 2
+    yy, xx = np.mgrid[:cover.shape[0], :cover.shape[1]]
+    score = cover * 1e6 - ((yy - cy) ** 2 + (xx - cx) ** 2)
+    y0, x0 = np.unravel_index(int(np.argmax(score)), score.shape)
+    strips = [np.asarray(Image.fromarray(np.ascontiguousarray(im[y0:y0 + ch, x0:x0 + cw]))
+                         .resize((size, size // 2), Image.Resampling.NEAREST))
+              for im in (before, after)]
+    tile = np.full((size, size, 3), 255, np.uint8)
+    tile[:size // 2] = strips[0]
+    tile[size - size // 2:] = strips[1]
+    return tile
 
 
 def _style_source(request):
