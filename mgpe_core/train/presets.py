@@ -3,8 +3,9 @@ user's own ``--set`` values, so every field can still be changed.
 
 ``paper`` is the default config: the paper's widths, for GPUs. ``cpu-small`` is the recipe of
 the built-in models (quarter width, 256-d latents, batch 8, frequent checkpoints), which a
-laptop CPU trains at 128 px: 3-6 s a step on 2 cores (the built-in model's recipe: 3500
-steps in 3.2 h in bf16, 1000 fine-tuning steps in 1.6 h in fp32). Its size is the data's:
+laptop CPU trains at 128 px: 2-3 s a step on 2 cores with the architecture's defaults (issue
+23's retrain of the built-in models: 2.05 s a step on an idle 2-core machine, fp32; the legacy
+architecture took 3-6 s). Its size is the data's:
 prepare the data at 128 px for it.
 """
 
