@@ -89,6 +89,34 @@ def test_absent_regions_are_ignored():
     z.backward()
 
 
+def test_component_weights_set_each_components_share_of_the_mean():
+    style, lab_ = textured(seed=1), labels()
+    reg = component_masks(lab_, M11)
+    names = [c.name for c in COMPONENTS]
+    fake = recoloured(reg, style, reg, textured(seed=2))
+    mouth = reg[:, names.index("mouth")].bool().unsqueeze(1).expand_as(fake)
+    fake = torch.where(mouth, torch.full_like(fake, 0.9), fake)  # only the lips are off
+    plain = float(region_colour_loss(fake, reg, style, reg))
+    assert plain > 0.005
+    w = [1.0] * len(names)
+    w[names.index("mouth")] = 3.0
+    weighted = float(region_colour_loss(fake, reg, style, reg, weights=w))
+    n = len(names)  # every component present in both faces: mouth = 1 of n pairs, then 3 of n+2
+    assert weighted == pytest.approx(plain * n * 3 / (n + 2), rel=1e-4)
+    w_off = [1.0] * n
+    w_off[names.index("mouth")] = 0.0
+    assert float(region_colour_loss(fake, reg, style, reg, weights=w_off)) < 1e-4
+    cfg = from_dict(LossConfig, {"region_colour_components": {"mouth": 3}})
+    assert cfg.colour_weights() == w
+    assert LossConfig().colour_weights() == [1.0] * n
+    from mgpe_core.typed_config import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown component 'lips'"):
+        from_dict(LossConfig, {"region_colour_components": {"lips": 3}})
+    with pytest.raises(ConfigError, match=">= 0"):
+        from_dict(LossConfig, {"region_colour_components": {"mouth": -1}})
+
+
 def test_new_runs_weigh_it_old_configs_do_not():
     assert LossConfig().region_colour > 0
     old = dataclasses.asdict(LossConfig())

@@ -78,7 +78,8 @@ def region_means(values: torch.Tensor, regions: torch.Tensor, min_pixels: int = 
 
 
 def region_colour_loss(fake: torch.Tensor, fake_regions: torch.Tensor, source: torch.Tensor,
-                       source_regions: torch.Tensor, min_pixels: int = 4) -> torch.Tensor:
+                       source_regions: torch.Tensor, min_pixels: int = 4,
+                       weights: list[float] | None = None) -> torch.Tensor:
     """Mean over (sample, component) pairs present in both masks of the L1 distance (Lab /
     :data:`LAB_SCALE`, averaged over L, a, b) between the mean colour of ``fake`` inside its
     target component and that of ``source`` (the style source, no gradient) inside its own.
@@ -88,11 +89,14 @@ def region_colour_loss(fake: torch.Tensor, fake_regions: torch.Tensor, source: t
     style carries) of the target and of the style source.
     Means, not pixels: shapes differ between source and target, the colour must not. A
     component with fewer than ``min_pixels`` pixels in either mask is ignored; 0 (still
-    attached to ``fake``'s graph) when no pair is present."""
+    attached to ``fake``'s graph) when no pair is present. ``weights``: one per component
+    (K), the weight of its pairs in the mean (default: all 1)."""
     f_mean, f_has = region_means(lab(fake), fake_regions, min_pixels)
     with torch.no_grad():
         s_mean, s_has = region_means(lab(source), source_regions, min_pixels)
     present = (f_has & s_has).to(f_mean.dtype)  # (B, K)
+    if weights is not None:
+        present = present * torch.tensor(weights, dtype=present.dtype, device=present.device)
     dist = (f_mean - s_mean).abs().mean(-1) / LAB_SCALE  # (B, K)
     return (dist * present).sum() / present.sum().clamp(min=1)
 
@@ -175,7 +179,8 @@ def generator_losses(out: dict, d_fake, d_real, parser, target_labels: torch.Ten
         if colour is None:
             raise ValueError("region_colour needs the style sources and both masks' regions")
         style, style_regions, target_regions = colour
-        terms["region_colour"] = region_colour_loss(fake, target_regions, style, style_regions)
+        terms["region_colour"] = region_colour_loss(fake, target_regions, style, style_regions,
+                                                    weights=cfg.colour_weights())
     total = sum(weight[k] * v.float() for k, v in terms.items())
     return total, terms
 
