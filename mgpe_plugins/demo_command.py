@@ -131,7 +131,7 @@ def close_up(before, after, region, size: int):
         return None
     ys, xs = np.nonzero(region)
     box_w = max(xs.max() - xs.min() + 1, 2 * (ys.max() - ys.min() + 1))
-    cw = int(min(max(box_w * 1.3, 32), w // 2, 2 * (h // 1)))
+    cw = int(min(max(box_w * 1.3, 32), w // 2, 2 * h))
     ch = max(cw // 2, 1)
     # the window position covering the most region pixels (summed-area table)
     sat = np.pad(region.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))

@@ -150,9 +150,8 @@ def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_chann
 @overwrite_option("files")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def train_command(data_dir, run_dir, parser_path, size, schema_name, steps, batch, config_file,
-                  overrides,
-                  device, precision, resume, init_from, preset, log_every, seed, workers,
-                  dry_run, overwrite, as_json):
+                  overrides, device, precision, resume, init_from, preset, log_every, seed,
+                  workers, dry_run, overwrite, as_json):
     """Train the MGPE generator (paired + unpaired steps, multiscale discriminators, feature
     matching, parsing loss through the frozen parser, device augmentations).
 

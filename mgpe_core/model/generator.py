@@ -270,19 +270,19 @@ class MGPEGenerator(nn.Module):
         if parts is not None:
             ms, em_rest, bs, bg_rest = parts
             mask_feats = [em_rest(ms.finish(stems.mask))]
-        elif cfg.mask_encoder == "single":
-            onehot = one_hot(target_labels, self.num_classes, target_image.dtype)
-            mask_feats = [self.mask_encoders[0](onehot)]
         else:
-            cmasks = component_masks(target_labels, schema).to(target_image.dtype)
-            mask_feats = [enc(cmasks[:, k:k + 1]) for k, enc in enumerate(self.mask_encoders)]
+            onehot, bg_in = self._synthesis_inputs(target_image, target_labels)
+            if cfg.mask_encoder == "single":
+                mask_feats = [self.mask_encoders[0](onehot)]
+            else:
+                cmasks = component_masks(target_labels, schema).to(target_image.dtype)
+                mask_feats = [enc(cmasks[:, k:k + 1])
+                              for k, enc in enumerate(self.mask_encoders)]
         canvas, dense = self.place_features(features, target_labels)
         h = torch.cat([*mask_feats, canvas, *dense], dim=1)
         h = self.g_up(self.g_res(self.g_in(h)))
-        if parts is not None:
-            b = bg_rest(bs.finish(stems.background))
-        else:
-            b = self.bg_encoder(self._synthesis_inputs(target_image, target_labels)[1])
+        b = (bg_rest(bs.finish(stems.background)) if parts is not None
+             else self.bg_encoder(bg_in))
         return self.fuse(torch.cat([h, b], dim=1))
 
     def forward(self, source_image: torch.Tensor, source_labels: torch.Tensor,
