@@ -117,6 +117,17 @@ def home(tmp_path, monkeypatch, pristine):
     return home
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test (``pytest.mark.usefixtures("one_thread")``): small forward
+    passes run much faster on one thread when the CPU is shared, and reference comparisons
+    see the same summation order on every machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # -- the photos extra ------------------------------------------------------------------------
 
 def require_mediapipe():

@@ -17,7 +17,8 @@ from mgpe_core.errors import MgpeError
 from mgpe_core.testing import read_table, reference_dir, rule_tensor, table_shape
 
 REF = reference_dir("bisenet-face-parsing")
-pytestmark = pytest.mark.skipif(not REF.is_dir(), reason="reference fixtures not available")
+pytestmark = [pytest.mark.skipif(not REF.is_dir(), reason="reference fixtures not available"),
+              pytest.mark.usefixtures("one_thread")]
 FILE = "79999_iter.pth"
 TOL = 1e-4
 TIE = 1e-4
@@ -44,14 +45,6 @@ def net(rule_state):
     model = BiSeNet().eval()
     model.load_state_dict(rule_state, strict=True)
     return model
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _save_like_release(state: dict, path: Path) -> None:

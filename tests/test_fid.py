@@ -23,6 +23,8 @@ from mgpe_core.metrics.inception import (
     randomize_,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # small forward passes
+
 KEYS_TSV = Path(__file__).resolve().parents[2] / "shared" / "fid" / "pt_inception_keys.tsv"
 
 
@@ -142,15 +144,6 @@ def test_list_images_skips_masks_and_reports_empty(tmp_path):
 
 
 # -- the network (random weights) ------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One thread: the forward passes are small, and much faster when the CPU is shared."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")

@@ -19,17 +19,10 @@ from test_original_mgpe import DEMOS, REF, TOL, _save_legacy, rule_state
 
 from mgpe_core.errors import LabelError, UsageError
 
-pytestmark = pytest.mark.skipif(not REF.is_dir(), reason="reference fixtures not available")
+pytestmark = [pytest.mark.skipif(not REF.is_dir(), reason="reference fixtures not available"),
+              pytest.mark.usefixtures("one_thread")]
 NAME = "mgpe-original"
 BARE = "mgpe-original-noparser"
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _without_parser(src: Path, dest: Path) -> None:

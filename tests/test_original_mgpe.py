@@ -21,7 +21,8 @@ from mgpe_core.errors import MgpeError
 from mgpe_core.testing import read_table, reference_dir, rule_tensor, table_shape
 
 REF = reference_dir("original-mgpe")
-pytestmark = pytest.mark.skipif(not REF.is_dir(), reason="reference fixtures not available")
+pytestmark = [pytest.mark.skipif(not REF.is_dir(), reason="reference fixtures not available"),
+              pytest.mark.usefixtures("one_thread")]
 TOL = 1e-4
 DEMOS = ("demo-173angry", "demo-9248hair1")
 
@@ -37,14 +38,6 @@ def rule_state(label: str) -> OrderedDict:
         assert str(arr.dtype) == dtype, name
         sd[name] = torch.from_numpy(arr)
     return sd
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
