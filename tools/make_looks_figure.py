@@ -3,11 +3,13 @@ each case run through the CLI exactly as a user runs it, then a crop of the resu
 (nearest neighbour, so that each generated pixel shows), beside the same crop of the photo.
 
     python tools/make_looks_figure.py --model mgpe-synth-128 --out docs/images/looks/NAME.png
+    python tools/make_looks_figure.py --model OLD_FOLDER mgpe-synth-128 --label before after \
+        --out docs/images/looks/before-after.png
 
 Rows: hair of a mask-to-face result (checkerboards), hair colour transfer, lip colour
 transfer, the forehead after removing bangs (its hairline and seam), and the jaw under a skin
-restyle (the neck seam). Made on the built-in procedural samples (mgpe-synth faces): run it
-with the old and the new model for a before / after pair.
+restyle (the neck seam). Made on the built-in procedural samples (mgpe-synth faces): with two
+models, a column each: a before / after pair.
 """
 
 from __future__ import annotations
@@ -40,21 +42,33 @@ def main() -> None:
     from mgpe_core.samples import load_sample
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="mgpe-synth-128")
+    parser.add_argument("--model", nargs="+", default=["mgpe-synth-128"],
+                        help="one or more models (names or folders): one column each, beside "
+                             "the photo's")
+    parser.add_argument("--label", nargs="+", default=None,
+                        help="a caption word per model (default: the model's name)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    labels = args.label or [Path(m).name for m in args.model]
+    if len(labels) != len(args.model):
+        raise SystemExit(f"--label: {len(labels)} labels for {len(args.model)} models")
 
     tiles, captions = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for k, (caption, photo, edit, (y0, y1, x0, x1)) in enumerate(CASES):
-            out = Path(tmp) / f"{k}.png"
-            code = mgpe(["edit", edit[0], photo, *edit[1:], "--model", args.model, "-o",
-                         str(out)])
-            if code != 0:
-                raise SystemExit(f"{caption}: mgpe edit exited {code}")
-            result = read_image(out if out.exists() else sorted(Path(tmp).glob(f"{k}*.png"))[0])
             before = load_sample(int(photo.split(":")[1]))[0]
-            for image, what in ((before, "photo"), (result, caption)):
+            row = [(before, "photo")]
+            for m, (model, label) in enumerate(zip(args.model, labels, strict=True)):
+                out = Path(tmp) / f"{k}-{m}.png"
+                code = mgpe(["edit", edit[0], photo, *edit[1:], "--model", model, "-o",
+                             str(out)])
+                if code != 0:
+                    raise SystemExit(f"{caption} ({model}): mgpe edit exited {code}")
+                result = read_image(out if out.exists()
+                                    else sorted(Path(tmp).glob(f"{k}-{m}*.png"))[0])
+                row.append((result, f"{caption}: {label}" if len(labels) > 1
+                            else caption))
+            for image, what in row:
                 crop = image[y0:y1, x0:x1]
                 tiles.append(np.repeat(np.repeat(crop, ZOOM, 0), ZOOM, 1))
                 captions.append(what)
@@ -62,7 +76,7 @@ def main() -> None:
     tiles = [np.pad(t, ((0, height - t.shape[0]), (0, width - t.shape[1]), (0, 0)),
                     constant_values=255) for t in tiles]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_image(args.out, make_grid(tiles, ncol=2, captions=captions))
+    write_image(args.out, make_grid(tiles, ncol=1 + len(args.model), captions=captions))
     print(f"wrote {args.out}")
 
 

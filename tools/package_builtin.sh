@@ -18,7 +18,7 @@ BUILD="$ROOT/tools/build_builtin_model.py"
 REPORTS="$ROOT/docs/eval"
 DATA="mgpe data synth synth128 --count 6000 --size 128 --seed 128 --lipstick 0.5 -j 2 --no-preview && mgpe data prepare synth128 data128m13 --size 128 --schema mgpe-13 -j 2"
 PARSER="mgpe train-parser --data data128m13 --out parser128m13 --schema mgpe-13 --steps 2500 --batch 8 --base-channels 16 --depth 4 --device cpu"
-COMMON="--preset cpu-small --data data128m13 --schema mgpe-13 --parser parser128m13 --set loss.region_reconstruction=10 --set train.checkpoint_every=100 --set train.sample_every=250 --log-every 60 --device cpu --resume auto"
+COMMON="--preset cpu-small --data data128m13 --schema mgpe-13 --parser parser128m13 --set loss.region_reconstruction=10 --set loss.region_colour=16 --set 'loss.region_colour_components={\"mouth\": 3, \"l_eye\": 1.5, \"r_eye\": 1.5}' --set train.checkpoint_every=100 --set train.sample_every=250 --log-every 60 --device cpu --resume auto"
 TRAIN="OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out g128m13 --steps STEPS (tools/train_builtin.sh; stopped and resumed across sessions, STEPS = the recipe's step)"
 "$PY" "$BUILD" --run "$RUNS/g128m13" ${CHECKPOINT:+--checkpoint "$CHECKPOINT"} \
   --parser "$RUNS/parser128m13" --name mgpe-synth-128 --weights "${WEIGHTS:-ema}" \
