@@ -137,7 +137,7 @@ def train_parser_command(data_dir, run_dir, schema, steps, batch, lr, base_chann
                    "(change a variant with --set). Ignored when --resume finds a checkpoint.")
 @click.option("--preset", default=None, metavar="NAME",
               help="A named recipe, applied before --set: cpu-small (the built-in models' "
-                   "widths and batch: a laptop CPU, data at 128 px, 2-3 s a step on 2 "
+                   "widths and batch: a laptop CPU, data at 128 px, 1.5-3.5 s a step on 2 "
                    "cores) or paper (the default: the paper's widths, for GPUs).")
 @click.option("--log-every", type=click.FloatRange(min=1), default=30.0, show_default=True,
               metavar="SECONDS",

@@ -18,7 +18,7 @@
 #
 # Stages (run folders under RUNS): synth128 (6000 procedural faces) -> data128m13 (prepared in
 # mgpe-13) -> parser128m13 (U-Net parser, 2500 steps: mean IoU 0.932 on the test split) ->
-# g128m13 (the default model: --preset cpu-small, STEPS steps, 2.5-3 s a step on 2 cores).
+# g128m13 (the default model: --preset cpu-small, STEPS steps, 1.5-3.5 s a step on 2 cores).
 # VARIANT=eyemask fine-tunes the eye-mask variant (model.eye_window=mask) from g128m13's step
 # EYEMASK_FROM into g128m13-eyemask (EYEMASK_STEPS steps, same data, parser and losses).
 # Then package with tools/package_builtin.sh.

@@ -2,11 +2,12 @@
 user's own ``--set`` values, so every field can still be changed.
 
 ``paper`` is the default config: the paper's widths, for GPUs. ``cpu-small`` is the recipe of
-the built-in models (quarter width, 256-d latents, batch 8, frequent checkpoints), which a
-laptop CPU trains at 128 px: 2-3 s a step on 2 cores with the architecture's defaults (issue
-23's retrain of the built-in models: 2.05 s a step on an idle 2-core machine, fp32; the legacy
-architecture took 3-6 s). Its size is the data's:
-prepare the data at 128 px for it.
+the built-in models (quarter width, 256-d latents, batch 8, discriminators of base 32 channels,
+frequent checkpoints), which a laptop CPU trains at 128 px: about 1.5-3.5 s a step on 2 cores
+with the architecture's defaults (machines differ: ``bench/bench_train.py --sizes 128
+--disc-channels 64 32`` read 3.3 s on one, where the paper's 64-channel discriminators took
+4.7 s, 1.42x longer; they did two thirds of a step's arithmetic beside a quarter-width
+generator). Its size is the data's: prepare the data at 128 px for it.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("paper", "the paper's widths (the default config): for GPUs, 256 or 512 px", ()),
-    Preset("cpu-small", "the built-in models' recipe: width 0.25, 256-d latents, batch 8, a "
-                        "checkpoint every 250 steps; for CPUs, data at 128 px",
-           ("model.width=0.25", "model.latent_dim=256", "train.batch=8",
+    Preset("cpu-small", "the built-in models' recipe: width 0.25, 256-d latents, batch 8, "
+                        "discriminators of base 32, a checkpoint every 250 steps; for CPUs, "
+                        "data at 128 px",
+           ("model.width=0.25", "model.latent_dim=256", "model.discriminator.base_channels=32",
+            "train.batch=8",
             "train.sample_every=500", "train.checkpoint_every=250",
             "train.keep_checkpoints=4")),
 )}
