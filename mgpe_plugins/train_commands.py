@@ -207,8 +207,10 @@ def train_command(data_dir, run_dir, parser_path, size, schema_name, steps, batc
     cfg = apply_overrides(from_dict(MgpeConfig, data), preset_overrides(preset) + list(overrides))
 
     if dry_run:
-        from mgpe_core.train.trainer import describe
+        from mgpe_core.train.trainer import describe, parser_folder_config
 
+        if parser_path is not None:  # the run takes the parser as given: count that one
+            cfg = parser_folder_config(cfg, parser_path)
         click.echo(json.dumps(describe(cfg), indent=2))
         return
     if data_dir is None or parser_path is None:

@@ -201,6 +201,24 @@ def test_cli_dry_run_prints_config_and_counts(capsys):
     assert "did you mean 'width'" in capsys.readouterr().err
 
 
+def test_cli_dry_run_counts_the_parser_it_is_given(capsys, data_and_parser, tmp_path):
+    """A run takes its parser as given, so the dry run describes that parser (base 4, depth 2:
+    a few thousand parameters), not the config's default U-Net (base 32: millions)."""
+    _, parser_dir, _ = data_and_parser
+    args = ["train", "--out", "unused", "--dry-run", "--size", "64"]
+    assert main(args) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert main([*args, "--parser", str(parser_dir)]) == 0
+    given = json.loads(capsys.readouterr().out)
+    assert given["config"]["model"]["parser"]["base_channels"] == 4
+    assert given["config"]["model"]["parser"]["depth"] == 2
+    assert given["parameters"]["parser"] * 50 < default["parameters"]["parser"]
+    assert given["parameters"]["generator_total"] == default["parameters"]["generator_total"]
+    (tmp_path / "parser.json").write_text("{}")
+    assert main([*args, "--parser", str(tmp_path)]) == 1
+    assert "does not describe an mgpe parser" in capsys.readouterr().err
+
+
 def test_cli_schema_option_sets_the_models_schema(capsys):
     args = ["train", "--out", "unused", "--dry-run", "--size", "64", "--set", "model.width=0.125"]
     assert main([*args, "--schema", "mgpe-13"]) == 0

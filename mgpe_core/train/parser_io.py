@@ -75,6 +75,19 @@ def names_a_model(path: str | Path) -> bool:
     return not path.exists() or (path / "config.json").exists()
 
 
+def read_parser_folder(path: str | Path) -> tuple[Path, dict, ParserConfig, LabelSchema]:
+    """(parser.json path, its checked description, U-Net config, schema) of a train-parser
+    folder or file, without reading the weights; any problem is one CheckpointError."""
+    meta_path = resolve_parser_path(path)
+    meta = read_parser_description(meta_path)
+    try:
+        cfg = from_dict(ParserConfig, meta["parser"], "parser")
+        schema = LabelSchema.from_dict(meta["schema"])
+    except (MgpeError, ValueError, TypeError) as e:
+        raise CheckpointError(f"parser description {meta_path}: {e}") from None
+    return meta_path, meta, cfg, schema
+
+
 def load_parser(path: str | Path, device="cpu"):
     """(UNetParser in eval mode, frozen; metadata). Checks the weights' SHA-256. ``path``: a
     parser folder or file, or else a model (name or folder) whose parser is used."""
@@ -90,13 +103,7 @@ def load_parser(path: str | Path, device="cpu"):
                                   "parser.json or a model name; train one with "
                                   "`mgpe train-parser`)") from None
         return parser, {"format": FORMAT, "schema_obj": schema, "model": str(path)}
-    meta_path = resolve_parser_path(path)
-    meta = read_parser_description(meta_path)
-    try:
-        cfg = from_dict(ParserConfig, meta["parser"], "parser")
-        schema = LabelSchema.from_dict(meta["schema"])
-    except (MgpeError, ValueError, TypeError) as e:
-        raise CheckpointError(f"parser description {meta_path}: {e}") from None
+    meta_path, meta, cfg, schema = read_parser_folder(path)
     parser = UNetParser(schema, cfg)
     tensors = load_tensors(meta_path.with_name("parser.safetensors"), meta.get("sha256"))
     from ..checkpoint import load_module_state

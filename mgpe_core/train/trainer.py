@@ -643,6 +643,18 @@ def _with_parser(cfg: MgpeConfig, parser_cfg) -> MgpeConfig:
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, parser=parser_cfg))
 
 
+def parser_folder_config(cfg: MgpeConfig, parser_path: str | Path) -> MgpeConfig:
+    """``cfg`` naming the U-Net config of ``parser_path`` when that is a train-parser folder or
+    file (what a run records once it loads the parser); unchanged for a model's parser (a name
+    or a model folder), which is only read when the run starts. A missing or broken parser.json
+    raises the same error the run would."""
+    from .parser_io import names_a_model, read_parser_folder
+
+    if names_a_model(parser_path):
+        return cfg
+    return _with_parser(cfg, read_parser_folder(parser_path)[2])
+
+
 def init_model_config(path: str | Path) -> dict:
     """The model config (as a dict) of what ``--init-from`` names: a model or a run's
     checkpoint, so that a fine-tune need not repeat the architecture."""
