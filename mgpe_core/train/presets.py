@@ -6,7 +6,7 @@ the built-in models (quarter width, 256-d latents, batch 8, discriminators of ba
 frequent checkpoints), which a laptop CPU trains at 128 px: about 1.5-3.5 s a step on 2 cores
 with the architecture's defaults (machines differ: ``bench/bench_train.py --sizes 128
 --disc-channels 64 32`` read 3.3 s on one, where the paper's 64-channel discriminators took
-4.7 s, 1.42x longer; they did two thirds of a step's arithmetic beside a quarter-width
+4.7 s, 1.42x longer; they did about 60% of a step's arithmetic beside a quarter-width
 generator). Its size is the data's: prepare the data at 128 px for it.
 """
 
