@@ -697,11 +697,7 @@ def _parser_source(folder: _ModelFolder, opened: dict | None = None) -> _ModelFo
         raise ModelError(f"model {name} uses the parser of model {ref!r}, which ships no "
                          "parser weights of its own (a parser is shared from the model that "
                          "ships it, one step)")
-    classes = meta.get("config", {}).get("model", {}).get("schema", {}).get("classes")
-    if src.meta["config"]["model"]["schema"]["classes"] != classes:
-        raise ModelError(f"model {name} uses the parser of model {ref!r}, which predicts other "
-                         "classes than the model")
-    return src
+    return src  # another schema's labels are converted by class name (_build_parser)
 
 
 def _parser_state(folder: _ModelFolder, src: _ModelFolder, states: dict) -> dict:
@@ -797,19 +793,30 @@ def _converted_parser(src: _ModelFolder, schema, device):
 
 
 def _build_parser(entry: ModelEntry, src: _ModelFolder, cfg, state: dict, device):
-    """The parser in eval mode, built from the config recorded beside its weights."""
+    """The parser in eval mode, built from the config recorded beside its weights, in the
+    schema of the model that ships it. A model may name another model's parser of another
+    schema (a converted original MGPE, mgpe-11, using the built-in mgpe-13 parser): its labels
+    are then converted to the model's schema by class name
+    (:class:`mgpe_core.engine.SchemaParser`), as for a parser-only model."""
     from .model.config import ParserConfig
     from .model.parser import UNetParser
     from .typed_config import from_dict
 
+    schema = cfg.model.label_schema if src.entry == entry else \
+        model_config(src.meta).model.label_schema
     pcfg = from_dict(ParserConfig, src.meta["parser"]["config"], "parser.config")
-    parser = UNetParser(cfg.model.label_schema, pcfg)
+    parser = UNetParser(schema, pcfg)
     try:
         parser.load_state_dict(state)
     except RuntimeError as e:
         where = "" if src.entry == entry else f" (model {src.entry.name}'s)"
         raise ModelError(f"model {entry.name}: parser weights{where} do not fit: {e}") from None
-    return parser.eval().to(device)
+    parser = parser.eval().to(device)
+    if schema == cfg.model.label_schema:
+        return parser
+    from .engine import SchemaParser
+
+    return SchemaParser(parser, schema, cfg.model.label_schema)
 
 
 def _require_parser(folder: _ModelFolder, opened: dict | None = None,
@@ -852,7 +859,7 @@ def load_model_parser(name_or_path: str | os.PathLike, device="cpu"):
         return parser, cfg.model.label_schema
     states = folder.tensors({"parser"} if src is folder else set())
     parser = _build_parser(folder.entry, src, cfg, _parser_state(folder, src, states), device)
-    for p in parser.parameters():
+    for p in getattr(parser, "parser", parser).parameters():  # a SchemaParser's network
         p.requires_grad_(False)
     return parser, cfg.model.label_schema
 

@@ -9,6 +9,16 @@ TINY = dict(resolution=64, width=0.125, latent_dim=16, res_blocks=1,
             parser=dict(base_channels=4, depth=2), discriminator=dict(base_channels=8))
 
 
+def builtin_schema(name: str = "mgpe-synth-128"):
+    """The label schema a built-in model edits in (read from its config.json, no weights):
+    tests of what the default model does follow it when the built-in models are retrained."""
+    from mgpe_core.model.config import MgpeConfig
+    from mgpe_core.registry import find_model, read_model_config
+
+    meta = read_model_config(find_model(name).path)
+    return MgpeConfig.from_dict(meta["config"]).model.label_schema
+
+
 def make_model(root, name, eye_window="fixed", variants=None, with_parser=True, seed=0):
     """Write a model folder with random weights (BatchNorm statistics made non-trivial)."""
     from mgpe_core.model.build import build_networks

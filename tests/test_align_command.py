@@ -248,9 +248,10 @@ def test_every_face_and_an_interrupted_run(mp, photos, tmp_path, capsys, monkeyp
 
 
 def whole_schema():
-    from mgpe_core.labels import get_schema
+    """The schema `mgpe align` writes in by default: the built-in model's."""
+    from conftest import builtin_schema
 
-    return get_schema("mgpe-11")
+    return builtin_schema()
 
 
 def test_the_model_parser_labels_at_its_resolution(mp, photos, tiny_home, tmp_path, capsys,

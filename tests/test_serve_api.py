@@ -22,12 +22,14 @@ except ImportError:
         raise
     pytest.skip("needs the serve extra: pip install 'mgpe[serve]'", allow_module_level=True)
 
-from mgpe_core.labels import get_schema
+from conftest import builtin_schema
+
 from mgpe_plugins.serve.app import INTERNAL, create_app
 from mgpe_plugins.serve.studio import Studio
 
-M11 = get_schema("mgpe-11")
-HAIR = M11.index("hair")
+SCHEMA = builtin_schema()  # the default model's: what the studio serves
+MODEL_SCHEMA = SCHEMA.name
+HAIR = SCHEMA.index("hair")
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +93,7 @@ def painted(c, sid, pid, k=0):
 def test_info(client):
     info = client.get("/api/info").json()
     assert info["model"] == {"name": "mgpe-synth-128", "resolution": 128, "variant": None}
-    assert info["schema"]["name"] == "mgpe-11"
+    assert info["schema"]["name"] == MODEL_SCHEMA
     assert info["schema"]["classes"][HAIR]["name"] == "hair"
     assert len(info["schema"]["classes"][HAIR]["color"]) == 3
     assert info["components"] == ["l_eye", "r_eye", "mouth", "skin", "hair"]
@@ -132,7 +134,7 @@ def test_photo_files_render_and_results(client):
     assert pixels(client.get(f"{base}/photo.png").content).shape == (256, 256, 3)
     assert pixels(client.get(f"{base}/face.png").content).shape == (256, 256, 3)
     mask = Image.open(io.BytesIO(client.get(f"{base}/mask.png").content))
-    assert mask.mode == "L" and mask.info["mgpe-schema"] == "mgpe-11"
+    assert mask.mode == "L" and mask.info["mgpe-schema"] == MODEL_SCHEMA
     assert pixels(client.get(f"{base}/mask-color.png").content).shape == (256, 256, 3)
     assert client.get(f"{base}/secret.png").status_code == 404
     lab, mask64 = painted(client, sid, pid)

@@ -89,7 +89,6 @@ def read_release(folder: str | os.PathLike) -> tuple[dict, dict, list[str]]:
 
 def _parser_entry(parser: str | None) -> dict:
     """config.json's ``"parser"``: a reference to an installed model's parser, checked now."""
-    from ..labels import MGPE_11_CLASSES
     from ..registry import all_models, is_parser_only, read_model_config
 
     if parser is None:
@@ -106,10 +105,8 @@ def _parser_entry(parser: str | None) -> dict:
     if "parser" not in meta.get("weights", {}):
         raise UsageError(f"model {parser!r} ships no parser weights of its own; name a model "
                          "that does (a parser is shared from the model that ships it)")
-    classes = meta.get("config", {}).get("model", {}).get("schema", {}).get("classes")
-    if classes is not None and list(classes) != list(MGPE_11_CLASSES):
-        raise UsageError(f"model {parser!r}'s parser predicts other classes than the original "
-                         f"MGPE's 11 Helen classes ({', '.join(MGPE_11_CLASSES)})")
+    # a parser of other classes (the built-in mgpe-13 one) is fine: its labels are converted
+    # to the original's 11 Helen classes by class name when the model is loaded
     return {"model": parser}
 
 
