@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Re-render every picture the README and the docs show that the built-in models make, from the
+# models installed now (run it after tools/package_builtin.sh; each picture says in its caption
+# what it is: procedural mgpe-synth faces, or the astronaut photo that scikit-image ships):
+#
+#   tools/render_figures.sh [OLD_MODEL_FOLDER]
+#
+# - docs/images/demo/*.png                     mgpe demo (the README's first pictures)
+# - docs/images/looks/mgpe-synth-128.png       close-ups at 3x; with OLD_MODEL_FOLDER (a copy of
+#                                              the model shipped before) a before / after pair
+# - docs/images/photos/astronaut_edits.png     edits of a real photo, pasted back
+# - docs/images/photos/parsers_on_astronaut.png  the built-in parser vs the landmark parser
+# - docs/images/serve/*.png                    the browser editor (needs chromium + driver)
+#
+# Needs the dev, photos and serve extras (./dev setup). Each step writes its files atomically,
+# so a failed step leaves the pictures before it replaced and the rest as they were.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+PY=${PYTHON:-$ROOT/.venv/bin/python}
+MGPE=${MGPE:-$ROOT/.venv/bin/mgpe}
+OLD=${1:-}
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "mgpe demo -> docs/images/demo"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$MGPE" demo -o "$tmp/demo"
+for f in mask_to_face component_edits style_transfer eye_mask_variant; do
+  cp "$tmp/demo/$f.png" "docs/images/demo/.$f.png.tmp" && mv "docs/images/demo/.$f.png.tmp" "docs/images/demo/$f.png"
+done
+
+step "close-ups -> docs/images/looks/mgpe-synth-128.png"
+if [ -n "$OLD" ]; then
+  "$PY" tools/make_looks_figure.py --model "$OLD" mgpe-synth-128 --label before after \
+    --out docs/images/looks/mgpe-synth-128.png
+else
+  "$PY" tools/make_looks_figure.py --model mgpe-synth-128 --out docs/images/looks/mgpe-synth-128.png
+fi
+
+step "the astronaut -> docs/images/photos/astronaut_edits.png"
+"$PY" tools/make_photo_figure.py --out docs/images/photos/astronaut_edits.png
+
+step "parsers on the astronaut -> docs/images/photos/parsers_on_astronaut.png"
+"$PY" bench/bench_parsers.py --repeat 1 --figure "$tmp/helen.png" \
+  --astronaut-figure docs/images/photos/parsers_on_astronaut.png
+
+step "the browser editor -> docs/images/serve"
+CI=true MGPE_UPDATE_SCREENSHOTS=1 "$PY" -m pytest -q -p no:cacheprovider tests/test_serve_browser.py
