@@ -63,6 +63,7 @@ def test_run_folder_contents(data_and_parser, tmp_path):
     assert result["step"] == 3
     lines = [json.loads(x) for x in (tmp_path / "stats.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [1, 2, 3]
+    assert not any("lr" in r for r in lines)  # a constant rate (the default): no lr column
     for key in ("local", "adversarial", "parsing", "reconstruction", "feature_matching",
                 "d_real", "d_fake", "images_per_second", "step_time"):
         assert all(key in r and r[key] == r[key] for r in lines), key
@@ -88,6 +89,36 @@ def test_resume_is_exact(data_and_parser, tmp_path):
         b = getattr(second, name).state_dict()
         for k in a:
             assert torch.equal(a[k], b[k]), f"{name}.{k} differs after resume"
+
+
+@pytest.mark.slow
+def test_learning_rate_decays_over_the_last_steps_and_resumes_on_schedule(data_and_parser,
+                                                                          tmp_path):
+    """train.lr_decay_steps = 3 of 4 steps: 1e-3, 1e-3 (3 steps left), 1e-3 * 2/3, 1e-3 * 1/3,
+    in both optimizers (a negative length is refused); a run stopped after step 3 and resumed
+    runs step 4 at the same rate and ends with the same weights as one that went straight
+    through."""
+    from mgpe_core.typed_config import ConfigError
+
+    data, parser_dir, _ = data_and_parser
+    cfg = tiny_cfg(lr=1e-3, lr_decay_steps=3, steps=4)
+    straight = _trainer(cfg, data, parser_dir, tmp_path / "a")
+    straight.run(4)
+    lines = [json.loads(x) for x in (tmp_path / "a" / "stats.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in lines] == pytest.approx([1e-3, 1e-3, 2e-3 / 3, 1e-3 / 3])
+    rates = [g["lr"] for o in (straight.opt_g, straight.opt_d) for g in o.param_groups]
+    assert rates == pytest.approx([1e-3 / 3] * len(rates))
+    first = _trainer(cfg, data, parser_dir, tmp_path / "b")
+    first.run(3)  # stopped after step 3 of the run's 4
+    second = _trainer(cfg, data, parser_dir, tmp_path / "b")
+    assert second.resume("auto") and second.step == 3
+    second.run(4)
+    last = json.loads((tmp_path / "b" / "stats.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 4 and last["lr"] == pytest.approx(1e-3 / 3)
+    a, b = straight.generator.state_dict(), second.generator.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ConfigError, match="lr_decay_steps must be >= 0"):
+        _trainer(tiny_cfg(lr_decay_steps=-1), data, parser_dir, tmp_path / "d")
 
 
 @pytest.mark.slow

@@ -18,14 +18,17 @@
 #
 # Stages (run folders under RUNS): synth128 (6000 procedural faces) -> data128m13 (prepared in
 # mgpe-13) -> parser128m13 (U-Net parser, 2500 steps: mean IoU 0.932 on the test split) ->
-# g128m13 (the default model: --preset cpu-small, STEPS steps, 1.5-3.5 s a step on 2 cores).
+# g128m13 (the default model: --preset cpu-small, STEPS steps, 1.5-4.5 s a step on 2 cores; the
+# learning rate falls linearly to 0 over the last DECAY of them, train.lr_decay_steps).
 # VARIANT=eyemask fine-tunes the eye-mask variant (model.eye_window=mask) from g128m13's step
-# EYEMASK_FROM into g128m13-eyemask (EYEMASK_STEPS steps, same data, parser and losses).
+# EYEMASK_FROM into g128m13-eyemask (EYEMASK_STEPS steps, same data, parser and losses, the
+# rate falling over all of them).
 # Then package with tools/package_builtin.sh.
 set -euo pipefail
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 RUNS=${1:-runs}
 STEPS=${STEPS:-4500}
+DECAY=${DECAY:-1200}  # the last DECAY steps lower the learning rate linearly towards 0
 M=${MGPE:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/mgpe}
 mkdir -p "$RUNS" && cd "$RUNS"
 [ -f synth128/synth.json ] || $M data synth synth128 --count 6000 --size 128 --seed 128 \
@@ -42,7 +45,8 @@ if [ "${VARIANT:-}" = eyemask ]; then
   FROM=${EYEMASK_FROM:-$STEPS}
   $M train "${COMMON[@]}" --out g128m13-eyemask --steps "${EYEMASK_STEPS:-800}" \
     --init-from "g128m13/checkpoints/step-$(printf %09d "$FROM").json" \
-    --set model.eye_window=mask --set train.ema_decay=0.995
+    --set model.eye_window=mask --set train.ema_decay=0.995 \
+    --set train.lr_decay_steps="${EYEMASK_STEPS:-800}"
 else
-  $M train "${COMMON[@]}" --out g128m13 --steps "$STEPS"
+  $M train "${COMMON[@]}" --out g128m13 --steps "$STEPS" --set train.lr_decay_steps="$DECAY"
 fi

@@ -203,6 +203,11 @@ class TrainConfig:
     steps: int = 100_000
     batch: int = 4
     lr: float = 2e-4
+    #: The last this many of ``steps`` lower both learning rates linearly towards 0 (the
+    #: schedule of pix2pixHD and the paper, ``niter_decay``): a GAN's images settle as the
+    #: rate falls. Computed from the step, so a resumed run continues the same schedule;
+    #: 0 keeps the rate constant.
+    lr_decay_steps: int = 0
     betas: tuple[float, float] = (0.5, 0.999)
     ema_decay: float = 0.999
     #: Batches of training faces over which the EMA generator's BatchNorm statistics are

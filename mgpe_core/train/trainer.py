@@ -202,6 +202,10 @@ class Trainer:
                                       rank=self.dist.rank, world_size=self.dist.world_size)
         self.augment = PortraitAugment(self.schema).to(dev) if cfg.train.augment else None
         t = cfg.train
+        if t.lr_decay_steps < 0:
+            from ..typed_config import ConfigError
+
+            raise ConfigError(f"train.lr_decay_steps must be >= 0, got {t.lr_decay_steps}")
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=t.lr, betas=t.betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=t.lr, betas=t.betas)
         self.scaler = torch.amp.GradScaler(dev.type, enabled=t.precision == "fp16")
@@ -563,6 +567,19 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------------
 
+    def set_learning_rate(self) -> float:
+        """Both optimizers' rate for the step about to run: ``train.lr``, falling linearly
+        over the last ``train.lr_decay_steps`` of ``train.steps`` (the run's planned length,
+        not where this call of :meth:`run` stops: a stopped and resumed run keeps the
+        schedule; the last step runs at ``lr / lr_decay_steps``, never 0)."""
+        t = self.cfg.train
+        left = t.steps - self.step  # this step included
+        lr = t.lr * min(1.0, max(left, 1) / t.lr_decay_steps) if t.lr_decay_steps else t.lr
+        for opt in (self.opt_g, self.opt_d):
+            for group in opt.param_groups:
+                group["lr"] = lr
+        return lr
+
     def run(self, steps: int, stop: StopFlag | None = None,
             on_step: Callable[[int, dict, float], None] | None = None) -> dict:
         """Train until ``steps`` total steps; checkpoint on the way and at the end or on stop."""
@@ -579,6 +596,7 @@ class Trainer:
         try:
             while self.step < steps and not stop.requested:
                 images, labels = next(data)
+                lr = self.set_learning_rate()
                 result = self.train_step(images, labels)
                 if result.skipped:
                     continue
@@ -589,6 +607,8 @@ class Trainer:
                                                 result.losses.items()},
                           "step_time": round(dt, 4),
                           "images_per_second": round(images_per_step / dt, 2)}
+                if t.lr_decay_steps:
+                    record["lr"] = lr
                 if stats:
                     stats.write(json.dumps(record) + "\n")
                     stats.flush()
