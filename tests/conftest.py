@@ -12,11 +12,9 @@ TINY = dict(resolution=64, width=0.125, latent_dim=16, res_blocks=1,
 def builtin_schema(name: str = "mgpe-synth-128"):
     """The label schema a built-in model edits in (read from its config.json, no weights):
     tests of what the default model does follow it when the built-in models are retrained."""
-    from mgpe_core.model.config import MgpeConfig
-    from mgpe_core.registry import find_model, read_model_config
+    from mgpe_core.registry import find_model, model_config, read_model_config
 
-    meta = read_model_config(find_model(name).path)
-    return MgpeConfig.from_dict(meta["config"]).model.label_schema
+    return model_config(read_model_config(find_model(name).path)).model.label_schema
 
 
 def make_model(root, name, eye_window="fixed", variants=None, with_parser=True, seed=0):

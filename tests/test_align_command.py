@@ -211,6 +211,8 @@ def test_a_rerun_reuses_everything_and_redoes_only_what_is_missing(aligned, phot
 def test_every_face_and_an_interrupted_run(mp, photos, tmp_path, capsys, monkeypatch):
     """--face all: one id per face, in photo order, largest first; a run stopped after its
     first photos and run again gives the ids and files of an uninterrupted run."""
+    from conftest import builtin_schema  # what `mgpe align` writes in by default
+
     from mgpe_core.faces import dataset
     from mgpe_core.io import read_json
 
@@ -234,7 +236,7 @@ def test_every_face_and_an_interrupted_run(mp, photos, tmp_path, capsys, monkeyp
         if len(calls) == 2:
             raise KeyboardInterrupt
 
-    settings = dataset.AlignSettings(SIZE, MGPE_SYNTH, whole_schema(), face="all",
+    settings = dataset.AlignSettings(SIZE, MGPE_SYNTH, builtin_schema(), face="all",
                                      image_format="png", model="mgpe-synth-128")
     with pytest.raises(KeyboardInterrupt):
         dataset.align_folder(root, tmp_path / "cut", settings, progress=stop_after_two)
@@ -245,13 +247,6 @@ def test_every_face_and_an_interrupted_run(mp, photos, tmp_path, capsys, monkeyp
     for k in range(5):
         for rel in (f"CelebA-HQ-img/{k}.png", f"CelebAMask-HQ-mask-anno/0/{k:05d}_skin.png"):
             assert (tmp_path / "cut" / rel).read_bytes() == (tmp_path / "whole" / rel).read_bytes()
-
-
-def whole_schema():
-    """The schema `mgpe align` writes in by default: the built-in model's."""
-    from conftest import builtin_schema
-
-    return builtin_schema()
 
 
 def test_the_model_parser_labels_at_its_resolution(mp, photos, tiny_home, tmp_path, capsys,
