@@ -105,10 +105,22 @@ def test_a_typo_in_legacy_defaults_is_caught():
 
 
 @pytest.mark.parametrize("name", ["mgpe-synth-128", "mgpe-synth-128-eyemask"])
-def test_builtin_configs_build_their_legacy_networks(name):
+def test_builtin_configs_record_the_new_choices(name):
+    """The built-in models are trained with issue 23's choices and their configs say so: a
+    reader (or an older default) cannot build them any other way."""
     meta = json.loads((MODEL_DATA / name / "config.json").read_text())
     model = meta["config"]["model"]
-    assert not set(NEW) & set(model)  # shipped before the fields existed
+    assert {k: model[k] for k in NEW} == NEW
+    g = MGPEGenerator(from_dict(ModelConfig, model))
+    assert not any(isinstance(m, nn.ConvTranspose2d) for m in g.modules())
+
+
+@pytest.mark.parametrize("name", ["mgpe-synth-128", "mgpe-synth-128-eyemask"])
+def test_configs_written_before_the_fields_build_their_legacy_networks(name):
+    """A config recorded before the fields existed (the built-in's, without them: what the
+    models shipped before issue 23 had) builds the networks it was trained with."""
+    meta = json.loads((MODEL_DATA / name / "config.json").read_text())
+    model = {k: v for k, v in meta["config"]["model"].items() if k not in NEW}
     cfg = from_dict(ModelConfig, model)
     assert {k: getattr(cfg, k) for k in LEGACY} == LEGACY
     g = MGPEGenerator(cfg)

@@ -8,7 +8,8 @@
 #
 # CHECKPOINT / EYE_CHECKPOINT: package that checkpoint of the run (a .json sidecar) instead of
 # the newest, e.g. one chosen with tools/pick_checkpoint.py; WEIGHTS / EYE_WEIGHTS=raw ship the
-# trained weights as the default instead of the EMA.
+# trained weights as the default instead of the EMA. VARIANT_ONLY=1 packages only the eye-mask
+# variant (the default model already packaged from the same run).
 set -euo pipefail
 RUNS=${1:-runs}
 N=${EVAL_N:-500}
@@ -20,11 +21,13 @@ DATA="mgpe data synth synth128 --count 6000 --size 128 --seed 128 --lipstick 0.5
 PARSER="mgpe train-parser --data data128m13 --out parser128m13 --schema mgpe-13 --steps 2500 --batch 8 --base-channels 16 --depth 4 --device cpu"
 COMMON="--preset cpu-small --data data128m13 --schema mgpe-13 --parser parser128m13 --set loss.region_reconstruction=10 --set loss.region_colour=16 --set 'loss.region_colour_components={\"mouth\": 3, \"l_eye\": 1.5, \"r_eye\": 1.5}' --set train.checkpoint_every=100 --set train.sample_every=250 --log-every 60 --device cpu --resume auto"
 TRAIN="OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out g128m13 --steps STEPS --set train.lr_decay_steps=1200 (tools/train_builtin.sh; stopped and resumed across sessions, STEPS = the recipe's step)"
-"$PY" "$BUILD" --run "$RUNS/g128m13" ${CHECKPOINT:+--checkpoint "$CHECKPOINT"} \
-  --parser "$RUNS/parser128m13" --name mgpe-synth-128 --weights "${WEIGHTS:-ema}" \
-  --description "MGPE at 128 px (width 0.25, latent 256, schema mgpe-13) trained on mgpe-synth portraits on a 2-core CPU" \
-  --data-command "$DATA" --parser-command "$PARSER" --train-command "$TRAIN" \
-  --variant eye-mask=mgpe-synth-128-eyemask --eval-n "$N" --report "$REPORTS/mgpe-synth-128"
+if [ -z "${VARIANT_ONLY:-}" ]; then
+  "$PY" "$BUILD" --run "$RUNS/g128m13" ${CHECKPOINT:+--checkpoint "$CHECKPOINT"} \
+    --parser "$RUNS/parser128m13" --name mgpe-synth-128 --weights "${WEIGHTS:-ema}" \
+    --description "MGPE at 128 px (width 0.25, latent 256, schema mgpe-13) trained on mgpe-synth portraits on a 2-core CPU" \
+    --data-command "$DATA" --parser-command "$PARSER" --train-command "$TRAIN" \
+    --variant eye-mask=mgpe-synth-128-eyemask --eval-n "$N" --report "$REPORTS/mgpe-synth-128"
+fi
 if [ -d "$RUNS/g128m13-eyemask/checkpoints" ]; then
   FROM=$("$PY" -c "import json, sys; print(json.load(open(sys.argv[1]))['init_from'])" "$RUNS/g128m13-eyemask/run.json")
   EYE="OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out g128m13-eyemask --steps STEPS --init-from $(basename "$(dirname "$(dirname "$FROM")")")/checkpoints/$(basename "$FROM") --set model.eye_window=mask --set train.ema_decay=0.995 --set train.lr_decay_steps=STEPS (VARIANT=eyemask tools/train_builtin.sh)"

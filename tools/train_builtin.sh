@@ -21,9 +21,10 @@
 # g128m13 (the default model: --preset cpu-small, STEPS steps, 1.5-4.5 s a step on 2 cores; the
 # learning rate falls linearly to 0 over the last DECAY of them, train.lr_decay_steps).
 # VARIANT=eyemask fine-tunes the eye-mask variant (model.eye_window=mask) from g128m13's step
-# EYEMASK_FROM into g128m13-eyemask (EYEMASK_STEPS steps, same data, parser and losses, the
-# rate falling over all of them).
-# Then package with tools/package_builtin.sh.
+# EYEMASK_FROM into g128m13-eyemask (EYEMASK_STEPS steps, default 300 as shipped; same data,
+# parser and losses, the rate falling over all of them).
+# Then package with tools/package_builtin.sh (the shipped models: step 4500 and the variant's
+# step 300, trained weights: CHECKPOINT=... WEIGHTS=raw EYE_WEIGHTS=raw).
 set -euo pipefail
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 RUNS=${1:-runs}
@@ -43,10 +44,10 @@ COMMON=(--preset cpu-small --data data128m13 --schema mgpe-13 --parser parser128
         --set train.sample_every=250 --log-every 60 --device cpu --resume auto)
 if [ "${VARIANT:-}" = eyemask ]; then
   FROM=${EYEMASK_FROM:-$STEPS}
-  $M train "${COMMON[@]}" --out g128m13-eyemask --steps "${EYEMASK_STEPS:-800}" \
+  $M train "${COMMON[@]}" --out g128m13-eyemask --steps "${EYEMASK_STEPS:-300}" \
     --init-from "g128m13/checkpoints/step-$(printf %09d "$FROM").json" \
     --set model.eye_window=mask --set train.ema_decay=0.995 \
-    --set train.lr_decay_steps="${EYEMASK_STEPS:-800}"
+    --set train.lr_decay_steps="${EYEMASK_STEPS:-300}"
 else
   $M train "${COMMON[@]}" --out g128m13 --steps "$STEPS" --set train.lr_decay_steps="$DECAY"
 fi
