@@ -184,6 +184,21 @@ def test_edit_mask_of_another_size_is_scaled_or_refused_by_aspect_ratio(ctx, tmp
         prepare(ctx, "edit-mask", "sample:0", "--new-mask", str(path))
 
 
+def test_edit_mask_takes_a_region_from_another_photo(ctx):
+    """A bald photo (sample:4) given a mask with hair: --region hair=SRC gives the hair that
+    source's style (the photo has none to keep); every other component stays the photo's."""
+    req = one(prepare(ctx, "edit-mask", "sample:4", "--new-mask", "sample:5",
+                      "--region", "hair=sample:5", "--region", "lips=sample:1"))
+    assert set(req.styles) == {"hair", "mouth"}
+    assert req.styles["hair"] is ctx.portrait("sample:5")
+    assert req.styles["mouth"] is ctx.portrait("sample:1")
+    np.testing.assert_array_equal(req.mask, ctx.portrait("sample:5").labels)
+    with pytest.raises(UsageError, match="--region expects REGION=SRC, got 'hair'"):
+        prepare(ctx, "edit-mask", "sample:4", "--new-mask", "sample:5", "--region", "hair")
+    with pytest.raises(click.UsageError, match="unknown region"):
+        prepare(ctx, "edit-mask", "sample:4", "--new-mask", "sample:5", "--region", "ears=sample:1")
+
+
 # -- mask-to-face ----------------------------------------------------------------------------------
 
 

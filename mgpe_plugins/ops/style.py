@@ -8,16 +8,13 @@ import click
 
 from mgpe_core import hookimpl
 from mgpe_core.operations import ColourCheck, DemoCase, EvalCase, Operation
-
-#: User-facing region names -> model components.
-REGIONS = {
-    "hair": ("hair",),
-    "mouth": ("mouth",),
-    "lips": ("mouth",),
-    "eyes": ("l_eye", "r_eye"),
-    "skin": ("skin",),
-    "beard": ("skin",),
-}
+from mgpe_plugins.ops.regions import (
+    REGIONS,
+    component_styles,
+    region_names,
+    region_option,
+    region_plan,
+)
 
 #: How `mgpe eval` scores style transfer: per region, the classes whose colour is measured and
 #: the mgpe-synth attributes that hold it (style sources are picked to differ in them).
@@ -27,15 +24,6 @@ SCORED = {
     "eyes": ColourCheck("eyes", ("l_eye", "r_eye"), "iris_color", "iris_color_name"),
     "skin": ColourCheck("skin", ("skin",), "skin_tone"),
 }
-
-
-def _regions(text: str) -> list[str]:
-    names = [r.strip() for r in text.split(",") if r.strip()]
-    bad = [r for r in names if r not in REGIONS]
-    if bad or not names:
-        raise click.BadParameter(f"unknown region(s) {bad or text!r}; "
-                                 f"choose from {', '.join(REGIONS)}")
-    return names
 
 
 class Style(Operation):
@@ -49,31 +37,18 @@ class Style(Operation):
                          help="Style source for every region in --regions."),
             click.Option(["--regions"], default="hair", show_default=True,
                          help=f"Comma-separated: {', '.join(REGIONS)}."),
-            click.Option(["--region", "per_region"], multiple=True, metavar="REGION=SRC",
-                         help="Per-region source, e.g. --region hair=a.png --region eyes=b.png."),
+            region_option(),
         ]
 
     def prepare(self, ctx, target, source, regions, per_region):
         from mgpe_core.engine import EditRequest
         from mgpe_core.errors import UsageError
 
-        plan: dict[str, str] = {}
-        if source:
-            for region in _regions(regions):
-                plan[region] = source
-        for item in per_region:
-            region, sep, src = item.partition("=")
-            if not sep or not src:
-                raise UsageError(f"--region expects REGION=SRC, got {item!r}")
-            _regions(region)
-            plan[region.strip()] = src
+        plan = {region: source for region in region_names(regions)} if source else {}
+        plan = region_plan(per_region, plan)
         if not plan:
             raise UsageError("style needs --from SRC (with --regions) or --region REGION=SRC")
-        styles = {}
-        for region, src in plan.items():
-            portrait = ctx.portrait(src)
-            for comp in REGIONS[region]:
-                styles[comp] = portrait
+        styles = component_styles(ctx, plan)
         return [EditRequest(target, styles=styles)]
 
     def eval_cases(self):
