@@ -44,10 +44,11 @@ COMMON=(--preset cpu-small --data data128m13 --schema mgpe-13 --parser parser128
         --set train.sample_every=250 --log-every 60 --device cpu --resume auto)
 if [ "${VARIANT:-}" = eyemask ]; then
   FROM=${EYEMASK_FROM:-$STEPS}
-  $M train "${COMMON[@]}" --out g128m13-eyemask --steps "${EYEMASK_STEPS:-300}" \
+  EYE_STEPS=${EYEMASK_STEPS:-300}
+  $M train "${COMMON[@]}" --out g128m13-eyemask --steps "$EYE_STEPS" \
     --init-from "g128m13/checkpoints/step-$(printf %09d "$FROM").json" \
     --set model.eye_window=mask --set train.ema_decay=0.995 \
-    --set train.lr_decay_steps="${EYEMASK_STEPS:-300}"
+    --set train.lr_decay_steps="$EYE_STEPS"
 else
   $M train "${COMMON[@]}" --out g128m13 --steps "$STEPS" --set train.lr_decay_steps="$DECAY"
 fi
