@@ -280,7 +280,7 @@ def _run_training(cfg, data_dir, run_dir, parser_path, device, precision, resume
         if info.is_main:
             console.print(training_plan(trainer, estimate_step_seconds(trainer)),
                           highlight=False, soft_wrap=True)
-        with progress_bar("training", total) as advance:
+        with progress_bar("training", total, heartbeat=False) as advance:
             if trainer.step:
                 advance(trainer.step)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+from ..console import duration_text
+
 
 def _bytes(tensors) -> int:
     return sum(t.numel() * t.element_size() for t in tensors)
@@ -72,21 +74,10 @@ def training_plan(trainer, step_seconds: float | None = None) -> str:
             f"{_size(each * (kept + 1))} on disk while the next is written); {todo} step(s) to "
             f"go at {trainer.cfg.model.resolution} px, batch {t.batch}")
     if step_seconds is not None:
-        text += (f"; expected about {step_seconds:.1f} s a step, {_duration(todo * step_seconds)}"
-                 f" in all (estimated from one forward pass; measured after step 1)")
+        text += (f"; expected about {step_seconds:.1f} s a step, "
+                 f"{duration_text(todo * step_seconds)} in all (estimated from one forward "
+                 f"pass; measured after step 1)")
     return text
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    d, rest = divmod(seconds, 86400)
-    h, rest = divmod(rest, 3600)
-    m, s = divmod(rest, 60)
-    if d:
-        return f"{d} d {h} h"
-    if h:
-        return f"{h} h {m:02d} min"
-    return f"{m} min {s:02d} s" if m else f"{s} s"
 
 
 class StepClock:
@@ -118,4 +109,4 @@ class StepClock:
     def eta_text(self, step: int) -> str:
         left = max(0, self.total - step)
         per = self.step_time()
-        return f"{per:.2f} s/step, {left} to go: ETA {_duration(left * per)}"
+        return f"{per:.2f} s/step, {left} to go: ETA {duration_text(left * per)}"
