@@ -351,7 +351,8 @@ class Editor:
     """Runs edits with a loaded model (see :func:`mgpe_core.registry.load_model`)."""
 
     def __init__(self, model, device="cpu", fast: bool = True, precision: str = "fp32",
-                 compile: bool = False, embedding_cache: int = 0):
+                 compile: bool = False, embedding_cache: int = 0,
+                 default_styles: dict | None = None):
         """``fast``: folded BatchNorm, channels-last copy (same outputs within float error).
         ``precision="bf16"``: bf16 weights and autocast (pays on GPUs and CPUs with native
         bf16). ``compile``: the synthesis network (most of an edit's time) goes through
@@ -370,9 +371,14 @@ class Editor:
         convolutions of E_m and of the background encoder are updated only where the mask
         changed since that photo's previous edit (:mod:`mgpe_core.model.incremental`).
         Outputs equal the uncached ones within float error. An ``original`` model caches the
-        squared portraits only (its networks run one face at a time)."""
+        squared portraits only (its networks run one face at a time).
+
+        ``default_styles``: {component: Portrait} whose style a component takes when its donor
+        has none of it and the edited mask has it (hair on a bald photo); None: the model's
+        own (config.json ``default_styles``, :mod:`mgpe_core.default_styles`), ``{}``: none."""
         import torch
 
+        from .default_styles import model_default_styles
         from .model.optimize import prepare_for_inference
 
         self.model = model
@@ -408,6 +414,8 @@ class Editor:
         self.precision = precision
         self.compiled = bool(compile)
         self.cache = EmbeddingCache(embedding_cache) if embedding_cache else None
+        self.default_styles = (model_default_styles(model) if default_styles is None
+                               else dict(default_styles))
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -443,11 +451,22 @@ class Editor:
 
     # -- the edit ---------------------------------------------------------------------------------
 
+    def with_default_styles(self, requests: list[EditRequest]) -> list[EditRequest]:
+        """The requests as the networks run them: a component whose donor lacks it but whose
+        edited mask has it takes :attr:`default_styles`' portrait's style (photos without a
+        mask are parsed first: what a donor lacks is read from its labels)."""
+        from .default_styles import with_default_styles
+
+        if not self.default_styles:
+            return requests
+        self.ensure_labels([p for r in requests for p in (r.target, *r.styles.values())])
+        return [with_default_styles(r, self.default_styles, self.schema) for r in requests]
+
     def edit(self, requests: list[EditRequest], paste_back: bool = False, batch_size: int = 8,
              progress=None) -> list[EditResult]:
         results: list[EditResult] = []
         for start in range(0, len(requests), batch_size):
-            chunk = requests[start:start + batch_size]
+            chunk = self.with_default_styles(requests[start:start + batch_size])
             results.extend(self._edit_batch(chunk, paste_back))
             if progress:
                 progress(len(chunk))
@@ -456,7 +475,7 @@ class Editor:
     def generate(self, requests: list[EditRequest]):
         """The raw outputs of ``requests`` (a float tensor N x 3 x r x r in [-1, 1], on the
         editor's device): what :meth:`edit` turns into pixels, before any blend."""
-        return self._generate(requests)[0]
+        return self._generate(self.with_default_styles(requests))[0]
 
     def _edit_batch(self, requests: list[EditRequest], paste_back: bool) -> list[EditResult]:
         from .tensors import tensor_to_images

@@ -301,14 +301,13 @@ class OpContext:
         if spec in self.portraits and not mask:
             group = [self.portraits[spec]]
         elif m := _SAMPLE.match(spec):
-            from .labels import convert, get_schema
-            from .samples import load_sample
+            from .samples import sample_portrait
 
-            image, labels19 = load_sample(int(m.group(1)))
-            labels = convert(labels19, get_schema("celebamask-19"), self.schema)
+            portrait = sample_portrait(int(m.group(1)), self.schema, spec)
             if mask:
-                labels = fit_mask(self._mask_file(Path(mask)), image.shape[:2], f"mask {mask}")
-            group = [Portrait(image, labels, spec)]
+                portrait.labels = fit_mask(self._mask_file(Path(mask)), portrait.image.shape[:2],
+                                           f"mask {mask}")
+            group = [portrait]
         else:
             image, labels = self.read_photo(spec, mask, need_mask and not framed)
             if framed:

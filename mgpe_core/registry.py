@@ -169,6 +169,8 @@ CONFIG_SHAPE = Fields({
     "variant_of": str | None, "default_weights": str, "metrics": dict | None,
     "recipe": dict | None, "description": str | None, "licence": str | None,
     "mgpe_version": str | None,
+    # {component: "sample:N"}: the style of a component a donor lacks (mgpe_core.default_styles)
+    "default_styles": dict[str, str] | None,
 })
 
 

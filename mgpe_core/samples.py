@@ -35,3 +35,14 @@ def load_sample(index: int) -> tuple[np.ndarray, np.ndarray]:
     image_path, mask_path = sample_paths(index)
     labels, _ = read_label_map(mask_path, "celebamask-19")
     return read_image(image_path), labels
+
+
+def sample_portrait(index: int, schema, name: str | None = None):
+    """Sample ``index`` as a :class:`~mgpe_core.engine.Portrait`, its labels converted to
+    ``schema`` (by class name and handedness)."""
+    from .engine import Portrait
+    from .labels import convert, get_schema
+
+    image, labels19 = load_sample(index)
+    return Portrait(image, convert(labels19, get_schema("celebamask-19"), schema),
+                    name or f"sample:{index}")

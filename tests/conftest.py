@@ -17,8 +17,10 @@ def builtin_schema(name: str = "mgpe-synth-128"):
     return model_config(read_model_config(find_model(name).path)).model.label_schema
 
 
-def make_model(root, name, eye_window="fixed", variants=None, with_parser=True, seed=0):
-    """Write a model folder with random weights (BatchNorm statistics made non-trivial)."""
+def make_model(root, name, eye_window="fixed", variants=None, with_parser=True, seed=0,
+               **extra_meta):
+    """Write a model folder with random weights (BatchNorm statistics made non-trivial);
+    ``extra_meta``: more config.json fields."""
     from mgpe_core.model.build import build_networks
     from mgpe_core.model.config import MgpeConfig
     from mgpe_core.registry import write_model_folder
@@ -33,7 +35,7 @@ def make_model(root, name, eye_window="fixed", variants=None, with_parser=True, 
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.02, 0.2)
     meta = {"name": name, "description": f"tiny random {name}", "config": cfg.to_dict(),
-            "variants": variants or {}, "licence": "test"}
+            "variants": variants or {}, "licence": "test", **extra_meta}
     tensors = {"generator": nets.generator.state_dict(),
                "generator_ema": nets.generator.state_dict()}
     if with_parser:

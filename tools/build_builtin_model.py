@@ -13,7 +13,9 @@ Steps: import the run's newest complete checkpoint (raw + EMA generator; or the 
 temporary float16 model folder (what ships); run ``mgpe eval`` on the held-out mgpe-synth test
 split; write the final folder with float16 weights (the package budget) and a ``config.json``
 that records the exact recipe (data command and seed, training command, steps, wall time from
-``stats.jsonl``, the machine) and the measured metrics. The folder is replaced atomically.
+``stats.jsonl``, the machine), the stand-in styles for a component a donor lacks
+(``default_styles``, picked from the built-in samples) and the measured metrics. The folder is
+replaced atomically.
 
 A variant shares its base's parser instead of shipping a copy (``--parser-from-model``: the
 base must be packaged first, it is looked up as an installed model) and records what it is
@@ -87,6 +89,11 @@ def main() -> None:
                     help="Which generator edits by default (recorded as default_weights; "
                          "evaluated): the EMA or the trained weights, whichever measured better "
                          "(tools/pick_checkpoint.py --weights).")
+    ap.add_argument("--no-default-styles", dest="default_styles", action="store_false",
+                    help="Name no stand-in styles (config.json default_styles) for a component "
+                         "a donor lacks; by default the packager picks them from the built-in "
+                         "samples (mgpe_core.default_styles.pick_default_styles), before the "
+                         "evaluation, which then measures them.")
     ap.add_argument("--report", type=Path, default=None,
                     help="Also write the full evaluation report (JSON, Markdown, examples) here.")
     args = ap.parse_args()
@@ -127,8 +134,17 @@ def main() -> None:
     parser = {"parser": args.parser, "parser_model": args.parser_from_model}
     with tempfile.TemporaryDirectory() as tmp:
         # evaluate the float16 weights that ship, not the float32 ones of the run
-        probe = import_run(source, args.name, dest_root=Path(tmp), **parser,
+        probe = import_run(source, args.name, dest_root=Path(tmp) / "probe", **parser,
                            description=args.description, extra=extra, half=True)
+        if args.default_styles:  # picked with the weights that ship, then measured with them
+            from mgpe_core.default_styles import FIELD, pick_default_styles
+            from mgpe_core.registry import load_model
+
+            extra[FIELD] = pick_default_styles(load_model(str(probe), device=args.device),
+                                               device=args.device)
+            print(f"{FIELD}: {json.dumps(extra[FIELD])}")
+            probe = import_run(source, args.name, dest_root=Path(tmp) / "probe-styled",
+                               **parser, description=args.description, extra=extra, half=True)
         report = evaluate(str(probe), n=args.eval_n, device=args.device)
         metrics = headline(report)
         if args.report is not None:
