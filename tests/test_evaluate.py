@@ -113,6 +113,34 @@ def test_identity_reconstruction_is_perfect():
     assert scores["n"] == 3
 
 
+def test_style_scores_measure_the_re_rendering_floor():
+    """A perfect re-rendering has floor 0 (reachable 1); a reconstruction whose region is off
+    by a known colour has that distance as its floor."""
+    from types import SimpleNamespace as NS
+
+    from mgpe_core.evaluate import _Job, _style_scores
+    from mgpe_core.metrics.image_metrics import delta_e76, mean_lab
+
+    region = np.zeros((8, 8), bool)
+    region[2:6, 2:6] = True
+    target = np.full((8, 8, 3), 90, np.uint8)
+    source = np.full((8, 8, 3), 200, np.uint8)
+    faces = [NS(image=target), NS(image=source)]
+    cases = [(None, NS(label="style-lips", colour=NS(region="lips")))]
+    styled = source.copy()  # the transfer reached the source's colour exactly
+    for recon, floor in ((target.copy(), 0.0), (np.full((8, 8, 3), 100, np.uint8), None)):
+        jobs = [_Job("reconstruction", 0, None, None, output=recon),
+                _Job("style-lips", 0, None, None, reference=1, region=region,
+                     source_region=region, output=styled)]
+        lips = _style_scores(jobs, faces, cases)["regions"]["lips"]
+        want = floor if floor is not None else delta_e76(mean_lab(recon, region),
+                                                          mean_lab(target, region))
+        assert lips["after"] == 0 and lips["removed"] == 1
+        assert lips["reconstruction"] == pytest.approx(want, abs=1e-3)
+        assert lips["reachable"] == pytest.approx(1 - want / lips["before"], abs=1e-3)
+    assert want > 3  # the second reconstruction was off (10 grey levels: about 4 delta E)
+
+
 # -- the benchmark -------------------------------------------------------------------------------
 
 
@@ -138,6 +166,8 @@ def _check_report(r, n):
     for s in st["regions"].values():
         assert s["before"] >= 0 and s["after"] >= 0 and s["n"] > 0
         assert s["removed"] == pytest.approx(1 - s["after"] / s["before"], abs=1e-3)
+        assert s["reconstruction"] >= 0
+        assert s["reachable"] == pytest.approx(1 - s["reconstruction"] / s["before"], abs=1e-3)
     lo = r["locality"]
     assert lo["dilation_px"] >= 2 and lo["total"]["n"] > 0
     for s in lo["operations"].values():

@@ -9,7 +9,11 @@
 # CHECKPOINT / EYE_CHECKPOINT: package that checkpoint of the run (a .json sidecar) instead of
 # the newest, e.g. one chosen with tools/pick_checkpoint.py; WEIGHTS / EYE_WEIGHTS=raw ship the
 # trained weights as the default instead of the EMA. VARIANT_ONLY=1 packages only the eye-mask
-# variant (the default model already packaged from the same run).
+# variant (the default model already packaged from the same run). BASE_RUN / PARSER_RUN: the
+# runs the default model ships (default: the continuation, g128m13-cont with
+# parser128m13-long; BASE_RUN=g128m13 PARSER_RUN=parser128m13 CONTINUED=0 packages the first
+# runs alone). BASE_MODEL: a copy of the model the continuation started from, whose recipe
+# and metrics are kept in the new config.json as its base.
 set -euo pipefail
 RUNS=${1:-runs}
 N=${EVAL_N:-500}
@@ -20,12 +24,21 @@ REPORTS="$ROOT/docs/eval"
 DATA="mgpe data synth synth128 --count 6000 --size 128 --seed 128 --lipstick 0.5 -j 2 --no-preview && mgpe data prepare synth128 data128m13 --size 128 --schema mgpe-13 -j 2"
 PARSER="mgpe train-parser --data data128m13 --out parser128m13 --schema mgpe-13 --steps 2500 --batch 8 --base-channels 16 --depth 4 --device cpu"
 COMMON="--preset cpu-small --data data128m13 --schema mgpe-13 --parser parser128m13 --set loss.region_reconstruction=10 --set loss.region_colour=16 --set 'loss.region_colour_components={\"mouth\": 3, \"l_eye\": 1.5, \"r_eye\": 1.5}' --set train.checkpoint_every=100 --set train.sample_every=250 --log-every 60 --device cpu --resume auto"
-TRAIN="OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out g128m13 --steps STEPS --set train.lr_decay_steps=1200 (tools/train_builtin.sh; stopped and resumed across sessions, STEPS = the recipe's step)"
+TRAIN="OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out g128m13 --steps 4500 --set train.lr_decay_steps=1200 (tools/train_builtin.sh; stopped and resumed across sessions)"
+BASE_RUN=${BASE_RUN:-g128m13-cont}
+PARSER_RUN=${PARSER_RUN:-parser128m13-long}
+BASE_PARSER="$PARSER"
+BASE_TRAIN="$TRAIN"
+if [ "${CONTINUED:-1}" != 0 ]; then
+  BASE_PARSER="$PARSER ; then mgpe train-parser --data data128m13 --out parser128m13-long --schema mgpe-13 --steps 3000 --batch 8 --lr 3e-4 --init-from parser128m13 --device cpu"
+  BASE_TRAIN="$TRAIN ; then OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out g128m13-cont --steps STEPS --init-from g128m13/checkpoints/step-000004500.json --set train.lr=1e-4 --set train.lr_decay_steps=1500 (STEPS = the recipe's step of 1500)"
+fi
 if [ -z "${VARIANT_ONLY:-}" ]; then
-  "$PY" "$BUILD" --run "$RUNS/g128m13" ${CHECKPOINT:+--checkpoint "$CHECKPOINT"} \
-    --parser "$RUNS/parser128m13" --name mgpe-synth-128 --weights "${WEIGHTS:-ema}" \
+  "$PY" "$BUILD" --run "$RUNS/$BASE_RUN" ${CHECKPOINT:+--checkpoint "$CHECKPOINT"} \
+    ${BASE_MODEL:+--base-model "$BASE_MODEL"} \
+    --parser "$RUNS/$PARSER_RUN" --name mgpe-synth-128 --weights "${WEIGHTS:-ema}" \
     --description "MGPE at 128 px (width 0.25, latent 256, schema mgpe-13) trained on mgpe-synth portraits on a 2-core CPU" \
-    --data-command "$DATA" --parser-command "$PARSER" --train-command "$TRAIN" \
+    --data-command "$DATA" --parser-command "$BASE_PARSER" --train-command "$BASE_TRAIN" \
     --variant eye-mask=mgpe-synth-128-eyemask --eval-n "$N" --report "$REPORTS/mgpe-synth-128"
 fi
 if [ -d "$RUNS/g128m13-eyemask/checkpoints" ]; then
@@ -35,7 +48,7 @@ if [ -d "$RUNS/g128m13-eyemask/checkpoints" ]; then
     --parser-from-model mgpe-synth-128 --variant-of mgpe-synth-128 --variant-name eye-mask \
     --name mgpe-synth-128-eyemask --weights "${EYE_WEIGHTS:-ema}" \
     --description "The eye-mask variant of mgpe-synth-128 (eye encoders see only eye pixels), fine-tuned from it" \
-    --data-command "$DATA" --parser-command "$PARSER" \
+    --data-command "$DATA" --parser-command "$BASE_PARSER" \
     --train-command "$TRAIN ; then the eye-mask variant: $EYE" \
     --eval-n "$N" --report "$REPORTS/mgpe-synth-128-eyemask"
 fi
