@@ -137,3 +137,16 @@ def test_pick_default_styles_takes_the_sample_nearest_the_mean_latent(model):
     assert picks["hair"] == f"sample:{have[int(dist.argmin())]}"
     for comp, ref in picks.items():  # every pick has the component it stands in for
         assert not lacks(sample_portrait(int(ref.split(':')[1]), s).labels, comp, s)
+
+
+@pytest.mark.parametrize("name", ["mgpe-synth-128", "mgpe-synth-128-eyemask"])
+def test_the_builtin_models_name_a_stand_in_that_has_each_component(name):
+    from conftest import builtin_schema
+
+    from mgpe_core.registry import find_model, read_model_config
+
+    named = read_model_config(find_model(name).path)["default_styles"]
+    assert set(named) == set(COMPONENT_NAMES)
+    schema = builtin_schema(name)
+    for comp, ref in named.items():
+        assert not lacks(sample_portrait(int(ref.split(":")[1]), schema).labels, comp, schema)

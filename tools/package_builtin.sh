@@ -10,10 +10,11 @@
 # the newest, e.g. one chosen with tools/pick_checkpoint.py; WEIGHTS / EYE_WEIGHTS=raw ship the
 # trained weights as the default instead of the EMA. VARIANT_ONLY=1 packages only the eye-mask
 # variant (the default model already packaged from the same run). BASE_RUN / PARSER_RUN: the
-# runs the default model ships (default: the continuation, g128m13-cont with
-# parser128m13-long; BASE_RUN=g128m13 PARSER_RUN=parser128m13 CONTINUED=0 packages the first
-# runs alone). BASE_MODEL: a copy of the model the continuation started from, whose recipe
-# and metrics are kept in the new config.json as its base.
+# runs the default model ships (g128m13-cont, the default, or g128m13 alone; parser128m13, the
+# default, or parser128m13-long, a longer-trained parser that was measured and not shipped:
+# docs/builtin-models.md); the recipe names a continuation's command when one is shipped.
+# BASE_MODEL: a copy of the model a continuation started from, whose recipe and metrics are
+# kept in the new config.json as its base.
 set -euo pipefail
 RUNS=${1:-runs}
 N=${EVAL_N:-500}
@@ -26,12 +27,14 @@ PARSER="mgpe train-parser --data data128m13 --out parser128m13 --schema mgpe-13 
 COMMON="--preset cpu-small --data data128m13 --schema mgpe-13 --parser parser128m13 --set loss.region_reconstruction=10 --set loss.region_colour=16 --set 'loss.region_colour_components={\"mouth\": 3, \"l_eye\": 1.5, \"r_eye\": 1.5}' --set train.checkpoint_every=100 --set train.sample_every=250 --log-every 60 --device cpu --resume auto"
 TRAIN="OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out g128m13 --steps 4500 --set train.lr_decay_steps=1200 (tools/train_builtin.sh; stopped and resumed across sessions)"
 BASE_RUN=${BASE_RUN:-g128m13-cont}
-PARSER_RUN=${PARSER_RUN:-parser128m13-long}
+PARSER_RUN=${PARSER_RUN:-parser128m13}
 BASE_PARSER="$PARSER"
 BASE_TRAIN="$TRAIN"
-if [ "${CONTINUED:-1}" != 0 ]; then
+if [ "$PARSER_RUN" = parser128m13-long ]; then
   BASE_PARSER="$PARSER ; then mgpe train-parser --data data128m13 --out parser128m13-long --schema mgpe-13 --steps 3000 --batch 8 --lr 3e-4 --init-from parser128m13 --device cpu"
-  BASE_TRAIN="$TRAIN ; then OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out g128m13-cont --steps STEPS --init-from g128m13/checkpoints/step-000004500.json --set train.lr=1e-4 --set train.lr_decay_steps=1500 (STEPS = the recipe's step of 1500)"
+fi
+if [ "$BASE_RUN" = g128m13-cont ]; then
+  BASE_TRAIN="$TRAIN ; then OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out g128m13-cont --steps 1500 --init-from g128m13/checkpoints/step-000004500.json --set train.lr=1e-4 --set train.lr_decay_steps=1500 (tools/train_builtin.sh; the recipe's step is the checkpoint that ships)"
 fi
 if [ -z "${VARIANT_ONLY:-}" ]; then
   "$PY" "$BUILD" --run "$RUNS/$BASE_RUN" ${CHECKPOINT:+--checkpoint "$CHECKPOINT"} \

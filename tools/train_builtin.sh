@@ -23,10 +23,8 @@
 # VARIANT=eyemask fine-tunes the eye-mask variant (model.eye_window=mask) from g128m13's step
 # EYEMASK_FROM into g128m13-eyemask (EYEMASK_STEPS steps, default 300 as shipped; same data,
 # parser and losses, the rate falling over all of them).
-# Then the continuation the default model ships from (CONTINUE=0 skips it): parser128m13-long
-# (the parser, 3000 more steps at 3e-4: mean IoU 0.943) and g128m13-cont (the generator, 1500
-# more steps from g128m13's step STEPS at 1e-4 falling to 0; it keeps parser128m13 for its
-# parsing loss).
+# Then the continuation the default model ships from (CONTINUE=0 skips it): g128m13-cont, 1500
+# more steps from g128m13's step STEPS at 1e-4 falling to 0 (same data, parser and losses).
 # Then package with tools/package_builtin.sh (the shipped models: g128m13-cont's step 1200 and
 # the variant's step 300, trained weights: CHECKPOINT=... WEIGHTS=raw EYE_WEIGHTS=raw).
 set -euo pipefail
@@ -56,9 +54,6 @@ if [ "${VARIANT:-}" = eyemask ]; then
 else
   $M train "${COMMON[@]}" --out g128m13 --steps "$STEPS" --set train.lr_decay_steps="$DECAY"
   if [ "${CONTINUE:-1}" != 0 ]; then
-    [ -f parser128m13-long/parser.json ] || $M train-parser --data data128m13 \
-      --out parser128m13-long --schema mgpe-13 --steps 3000 --batch 8 --lr 3e-4 \
-      --init-from parser128m13 --device cpu
     $M train "${COMMON[@]}" --out g128m13-cont --steps 1500 \
       --init-from "g128m13/checkpoints/step-$(printf %09d "$STEPS").json" \
       --set train.lr=1e-4 --set train.lr_decay_steps=1500
