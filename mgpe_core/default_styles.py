@@ -11,7 +11,6 @@ gets it and a request that names a donor which has the component is never change
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 import numpy as np
@@ -25,9 +24,6 @@ FIELD = "default_styles"
 #: (a parser's stray pixels on a bald head are no hair to take a style from).
 MIN_SHARE = 0.0005
 
-_SAMPLE = re.compile(r"sample:(\d+)$")
-
-
 def lacks(labels: np.ndarray, component: str, schema) -> bool:
     """True when ``labels`` hold (almost) none of ``component``'s classes (:data:`MIN_SHARE`)."""
     ids = schema.ids(get_component(component).classes)
@@ -38,7 +34,7 @@ def model_default_styles(model) -> dict:
     """{component: Portrait} of a loaded model's ``default_styles`` (empty when it names none);
     ModelError for an unknown component or a reference that is not an existing ``sample:N``."""
     from .registry import ModelError
-    from .samples import sample_count, sample_portrait
+    from .samples import SAMPLE_SPEC, sample_count, sample_portrait
 
     named = (getattr(model, "meta", None) or {}).get(FIELD) or {}
     out = {}
@@ -46,7 +42,7 @@ def model_default_styles(model) -> dict:
         if comp not in COMPONENT_NAMES:
             raise ModelError(f"model {model.name}: {FIELD} names unknown component {comp!r} "
                              f"(components: {', '.join(COMPONENT_NAMES)})")
-        m = _SAMPLE.match(ref)
+        m = SAMPLE_SPEC.match(ref)
         if not m or int(m.group(1)) >= sample_count():
             raise ModelError(f"model {model.name}: {FIELD}[{comp!r}] = {ref!r} is not a "
                              f"built-in sample (sample:0 to sample:{sample_count() - 1})")

@@ -24,13 +24,13 @@ means exactly what the same ``mgpe edit`` command would.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import LabelError, UsageError
+from .samples import SAMPLE_SPEC
 
 if TYPE_CHECKING:  # numpy and labels load only when an operation runs: `--help` stays fast
     import numpy as np
@@ -150,9 +150,6 @@ def parse_options(op: Operation, args=()) -> dict:
             return dict(ctx.params)
     except click.ClickException as e:
         raise UsageError(f"{op.name} {' '.join(args)}: {e.format_message()}") from None
-
-
-_SAMPLE = re.compile(r"^sample:(\d+)$")
 
 
 def mask_path_beside(image_path: Path) -> Path:
@@ -291,7 +288,7 @@ class OpContext:
         ``missing``."""
         from .engine import Portrait
 
-        framed = self.framer is not None and need_mask and not _SAMPLE.match(spec) \
+        framed = self.framer is not None and need_mask and not SAMPLE_SPEC.match(spec) \
             and spec not in self.portraits
         key = (spec, str(mask) if mask else None, which if framed else 0)
         if key in self.cache:
@@ -300,7 +297,7 @@ class OpContext:
             return key, seen[key]
         if spec in self.portraits and not mask:
             group = [self.portraits[spec]]
-        elif m := _SAMPLE.match(spec):
+        elif m := SAMPLE_SPEC.match(spec):
             from .samples import sample_portrait
 
             portrait = sample_portrait(int(m.group(1)), self.schema, spec)
@@ -348,7 +345,7 @@ class OpContext:
 
     def mask_only(self, spec: str) -> np.ndarray:
         """A mask given directly (``sample:N`` or a named portrait gives its mask)."""
-        if _SAMPLE.match(str(spec)) or str(spec) in self.portraits:
+        if SAMPLE_SPEC.match(str(spec)) or str(spec) in self.portraits:
             return self.portrait(spec).labels
         return self._mask_file(Path(spec))
 
@@ -358,7 +355,7 @@ class OpContext:
     def reference_mask(self, spec: str) -> np.ndarray:
         """A reference layout: ``sample:N``, a named portrait, a mask file, or a photo (its
         mask, or parsed)."""
-        if _SAMPLE.match(str(spec)) or str(spec) in self.portraits:
+        if SAMPLE_SPEC.match(str(spec)) or str(spec) in self.portraits:
             return self.portrait(spec).labels
         path = Path(spec)
         if _looks_like_mask(path):

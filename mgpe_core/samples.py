@@ -7,13 +7,19 @@ operation can be tried without any data.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .errors import UsageError
 
+if TYPE_CHECKING:  # no numpy at import: operations (and so `mgpe --help`) name SAMPLE_SPEC
+    import numpy as np
+
 SAMPLE_DIR = Path(__file__).with_name("sample_data")
+
+#: How a built-in sample is named wherever an image is expected: ``sample:N``.
+SAMPLE_SPEC = re.compile(r"^sample:(\d+)$")
 
 
 def sample_count() -> int:

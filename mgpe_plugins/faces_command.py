@@ -37,10 +37,9 @@ def faces_command(photo, as_json, min_score, tiles):
     from mgpe_core.errors import MgpeError
     from mgpe_core.faces.detect import find_faces
     from mgpe_core.faces.photo import read_photo
-    from mgpe_core.operations import _SAMPLE
-    from mgpe_core.samples import load_sample
+    from mgpe_core.samples import SAMPLE_SPEC, load_sample
 
-    m = _SAMPLE.match(photo)
+    m = SAMPLE_SPEC.match(photo)
     image = load_sample(int(m.group(1)))[0] if m else read_photo(photo)
     found = find_faces(image, min_score=min_score, tiles=tiles)
     h, w = image.shape[:2]

@@ -37,9 +37,8 @@ def parse_command(images, out, model, device, color, schema, overwrite):
     from mgpe_core.engine import Editor
     from mgpe_core.errors import UsageError
     from mgpe_core.io import read_image, write_image, write_label_map
-    from mgpe_core.operations import _SAMPLE
     from mgpe_core.registry import DEFAULT_MODEL, find_model, load_model
-    from mgpe_core.samples import load_sample
+    from mgpe_core.samples import SAMPLE_SPEC, load_sample
 
     many = len(images) > 1
     if many:
@@ -66,7 +65,7 @@ def parse_command(images, out, model, device, color, schema, overwrite):
                          "(`mgpe models list` shows which have)")
     pictures = []
     for spec in images:  # read (and validate) everything before loading or writing anything
-        m = _SAMPLE.match(spec)
+        m = SAMPLE_SPEC.match(spec)
         pictures.append(load_sample(int(m.group(1)))[0] if m else read_image(spec))
     dev = resolve_device(device)
     editor = Editor(load_model(entry.path if entry.source == "path" else entry.name,
@@ -113,14 +112,13 @@ def _parse_with_parser_only(entry, images, paths, out, many, device, out_schema)
     from mgpe_core.device import resolve_device
     from mgpe_core.io import read_image, write_image, write_label_map
     from mgpe_core.labels import convert
-    from mgpe_core.operations import _SAMPLE
     from mgpe_core.registry import load_model_parser
-    from mgpe_core.samples import load_sample
+    from mgpe_core.samples import SAMPLE_SPEC, load_sample
     from mgpe_core.tensors import images_to_tensor
 
     pictures = []
     for spec in images:  # read (and validate) everything before loading or writing anything
-        m = _SAMPLE.match(spec)
+        m = SAMPLE_SPEC.match(spec)
         pictures.append(load_sample(int(m.group(1)))[0] if m else read_image(spec))
     dev = resolve_device(device)
     parser, schema = load_model_parser(entry.path if entry.source == "path" else entry.name,
