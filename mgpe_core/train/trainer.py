@@ -304,9 +304,12 @@ class Trainer:
     def recalibrate_ema(self) -> int:
         """Give the EMA generator BatchNorm statistics of its own weights before it is saved
         (see :func:`recalibrate_batchnorm`): ``train.ema_bn_batches`` batches of training faces,
-        evenly spread over the training split (the same faces every time), each run paired and
-        with rolled partners as in training. The RNG is left untouched, so training continues
-        (and resumes) exactly as without it."""
+        evenly spread over the training split (the same faces every time), each run as in
+        training: augmented (when ``train.augment``), paired and with rolled partners, latents
+        sampled. The networks learn under the statistics of augmented batches; statistics of
+        unaugmented ones cost the built-in model's EMA 2.4 dB of PSNR (23.66 against 26.04 dB,
+        docs/builtin-models.md). The RNG is left untouched, so training continues (and
+        resumes) exactly as without it."""
         k, b = self.cfg.train.ema_bn_batches, self.cfg.train.batch
         if k <= 0 or len(self.dataset) == 0:
             return 0
@@ -318,9 +321,12 @@ class Trainer:
 
         def forward(model, batch):
             img, lab = batch
+            if self.augment is not None:
+                img, lab = self.augment(img, lab)
+            img = img.contiguous(memory_format=self.memory_format)
             partner = torch.roll(torch.arange(img.shape[0], device=img.device), 1)
             with amp:
-                model(*paired_and_partnered(img, lab, partner))
+                model(*paired_and_partnered(img, lab, partner), sample=True)
 
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
