@@ -150,7 +150,9 @@ def main() -> None:
         if args.report is not None:
             from mgpe_core.evaluate import write_report
 
-            write_report(report, args.report)
+            # where the evaluated files ship, not the temporary copy they were scored from
+            write_report({**report, "model_path": f"mgpe_plugins/model_data/{args.name}"},
+                         args.report)
         print(json.dumps(metrics, indent=2))
         staged = Path(tmp) / "staged"
         final = import_run(source, args.name, dest_root=staged, **parser,
