@@ -320,10 +320,7 @@ class Trainer:
                    for start in range(0, len(picks), b))
 
         def forward(model, batch):
-            img, lab = batch
-            if self.augment is not None:
-                img, lab = self.augment(img, lab)
-            img = img.contiguous(memory_format=self.memory_format)
+            img, lab = self.as_trained(*batch)
             partner = torch.roll(torch.arange(img.shape[0], device=img.device), 1)
             with amp:
                 model(*paired_and_partnered(img, lab, partner), sample=True)
@@ -442,15 +439,21 @@ class Trainer:
                        batch["labels"].to(self.device, non_blocking=True))
             self.cursor = DataCursor(self.cursor.epoch + 1, 0)
 
+    def as_trained(self, images: torch.Tensor, labels: torch.Tensor):
+        """A batch as a training step feeds it to the networks: augmented (when
+        ``train.augment``), in the run's memory format. The EMA's BatchNorm statistics are
+        computed from batches made the same way."""
+        if self.augment is not None:
+            images, labels = self.augment(images, labels)
+        return images.contiguous(memory_format=self.memory_format), labels
+
     # -- one step --------------------------------------------------------------------------------
 
     def train_step(self, images: torch.Tensor, labels: torch.Tensor) -> StepResult:
         from ..data.dataset import partner_permutation
 
         cfg, lcfg = self.cfg, self.cfg.loss
-        if self.augment is not None:
-            images, labels = self.augment(images, labels)
-        images = images.contiguous(memory_format=self.memory_format)
+        images, labels = self.as_trained(images, labels)
         b = images.shape[0]
         perm = partner_permutation(b, None).to(self.device)
         src_img, src_lab, tgt_img, tgt_lab = paired_and_partnered(images, labels, perm)
