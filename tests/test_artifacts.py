@@ -91,3 +91,53 @@ def test_seam_score_measures_the_step_an_edit_adds():
     both[~region] = np.clip(photo[~region].astype(int) + 50, 0, 255)
     assert abs(seam_score(both, photo, region)) < 3
     assert seam_score(photo, photo, np.zeros((64, 64), bool)) is None
+
+
+def test_component_seam_score_counts_breaks_inside_a_component_only():
+    from mgpe_core.evaluate import component_groups
+    from mgpe_core.labels import get_schema
+    from mgpe_core.metrics.artifacts import component_seam_score, seam_score
+    from mgpe_core.metrics.image_metrics import delta_e76, rgb_to_lab
+
+    schema = get_schema("mgpe-13")
+    skin, neck, hair = (schema.classes.index(c) for c in ("skin", "neck", "hair"))
+    groups = component_groups(schema)
+    assert groups[skin] == groups[neck] != groups[hair]  # the neck belongs to the skin
+    background, glasses = schema.classes.index("background"), schema.classes.index("eye_g")
+    # classes in no component are each a group of their own
+    assert len({groups[background], groups[glasses], groups[skin], groups[hair]}) == 4
+
+    rng = np.random.default_rng(0)
+    labels = np.full((64, 64), skin)
+    labels[44:] = neck
+    labels[:, :12] = hair
+    photo = np.full((64, 64, 3), 170.0)
+    photo[labels == hair] = (60, 40, 30)
+    photo = photo.astype(np.uint8)
+    noisy = np.clip(photo + rng.normal(0, 3, photo.shape), 0, 255).astype(np.uint8)
+    g = groups[labels]
+
+    face = (labels == skin)  # a restyled face over the photo's neck: the seam at the jaw
+    step = delta_e76(rgb_to_lab(np.array([[200, 180, 170]], np.uint8)),
+                     rgb_to_lab(np.array([[170, 170, 170]], np.uint8)))[0]
+    restyled = photo.copy()
+    restyled[face] = (200, 180, 170)
+    assert component_seam_score(restyled, face, g) == pytest.approx(step, rel=1e-6)
+    assert component_seam_score(photo, face, g) == 0.0  # no edit, no seam
+    # texture on both sides: the pairs that do not cross the border take it out
+    assert component_seam_score(noisy, face, g) < 1.0
+    noisy_restyled = noisy.copy()
+    noisy_restyled[face] = np.clip(noisy[face].astype(int) + (30, 10, 0), 0, 255)
+    assert 0.5 * step < component_seam_score(noisy_restyled, face, g) < 1.2 * step
+
+    # hair recoloured as a whole: a wanted change at a component border counts only in the
+    # plain seam score
+    hair_region = labels == hair
+    recoloured = photo.copy()
+    recoloured[hair_region] = (200, 30, 30)
+    assert seam_score(recoloured, photo, hair_region) > 20
+    assert component_seam_score(recoloured, hair_region, g) is None  # no pair within one
+    # too few pairs: no score
+    tiny = np.zeros((64, 64), bool)
+    tiny[30, 30] = True
+    assert component_seam_score(photo, tiny, g) is None

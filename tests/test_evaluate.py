@@ -179,6 +179,9 @@ def _check_report(r, n):
     assert r["seconds"] > 0
     se = r["seams"]
     assert se["operations"] and se["total"]["n"] == sum(s["n"] for s in se["operations"].values())
+    assert 0 < se["total"]["n_within"] == sum(s["n_within"] for s in se["operations"].values())
+    assert all((s["within_component_delta_e"] is None) == (s["n_within"] == 0)
+               and (s["within_component_delta_e"] or 0) >= 0 for s in se["operations"].values())
     art = r["artifacts"]
     assert set(art) == {"hair", "skin"}
     for a in art.values():

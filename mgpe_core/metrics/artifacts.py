@@ -116,3 +116,41 @@ def seam_score(result: np.ndarray, photo: np.ndarray, region: np.ndarray) -> flo
     step_after = delta_e76(mean_lab(result, inner), mean_lab(result, outer))
     step_before = delta_e76(mean_lab(photo, inner), mean_lab(photo, outer))
     return max(0.0, float(step_after - step_before))
+
+
+def component_seam_score(result: np.ndarray, region: np.ndarray, groups: np.ndarray,
+                         gap: int = 2 * SEAM_BAND) -> float | None:
+    """A seam as a local break inside one component: the mean CIE76 distance between pixel
+    pairs ``gap`` px apart (horizontal and vertical) that straddle the border of ``region``
+    with the same component on both sides (``groups``: a component id per pixel, e.g. skin and
+    neck one id, each lip class the mouth's), minus the mean distance of the same kind of pairs
+    near the border that do not straddle it (the texture and shading that are there anyway),
+    never below 0.
+
+    Unlike :func:`seam_score`, a wanted change of a whole component's colour (lips recoloured
+    against the skin, hair restyled against the background) adds nothing here: those borders
+    separate components. A restyled face over a neck left in the photo's tone, or a forehead
+    patch lighter than the skin around it, does. ``gap`` spans the engine's feathering. None
+    when fewer than :data:`SEAM_MIN_PIXELS` pairs straddle the border."""
+    from ..morphology import dilate, erode
+    from .image_metrics import delta_e76, rgb_to_lab
+
+    region = np.asarray(region, dtype=bool)
+    groups = np.asarray(groups)
+    lab = rgb_to_lab(result)
+    near = dilate(region, gap) & ~erode(region, gap)
+    straddle, other = [], []
+    for axis in (0, 1):
+        a = [slice(None), slice(None)]
+        b = [slice(None), slice(None)]
+        a[axis], b[axis] = slice(0, -gap), slice(gap, None)
+        a, b = tuple(a), tuple(b)
+        same = groups[a] == groups[b]
+        dist = delta_e76(lab[a], lab[b])
+        crosses = region[a] != region[b]
+        straddle.append(dist[same & crosses])
+        other.append(dist[same & ~crosses & near[a] & near[b]])
+    straddle, other = np.concatenate(straddle), np.concatenate(other)
+    if straddle.size < SEAM_MIN_PIXELS or other.size < SEAM_MIN_PIXELS:
+        return None
+    return max(0.0, float(straddle.mean() - other.mean()))
