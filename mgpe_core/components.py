@@ -95,6 +95,19 @@ def component_ids(schema: str | LabelSchema) -> list[list[int]]:
     return [schema.ids(c.classes) for c in COMPONENTS]
 
 
+def component_groups(schema: str | LabelSchema):
+    """Per class id (a numpy array), the index of the component it belongs to; a class in none
+    is a group of its own (``len(COMPONENTS) + id``): what
+    :func:`mgpe_core.metrics.artifacts.component_seam_score` compares across a border."""
+    import numpy as np
+
+    schema = get_schema(schema)
+    groups = np.arange(schema.num_classes) + len(COMPONENTS)
+    for index, ids in enumerate(component_ids(schema)):
+        groups[ids] = index
+    return groups
+
+
 #: Per component, the classes whose colour its style carries (``loss.region_colour``): the
 #: lips without the teeth and mouth interior that share the mouth window, the skin without the
 #: brows; the same regions ``mgpe eval`` measures colour transfer in.

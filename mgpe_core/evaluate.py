@@ -790,25 +790,19 @@ def _style_scores(jobs: list[_Job], faces: list[_Face], cases) -> dict:
             "regions": regions, "total": total}
 
 
-def component_groups(schema) -> np.ndarray:
-    """Per class id, the index of the component it belongs to; a class in none is a group of
-    its own (``len(COMPONENTS) + id``): what :func:`~mgpe_core.metrics.artifacts.
-    component_seam_score` compares across a border."""
-    from .components import component_ids
-
-    groups = np.arange(schema.num_classes) + len(component_ids(schema))
-    for index, ids in enumerate(component_ids(schema)):
-        groups[ids] = index
-    return groups
-
-
 def seam_scores(jobs, faces, cases, schema) -> dict:
     """Per evaluation case, the mean seam scores of the results users get (unedited pixels
     kept), and over all cases: the excess CIE76 step at the edited region's border
     (:func:`mgpe_core.metrics.artifacts.seam_score`) and the local break inside a component
     there (:func:`~mgpe_core.metrics.artifacts.component_seam_score`, which a wanted
     recolouring of a whole component does not move)."""
-    from .metrics.artifacts import component_seam_score, seam_score
+    from .components import component_groups
+    from .metrics.artifacts import SEAM_BAND, SEAM_GAP, component_seam_score, seam_score
+
+    def entry(steps, breaks):
+        return {"excess_delta_e": _r(_mean(steps), 3) if steps else None, "n": len(steps),
+                "within_component_delta_e": _r(_mean(breaks), 3) if breaks else None,
+                "n_within": len(breaks)}
 
     groups = component_groups(schema)
     ops, pooled, pooled_within = {}, [], []
@@ -819,20 +813,16 @@ def seam_scores(jobs, faces, cases, schema) -> dict:
         within = [v for v in (component_seam_score(j.blended, j.changed, groups[j.mask])
                               for j in done) if v is not None]
         if vals or within:
-            ops[op] = {"excess_delta_e": _r(_mean(vals), 3) if vals else None, "n": len(vals),
-                       "within_component_delta_e": _r(_mean(within), 3) if within else None,
-                       "n_within": len(within)}
+            ops[op] = entry(vals, within)
             pooled += vals
             pooled_within += within
-    total = {"excess_delta_e": _r(_mean(pooled), 3) if pooled else None, "n": len(pooled),
-             "within_component_delta_e": _r(_mean(pooled_within), 3) if pooled_within else None,
-             "n_within": len(pooled_within)} if pooled or pooled_within else None
-    return {"band_px": 3, "unit": "CIE76 step across the border, minus the photo's",
-            "within_component_gap_px": 6,
-            "within_component_unit": "CIE76 between pixels 6 px apart across the border, same "
-                                     "component on both sides, minus the same pairs near it "
-                                     "not across it",
-            "operations": ops, "total": total}
+    return {"band_px": SEAM_BAND, "unit": "CIE76 step across the border, minus the photo's",
+            "within_component_gap_px": SEAM_GAP,
+            "within_component_unit": f"CIE76 between pixels {SEAM_GAP} px apart across the "
+                                     "border, same component on both sides, minus the same "
+                                     "pairs near it not across it",
+            "operations": ops,
+            "total": entry(pooled, pooled_within) if pooled or pooled_within else None}
 
 
 def _locality_scores(jobs, faces, recon, radius: int, cases) -> dict:

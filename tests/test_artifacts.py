@@ -94,7 +94,7 @@ def test_seam_score_measures_the_step_an_edit_adds():
 
 
 def test_component_seam_score_counts_breaks_inside_a_component_only():
-    from mgpe_core.evaluate import component_groups
+    from mgpe_core.components import component_groups
     from mgpe_core.labels import get_schema
     from mgpe_core.metrics.artifacts import component_seam_score, seam_score
     from mgpe_core.metrics.image_metrics import delta_e76, rgb_to_lab

@@ -94,6 +94,9 @@ def region_scores(images, regions) -> dict:
 SEAM_BAND = 3
 #: Bands smaller than this (pixels) give no seam score.
 SEAM_MIN_PIXELS = 16
+#: Distance in pixels between the two pixels of a pair that :func:`component_seam_score`
+#: compares: two bands, spanning the engine's feathering.
+SEAM_GAP = 2 * SEAM_BAND
 
 
 def seam_score(result: np.ndarray, photo: np.ndarray, region: np.ndarray) -> float | None:
@@ -119,7 +122,7 @@ def seam_score(result: np.ndarray, photo: np.ndarray, region: np.ndarray) -> flo
 
 
 def component_seam_score(result: np.ndarray, region: np.ndarray, groups: np.ndarray,
-                         gap: int = 2 * SEAM_BAND) -> float | None:
+                         gap: int = SEAM_GAP) -> float | None:
     """A seam as a local break inside one component: the mean CIE76 distance between pixel
     pairs ``gap`` px apart (horizontal and vertical) that straddle the border of ``region``
     with the same component on both sides (``groups``: a component id per pixel, e.g. skin and
@@ -140,11 +143,8 @@ def component_seam_score(result: np.ndarray, region: np.ndarray, groups: np.ndar
     lab = rgb_to_lab(result)
     near = dilate(region, gap) & ~erode(region, gap)
     straddle, other = [], []
-    for axis in (0, 1):
-        a = [slice(None), slice(None)]
-        b = [slice(None), slice(None)]
-        a[axis], b[axis] = slice(0, -gap), slice(gap, None)
-        a, b = tuple(a), tuple(b)
+    every, first, second = slice(None), slice(0, -gap), slice(gap, None)
+    for a, b in (((first, every), (second, every)), ((every, first), (every, second))):
         same = groups[a] == groups[b]
         dist = delta_e76(lab[a], lab[b])
         crosses = region[a] != region[b]
