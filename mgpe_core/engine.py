@@ -5,7 +5,8 @@ which component styles come from which photo); the engine does the rest, batched
 
     inputs of any size -> square pad + resize to the model's resolution (labels nearest)
     -> one batched encode of every distinct photo -> per-request latents per component
-    -> decode -> synthesize with the target mask and background -> pixels
+    -> decode -> synthesize with the target mask and background (background the edited mask
+       uncovers filled from the photo's own: :mod:`mgpe_core.background_fill`) -> pixels
     -> optionally pasted back into the original-resolution photo inside the face region.
 
 Load a model once, call :meth:`Editor.edit` many times (the Python API the CLI uses too).
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .background_fill import background_input
 from .components import COMPONENT_NAMES
 from .errors import LabelError, UsageError
 from .morphology import dilate
@@ -517,24 +519,27 @@ class Editor:
         # each photo is squared and resized (Lanczos) once; its masks reuse its geometry
         prepared = [self._prepare(p, keys[i] if keys else None)
                     for i, p in enumerate(portraits)]
-        masks, geos, tgt_rows = [], [], []
+        masks, geos, tgt_rows, targets = [], [], [], []
+        background = self.schema.index("background")
         for req in requests:
             mask = req.mask if req.mask is not None else req.target.labels
             row = index[id(req.target)]
-            geo = prepared[row][2]
+            image, labels, geo = prepared[row]
             masks.append(square_labels(self.schema.validate(mask, "edited mask"), geo, r))
             geos.append(geo)
             tgt_rows.append(row)
+            # background the edited mask uncovers: filled from the photo's own background
+            targets.append(background_input(image, labels, masks[-1], background))
         if self.architecture == "original":
-            out = self._generate_original(requests, portraits, index, prepared, masks, tgt_rows)
+            out = self._generate_original(requests, portraits, index, prepared, masks, targets)
             return out, prepared, index, masks, geos
         if cache is not None:
-            out = self._generate_cached(requests, keys, index, prepared, masks, tgt_rows)
+            out = self._generate_cached(requests, keys, index, prepared, masks, tgt_rows,
+                                        targets)
             return out, prepared, index, masks, geos
         imgs = images_to_tensor([im for im, _, _ in prepared], self.device)
         labs = labels_to_tensor([lb for _, lb, _ in prepared], self.device)
         tgt_masks = labels_to_tensor(masks, self.device)
-        rows = torch.tensor(tgt_rows, device=self.device)
         gen = self.generator
         with torch.inference_mode(), self._autocast():
             enc = gen.encode(imgs.contiguous(memory_format=torch.channels_last), labs)
@@ -544,7 +549,7 @@ class Editor:
                                      for req in requests], device=self.device)
                 latents[comp] = enc.mu[comp][pick]
             feats, _ = gen.decode(latents)
-            out = gen.synthesize(feats, imgs[rows], tgt_masks)
+            out = gen.synthesize(feats, images_to_tensor(targets, self.device), tgt_masks)
         return out, prepared, index, masks, geos
 
     def _prepare(self, p: Portrait, key):
@@ -559,10 +564,11 @@ class Editor:
             self.cache.prepared.put(key, prep)
         return prep
 
-    def _generate_cached(self, requests, keys, index, prepared, masks, tgt_rows):
+    def _generate_cached(self, requests, keys, index, prepared, masks, tgt_rows, targets):
         """:meth:`_generate`'s networks with the :class:`EmbeddingCache`: only portraits not
         seen before are encoded and only donor combinations not seen before decoded (each in
-        one batch); the synthesis, which depends on the target mask, always runs."""
+        one batch); the synthesis, which depends on the target mask, always runs.
+        ``targets``: each request's target image as synthesis sees it."""
         import torch
 
         from .tensors import images_to_tensor, labels_to_tensor
@@ -599,7 +605,7 @@ class Editor:
                     cache.feats.put(combo, feats[combo])
             batch = feats[combos[0]] if len(combos) == 1 else {
                 c: torch.cat([feats[combo][c] for combo in combos]) for c in feats[combos[0]]}
-            target = images_to_tensor([prepared[r][0] for r in tgt_rows], self.device)
+            target = images_to_tensor(targets, self.device)
             labels = labels_to_tensor(masks, self.device)
             stems = self._synthesis_stems([keys[r] for r in tgt_rows], target, labels)
             out = gen.synthesize(batch, target, labels, stems=stems)
@@ -623,7 +629,7 @@ class Editor:
             rows.append(st)
         return rows[0] if len(rows) == 1 else SynthesisStems.cat(rows)
 
-    def _generate_original(self, requests, portraits, index, prepared, masks, tgt_rows):
+    def _generate_original(self, requests, portraits, index, prepared, masks, targets):
         """The ``original`` architecture, one face at a time as the release runs: every distinct
         portrait prepared on its square (its own labels) and encoded once; per request the
         components' means from their donors, decoded, synthesized on the target's square with
@@ -645,14 +651,14 @@ class Editor:
         mus: dict[int, dict] = {}
         outs = []
         with torch.inference_mode(), self._autocast():
-            for req, mask, row in zip(requests, masks, tgt_rows, strict=True):
+            for req, mask, image in zip(requests, masks, targets, strict=True):
                 donors = {c: index[id(req.styles.get(c, req.target))] for c in PARTS}
                 for d in sorted(set(donors.values())):
                     if d not in mus:
                         im, lb, _ = prepared[d]
                         mus[d] = gen.encode(face(im, lb, portraits[d].name or "portrait"))
                 feats = gen.decode({c: mus[donors[c]][c] for c in PARTS})
-                target = face(prepared[row][0], mask,
+                target = face(image, mask,
                               f"{req.target.name or 'target'} (edited mask)")
                 outs.append(gen.synthesize(feats, target).float())
         return torch.cat(outs)
