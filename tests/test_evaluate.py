@@ -113,6 +113,23 @@ def test_identity_reconstruction_is_perfect():
     assert scores["n"] == 3
 
 
+def test_face_and_background_psnr_split_the_error_by_region():
+    """An error only on the background: the face reads perfect, the background reads the
+    error's PSNR; a face with no background pixels is left out of the background mean."""
+    from mgpe_core.evaluate import reconstruction_scores
+
+    a = np.full((16, 16, 3), 100, np.uint8)
+    b = a.copy()
+    bg = np.zeros((16, 16), bool)
+    bg[:, :8] = True
+    b[bg] = 110  # off by 10 on every background pixel and channel
+    scores = reconstruction_scores([b, a.copy()], [a, a], [bg, np.zeros((16, 16), bool)])
+    assert scores["psnr_face"] == PSNR_CAP
+    assert scores["psnr_background"] == pytest.approx(10 * math.log10(255 ** 2 / 100), abs=1e-4)
+    whole = 10 * math.log10(255 ** 2 / 50)  # half the pixels off by 10
+    assert scores["psnr"] == pytest.approx((whole + PSNR_CAP) / 2, abs=1e-4)
+
+
 def test_style_scores_measure_the_re_rendering_floor():
     """A perfect re-rendering has floor 0 (reachable 1); a reconstruction whose region is off
     by a known colour has that distance as its floor."""
@@ -161,6 +178,7 @@ def _check_report(r, n):
     assert r["n"] == n and r["resolution"] == 64
     rec = r["reconstruction"]
     assert 0 < rec["psnr"] < PSNR_CAP and -1 <= rec["ssim"] <= 1 and rec["n"] == n
+    assert 0 < rec["psnr_face"] < PSNR_CAP and 0 < rec["psnr_background"] < PSNR_CAP
     st = r["style_transfer"]
     assert st["regions"] and st["total"]["n"] > 0
     for s in st["regions"].values():
@@ -231,7 +249,7 @@ def test_cli_report_files(tiny_home, synth_folder, tmp_path, capsys):
     assert json.loads((out / "report.json").read_text()) == r
     md = (out / "report.md").read_text()
     assert "# mgpe eval: tiny" in md and "![examples](examples.png)" in md
-    assert "| PSNR (dB) | SSIM | n |" in md and "FID skipped" in md
+    assert "| PSNR (dB) | SSIM | face PSNR | background PSNR | n |" in md and "FID skipped" in md
     assert "## Periodic artifacts" in md and "| skin |" in md and "## Seams" in md
     grid = read_image(out / "examples.png")
     assert grid.shape[1] > 4 * 128 and grid.shape[0] > 6 * 128  # 4 columns, a row per op

@@ -197,6 +197,41 @@ def test_init_from_copies_weights_into_a_variant_with_fresh_optimizers(data_and_
         _trainer(wider, data, parser_dir, tmp_path / "w").init_from(tmp_path / "origin")
 
 
+@pytest.mark.slow
+def test_init_from_weights_without_the_background_gate_starts_it_fresh(data_and_parser,
+                                                                        tmp_path):
+    """``model.background_skip`` fine-tunes weights trained without it (the built-in model's):
+    every other tensor is copied, the gate keeps its initialisation and the log says so; the
+    other way round (a gate the config does not have) still refuses."""
+    from mgpe_core.checkpoint import CheckpointError
+
+    data, parser_dir, _ = data_and_parser
+
+    def cfg(skip: bool):
+        return MgpeConfig.from_dict({**tiny_cfg().to_dict(),
+                                     "model": {**TINY_MODEL, "background_skip": skip}})
+
+    origin = _trainer(cfg(False), data, parser_dir, tmp_path / "origin")
+    origin.run(1)
+    logged = []
+    gated = Trainer(cfg(True), data, tmp_path / "gated", parser_dir, torch.device("cpu"),
+                    log=logged.append)
+    fresh = {k: v.clone() for k, v in gated.generator.state_dict().items()
+             if k.startswith("background_gate.")}
+    assert fresh and all(not v.any() for v in fresh.values())  # zero weights and bias
+    gated.init_from(tmp_path / "origin")
+    for name in ("generator", "ema"):
+        a, b = getattr(origin, name).state_dict(), getattr(gated, name).state_dict()
+        assert set(b) - set(a) == set(fresh)
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+        assert all(torch.equal(b[k], fresh[k]) for k in fresh), name
+    assert sum("background_gate not in those weights: initialised fresh" in line
+               for line in logged) == 2  # the generator's and the EMA's
+    assert gated.run(1)["step"] == 1
+    with pytest.raises(CheckpointError, match="not in the model"):
+        _trainer(cfg(False), data, parser_dir, tmp_path / "back").init_from(tmp_path / "gated")
+
+
 def test_stop_flag_checkpoints_and_returns(data_and_parser, tmp_path):
     data, parser_dir, _ = data_and_parser
     trainer = _trainer(tiny_cfg(), data, parser_dir, tmp_path)

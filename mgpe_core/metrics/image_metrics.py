@@ -63,9 +63,15 @@ def psnr(a, b, data_range: float = 255.0) -> float:
     return 10.0 * math.log10(data_range ** 2 / mse)
 
 
-def mean_psnr(pairs, cap: float = PSNR_CAP) -> float:
-    """Mean over (a, b) pairs of ``min(psnr(a, b), cap)``."""
-    values = [min(psnr(a, b), cap) for a, b in pairs]
+def mean_psnr(pairs, cap: float = PSNR_CAP, masks=None) -> float:
+    """Mean over (a, b) pairs of ``min(psnr(a, b), cap)``; with ``masks`` (one bool (H, W)
+    per pair), each PSNR over the pixels its mask selects (pairs with an empty mask are left
+    out)."""
+    if masks is None:
+        values = [min(psnr(a, b), cap) for a, b in pairs]
+    else:
+        values = [min(psnr(np.asarray(a)[m], np.asarray(b)[m]), cap)
+                  for (a, b), m in zip(pairs, masks, strict=True) if m.any()]
     if not values:
         raise UsageError("mean_psnr: no image pairs")
     return float(np.mean(values))

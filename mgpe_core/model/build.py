@@ -47,6 +47,8 @@ def parameter_counts(nets: Networks) -> dict[str, int]:
     mask_gen = (count_parameters(g.mask_encoders) + count_parameters(g.g_in)
                 + count_parameters(g.g_res) + count_parameters(g.g_up))
     background = count_parameters(g.bg_encoder) + count_parameters(g.fuse)
+    if g.background_gate is not None:
+        background += count_parameters(g.background_gate)
     counts = {
         "local_embedding": local,
         **{f"local_embedding.{k}": count_parameters(m) for k, m in g.local.items()},

@@ -64,7 +64,7 @@ class ModelConfig:
     #: existed), instead of the dataclass default that new configs get.
     __legacy_defaults__ = {"upsample": "transpose", "fuse": "resblocks",
                            "mask_encoder_kernel": 4, "feature_head_kernel": 3,
-                           "res_blocks": 9}
+                           "res_blocks": 9, "background_skip": False}
 
     resolution: int = 256
     schema: dict[str, Any] = field(default_factory=_default_schema)
@@ -100,6 +100,12 @@ class ModelConfig:
     #: ``light`` (the original code's cost: background encoder one 7x7 conv, fusing a 1x1 conv
     #: + norm + ReLU and the 7x7 conv to RGB).
     fuse: Literal["resblocks", "light"] = "light"
+    #: Let the fused output take the target's known background pixels through a learned gate
+    #: (a 7x7 conv on G_b's last features, sigmoid, times the background mask): output = rgb +
+    #: gate * (background - rgb). Without it G_b re-draws the background through two
+    #: normalised convolutions, which cost the built-in model 31 % of its reconstruction error
+    #: (docs/builtin-models.md). False keeps the original code's fully generated output.
+    background_skip: bool = True
     #: Kernel of E_m's two stride-2 convs: 3 (the original code's) or 4 (16/9 the work).
     mask_encoder_kernel: Literal[3, 4] = 3
     #: Kernel of the local decoders' feature head (their last layer, at 1/4 size): 1 (a channel

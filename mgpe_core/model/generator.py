@@ -155,6 +155,25 @@ class MGPEGenerator(nn.Module):
                 conv_norm_act(2 * c_full, c_full, 1, 1, cfg.norm),
                 nn.ReflectionPad2d(3), nn.Conv2d(c_full, 3, 7), nn.Tanh(),
             )
+        #: ``model.background_skip``: the share of the known background taken as is, from the
+        #: features G_b's RGB convolution reads. It starts half open everywhere (zero weights
+        #: and bias) and learns where the background can be taken as is.
+        self.background_gate = None
+        if cfg.background_skip:
+            self.background_gate = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(c_full, 1, 7))
+            nn.init.zeros_(self.background_gate[1].weight)
+            nn.init.zeros_(self.background_gate[1].bias)
+
+    def initialised_fresh(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """This network's own tensors for the modules a config adds on top of weights trained
+        without them (``state`` lacks all of the background gate's keys): fine-tuning such
+        weights with ``model.background_skip`` starts the gate at its initialisation."""
+        if self.background_gate is None:
+            return {}
+        own = {f"background_gate.{k}": v for k, v in self.background_gate.state_dict().items()}
+        if any(k in state for k in own):
+            return {}
+        return own
 
     # -- component plumbing -------------------------------------------------------------------
 
@@ -281,9 +300,22 @@ class MGPEGenerator(nn.Module):
         canvas, dense = self.place_features(features, target_labels)
         h = torch.cat([*mask_feats, canvas, *dense], dim=1)
         h = self.g_up(self.g_res(self.g_in(h)))
-        b = (bg_rest(bs.finish(stems.background)) if parts is not None
-             else self.bg_encoder(bg_in))
-        return self.fuse(torch.cat([h, b], dim=1))
+        if parts is not None:
+            bg_in = stems.background_input
+            b = bg_rest(bs.finish(stems.background))
+        else:
+            b = self.bg_encoder(bg_in)
+        return self._fused(torch.cat([h, b], dim=1), bg_in)
+
+    def _fused(self, x: torch.Tensor, bg_in: torch.Tensor) -> torch.Tensor:
+        """G_b's output; with the background gate, blended with the known background
+        (``bg_in``: RGB * background mask, background mask)."""
+        if self.background_gate is None:
+            return self.fuse(x)
+        hidden = self.fuse[:-3](x)  # the last three: reflection pad, 7x7 conv to RGB, tanh
+        rgb = self.fuse[-3:](hidden)
+        gate = torch.sigmoid(self.background_gate(hidden)) * bg_in[:, 3:4]
+        return torch.lerp(rgb, bg_in[:, :3], gate)  # exact at both ends of the gate
 
     def forward(self, source_image: torch.Tensor, source_labels: torch.Tensor,
                 target_image: torch.Tensor, target_labels: torch.Tensor,

@@ -414,9 +414,14 @@ class Trainer:
                  f"start fresh (train.d_warmup_steps = {self.cfg.train.d_warmup_steps})")
         return f"model {entry.name} ({entry.path.resolve()})"
 
-    @staticmethod
-    def _load_init(module, state: dict, what: str) -> None:
-        load_module_state(module, state, what)
+    def _load_init(self, module, state: dict, what: str) -> None:
+        """Load ``state``; modules that this config adds to weights trained without them
+        (``initialised_fresh``, e.g. the background gate) keep their own initialisation."""
+        fresh = getattr(module, "initialised_fresh", lambda _state: {})(state)
+        if fresh:
+            self.log(f"{what}: {', '.join(sorted({k.split('.')[0] for k in fresh}))} not in "
+                     "those weights: initialised fresh")
+        load_module_state(module, {**state, **fresh}, what)
 
     # -- data ----------------------------------------------------------------------------------
 
