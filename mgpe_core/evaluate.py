@@ -1018,7 +1018,8 @@ def report_markdown(report: dict, examples: str | None = "examples.png") -> str:
     if se.get("operations"):
         lines += ["## Seams (colour step an edit adds at its region's border, CIE76; 0 = as "
                   "the photo joined there)", "",
-                  "Within a component: the break between pixels 6 px apart across the border "
+                  "Within a component: the break between pixels "
+                  f"{se.get('within_component_gap_px', '—')} px apart across the border "
                   "where one component lies on both sides (a restyled face over the photo's "
                   "neck, a forehead patch), beyond the pairs near it that do not cross it; a "
                   "wanted recolouring of a whole component (lips, hair) does not count there.",

@@ -25,6 +25,9 @@
 # parser and losses, the rate falling over all of them).
 # Then the continuation the default model ships from (CONTINUE=0 skips it): g128m13-cont, 1500
 # more steps from g128m13's step STEPS at 1e-4 falling to 0 (same data, parser and losses).
+# Then the background gate (BGSKIP=0 skips it): g128m13-bgskip, 1000 steps from g128m13-cont's
+# step 1200 with model.background_skip=true (the gate starts fresh, every other weight from
+# there) at 1e-4 falling to 0.
 # Then package with tools/package_builtin.sh (the shipped models: g128m13-cont's step 1200 and
 # the variant's step 300, trained weights: CHECKPOINT=... WEIGHTS=raw EYE_WEIGHTS=raw).
 set -euo pipefail
@@ -57,5 +60,10 @@ else
     $M train "${COMMON[@]}" --out g128m13-cont --steps 1500 \
       --init-from "g128m13/checkpoints/step-$(printf %09d "$STEPS").json" \
       --set train.lr=1e-4 --set train.lr_decay_steps=1500
+  fi
+  if [ "${CONTINUE:-1}" != 0 ] && [ "${BGSKIP:-1}" != 0 ]; then
+    $M train "${COMMON[@]}" --out g128m13-bgskip --steps 1000 \
+      --init-from g128m13-cont/checkpoints/step-000001200.json \
+      --set model.background_skip=true --set train.lr=1e-4 --set train.lr_decay_steps=1000
   fi
 fi
