@@ -9,7 +9,8 @@ the photo's old hair or skin, and a generator that takes the known background as
 the colour of the photo's own background nearby, filled in from around the hole
 (:func:`fill_from`), so the background input is background everywhere the mask says so.
 
-Numpy only, at the model's resolution (a few ms at 256 px).
+Numpy only, at the model's resolution, and only for requests that uncover background: one pass
+down and up a 2x pyramid, small beside the generator's work.
 """
 
 from __future__ import annotations

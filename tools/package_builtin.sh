@@ -14,7 +14,9 @@
 # default, or parser128m13-long, a longer-trained parser that was measured and not shipped:
 # docs/builtin-models.md); the recipe names a continuation's command when one is shipped.
 # BASE_MODEL: a copy of the model a continuation started from, whose recipe and metrics are
-# kept in the new config.json as its base.
+# kept in the new config.json as its base. BASE_RUN=g128m13-bgskip: the background-gate
+# fine-tune (model.background_skip) of the continuation; EYE_RUN: the variant's run
+# (g128m13-eyemask, the default, or g128m13-bgskip-eyemask, fine-tuned from the gated model).
 set -euo pipefail
 RUNS=${1:-runs}
 N=${EVAL_N:-500}
@@ -33,8 +35,13 @@ BASE_TRAIN="$TRAIN"
 if [ "$PARSER_RUN" = parser128m13-long ]; then
   BASE_PARSER="$PARSER ; then mgpe train-parser --data data128m13 --out parser128m13-long --schema mgpe-13 --steps 3000 --batch 8 --lr 3e-4 --init-from parser128m13 --device cpu"
 fi
+CONT="OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out g128m13-cont --steps 1500 --init-from g128m13/checkpoints/step-000004500.json --set train.lr=1e-4 --set train.lr_decay_steps=1500"
+BGSKIP="OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out g128m13-bgskip --steps 1000 --init-from g128m13-cont/checkpoints/step-000001200.json --set model.background_skip=true --set train.lr=1e-4 --set train.lr_decay_steps=1000"
+SHIPS="(tools/train_builtin.sh; the recipe's step is the checkpoint that ships)"
 if [ "$BASE_RUN" = g128m13-cont ]; then
-  BASE_TRAIN="$TRAIN ; then OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out g128m13-cont --steps 1500 --init-from g128m13/checkpoints/step-000004500.json --set train.lr=1e-4 --set train.lr_decay_steps=1500 (tools/train_builtin.sh; the recipe's step is the checkpoint that ships)"
+  BASE_TRAIN="$TRAIN ; then $CONT $SHIPS"
+elif [ "$BASE_RUN" = g128m13-bgskip ]; then
+  BASE_TRAIN="$TRAIN ; then $CONT (its step 1200) ; then $BGSKIP $SHIPS"
 fi
 if [ -z "${VARIANT_ONLY:-}" ]; then
   "$PY" "$BUILD" --run "$RUNS/$BASE_RUN" ${CHECKPOINT:+--checkpoint "$CHECKPOINT"} \
@@ -44,14 +51,18 @@ if [ -z "${VARIANT_ONLY:-}" ]; then
     --data-command "$DATA" --parser-command "$BASE_PARSER" --train-command "$BASE_TRAIN" \
     --variant eye-mask=mgpe-synth-128-eyemask --eval-n "$N" --report "$REPORTS/mgpe-synth-128"
 fi
-if [ -d "$RUNS/g128m13-eyemask/checkpoints" ]; then
-  FROM=$("$PY" -c "import json, sys; print(json.load(open(sys.argv[1]))['init_from'])" "$RUNS/g128m13-eyemask/run.json")
-  EYE="OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out g128m13-eyemask --steps STEPS --init-from $(basename "$(dirname "$(dirname "$FROM")")")/checkpoints/$(basename "$FROM") --set model.eye_window=mask --set train.ema_decay=0.995 --set train.lr_decay_steps=STEPS (VARIANT=eyemask tools/train_builtin.sh)"
-  "$PY" "$BUILD" --run "$RUNS/g128m13-eyemask" ${EYE_CHECKPOINT:+--checkpoint "$EYE_CHECKPOINT"} \
+EYE_RUN=${EYE_RUN:-g128m13-eyemask}
+if [ -d "$RUNS/$EYE_RUN/checkpoints" ]; then
+  FROM=$("$PY" -c "import json, sys; print(json.load(open(sys.argv[1]))['init_from'])" "$RUNS/$EYE_RUN/run.json")
+  GATE=$("$PY" -c "import json, sys; print('--set model.background_skip=true ' if json.load(open(sys.argv[1]))['model'].get('background_skip') else '')" "$RUNS/$EYE_RUN/config.json")
+  EYE="OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out $EYE_RUN --steps STEPS --init-from $(basename "$(dirname "$(dirname "$FROM")")")/checkpoints/$(basename "$FROM") ${GATE}--set model.eye_window=mask --set train.ema_decay=0.995 --set train.lr_decay_steps=STEPS (VARIANT=eyemask tools/train_builtin.sh)"
+  VARIANT_TRAIN="$TRAIN"
+  [ "$BASE_RUN" = g128m13-bgskip ] && VARIANT_TRAIN="$TRAIN ; then $CONT (its step 1200) ; then $BGSKIP"
+  "$PY" "$BUILD" --run "$RUNS/$EYE_RUN" ${EYE_CHECKPOINT:+--checkpoint "$EYE_CHECKPOINT"} \
     --parser-from-model mgpe-synth-128 --variant-of mgpe-synth-128 --variant-name eye-mask \
     --name mgpe-synth-128-eyemask --weights "${EYE_WEIGHTS:-ema}" \
     --description "The eye-mask variant of mgpe-synth-128 (eye encoders see only eye pixels), fine-tuned from it" \
     --data-command "$DATA" --parser-command "$BASE_PARSER" \
-    --train-command "$TRAIN ; then the eye-mask variant: $EYE" \
+    --train-command "$VARIANT_TRAIN ; then the eye-mask variant: $EYE" \
     --eval-n "$N" --report "$REPORTS/mgpe-synth-128-eyemask"
 fi

@@ -20,16 +20,17 @@
 # mgpe-13) -> parser128m13 (U-Net parser, 2500 steps: mean IoU 0.932 on the test split) ->
 # g128m13 (the default model: --preset cpu-small, STEPS steps, 1.5-4.5 s a step on 2 cores; the
 # learning rate falls linearly to 0 over the last DECAY of them, train.lr_decay_steps).
-# VARIANT=eyemask fine-tunes the eye-mask variant (model.eye_window=mask) from g128m13's step
-# EYEMASK_FROM into g128m13-eyemask (EYEMASK_STEPS steps, default 300 as shipped; same data,
-# parser and losses, the rate falling over all of them).
+# VARIANT=eyemask fine-tunes the eye-mask variant (model.eye_window=mask) from g128m13-bgskip's
+# step EYEMASK_FROM (default 1000) into g128m13-bgskip-eyemask (EYEMASK_STEPS steps, default
+# 300 as shipped; same data, parser and losses, the rate falling over all of them); with
+# BGSKIP=0, the variant before the gate: from g128m13's step EYEMASK_FROM into g128m13-eyemask.
 # Then the continuation the default model ships from (CONTINUE=0 skips it): g128m13-cont, 1500
 # more steps from g128m13's step STEPS at 1e-4 falling to 0 (same data, parser and losses).
 # Then the background gate (BGSKIP=0 skips it): g128m13-bgskip, 1000 steps from g128m13-cont's
 # step 1200 with model.background_skip=true (the gate starts fresh, every other weight from
 # there) at 1e-4 falling to 0.
-# Then package with tools/package_builtin.sh (the shipped models: g128m13-cont's step 1200 and
-# the variant's step 300, trained weights: CHECKPOINT=... WEIGHTS=raw EYE_WEIGHTS=raw).
+# Then package with tools/package_builtin.sh (what ships and with which settings:
+# docs/builtin-models.md, "Recipe").
 set -euo pipefail
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 RUNS=${1:-runs}
@@ -48,12 +49,20 @@ COMMON=(--preset cpu-small --data data128m13 --schema mgpe-13 --parser parser128
         --set train.checkpoint_every=100
         --set train.sample_every=250 --log-every 60 --device cpu --resume auto)
 if [ "${VARIANT:-}" = eyemask ]; then
-  FROM=${EYEMASK_FROM:-$STEPS}
   EYE_STEPS=${EYEMASK_STEPS:-300}
-  $M train "${COMMON[@]}" --out g128m13-eyemask --steps "$EYE_STEPS" \
-    --init-from "g128m13/checkpoints/step-$(printf %09d "$FROM").json" \
-    --set model.eye_window=mask --set train.ema_decay=0.995 \
-    --set train.lr_decay_steps="$EYE_STEPS"
+  if [ "${BGSKIP:-1}" != 0 ]; then  # what ships: from the gated model's last step
+    FROM=${EYEMASK_FROM:-1000}
+    $M train "${COMMON[@]}" --out g128m13-bgskip-eyemask --steps "$EYE_STEPS" \
+      --init-from "g128m13-bgskip/checkpoints/step-$(printf %09d "$FROM").json" \
+      --set model.background_skip=true --set model.eye_window=mask \
+      --set train.ema_decay=0.995 --set train.lr_decay_steps="$EYE_STEPS"
+  else  # the variant before the gate: from g128m13's step STEPS
+    FROM=${EYEMASK_FROM:-$STEPS}
+    $M train "${COMMON[@]}" --out g128m13-eyemask --steps "$EYE_STEPS" \
+      --init-from "g128m13/checkpoints/step-$(printf %09d "$FROM").json" \
+      --set model.eye_window=mask --set train.ema_decay=0.995 \
+      --set train.lr_decay_steps="$EYE_STEPS"
+  fi
 else
   $M train "${COMMON[@]}" --out g128m13 --steps "$STEPS" --set train.lr_decay_steps="$DECAY"
   if [ "${CONTINUE:-1}" != 0 ]; then
