@@ -87,3 +87,29 @@ def test_the_gate_learns_to_open_where_the_background_is_the_target():
         loss.backward()
         opt.step()
     assert shares[0] == 0.5 and shares[-1] > 0.6
+
+
+def test_under_bf16_autocast_the_output_has_the_dtype_of_the_network_without_the_gate():
+    """``--precision bf16`` edits and AMP training: the blend follows G_b's RGB dtype."""
+    gated, plain = _pair()
+    labels = face_labels(2, 64)
+    image = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        a = gated(image, labels, image, labels)["image"]
+        b = plain(image, labels, image, labels)["image"]
+    assert a.dtype == b.dtype == torch.bfloat16 and torch.isfinite(a.float()).all()
+
+
+def test_the_gate_draws_no_random_numbers():
+    """Adding the gate leaves every other weight a seed gives unchanged (the test models and
+    seeded runs keep their networks)."""
+    from mgpe_core.model.build import build_networks
+
+    nets = {}
+    for skip in (True, False):
+        torch.manual_seed(0)
+        nets[skip] = build_networks(tiny(background_skip=skip))
+    for part in ("generator", "discriminator", "parser"):
+        a = getattr(nets[True], part).state_dict()
+        b = getattr(nets[False], part).state_dict()
+        assert all(torch.equal(a[k], v) for k, v in b.items()), part

@@ -93,6 +93,9 @@ def _generator(**kw):
         if isinstance(m, nn.BatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 2)
+    if gen.background_gate is not None:  # a gate that varies over the picture, not 0.5 flat
+        with torch.no_grad():
+            gen.background_gate[1].weight.normal_(0, 0.05)
     return gen
 
 
@@ -103,9 +106,10 @@ def _faces(n=2, res=64):
     return torch.rand(n, 3, res, res) * 2 - 1, blocky_face_labels(n, res)
 
 
-@pytest.mark.parametrize("fuse", ["light", "resblocks"])
-def test_synthesis_from_updated_stems_equals_the_plain_synthesis(fuse):
-    gen = _generator(fuse=fuse)
+@pytest.mark.parametrize(("fuse", "gate"), [("light", True), ("light", False),
+                                          ("resblocks", False)])
+def test_synthesis_from_updated_stems_equals_the_plain_synthesis(fuse, gate):
+    gen = _generator(fuse=fuse, background_skip=gate)
     x, labels = _faces()
     with torch.no_grad():
         feats, _ = gen.decode(gen.encode(x, labels).mu)

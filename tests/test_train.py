@@ -21,7 +21,7 @@ from mgpe_core.train.parser_trainer import train_parser
 from mgpe_core.train.trainer import StopFlag, Trainer, TrainingAborted
 
 M11 = get_schema("mgpe-11")
-TINY_MODEL = dict(resolution=64, width=0.125, latent_dim=16, res_blocks=1,
+TINY_MODEL = dict(resolution=64, width=0.125, latent_dim=16, res_blocks=1, background_skip=True,
                   parser=dict(base_channels=4, depth=2), discriminator=dict(base_channels=8))
 
 

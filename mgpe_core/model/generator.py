@@ -157,12 +157,15 @@ class MGPEGenerator(nn.Module):
             )
         #: ``model.background_skip``: the share of the known background taken as is, from the
         #: features G_b's RGB convolution reads. It starts half open everywhere (zero weights
-        #: and bias) and learns where the background can be taken as is.
+        #: and bias) and learns where the background can be taken as is. Its initialisation
+        #: draws no random numbers (``skip_init``), so the networks built after it get the
+        #: weights a seed gave them without the gate.
         self.background_gate = None
         if cfg.background_skip:
-            self.background_gate = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(c_full, 1, 7))
-            nn.init.zeros_(self.background_gate[1].weight)
-            nn.init.zeros_(self.background_gate[1].bias)
+            conv = torch.nn.utils.skip_init(nn.Conv2d, c_full, 1, 7)
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+            self.background_gate = nn.Sequential(nn.ReflectionPad2d(3), conv)
 
     def initialised_fresh(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """This network's own tensors for the modules a config adds on top of weights trained
@@ -315,7 +318,8 @@ class MGPEGenerator(nn.Module):
         hidden = self.fuse[:-3](x)  # the last three: reflection pad, 7x7 conv to RGB, tanh
         rgb = self.fuse[-3:](hidden)
         gate = torch.sigmoid(self.background_gate(hidden)) * bg_in[:, 3:4]
-        return torch.lerp(rgb, bg_in[:, :3], gate)  # exact at both ends of the gate
+        # exact at both ends of the gate; in rgb's dtype (bf16 under autocast, as without it)
+        return torch.lerp(rgb, bg_in[:, :3].to(rgb.dtype), gate.to(rgb.dtype))
 
     def forward(self, source_image: torch.Tensor, source_labels: torch.Tensor,
                 target_image: torch.Tensor, target_labels: torch.Tensor,
