@@ -8,6 +8,7 @@
 # - docs/images/demo/*.png                     mgpe demo (the README's first pictures)
 # - docs/images/looks/mgpe-synth-128.png       close-ups at 3x; with OLD_MODEL_FOLDER (a copy of
 #                                              the model shipped before) a before / after pair
+# - docs/images/looks/background_fill.png      edit-mask where the new mask uncovers background
 # - docs/images/photos/astronaut_edits.png     edits of a real photo, pasted back
 # - docs/images/photos/parsers_on_astronaut.png  the built-in parser vs the landmark parser
 # - docs/images/serve/*.png                    the browser editor (needs chromium + driver)
@@ -37,6 +38,9 @@ if [ -n "$OLD" ]; then
 else
   "$PY" tools/make_looks_figure.py --model mgpe-synth-128 --out docs/images/looks/mgpe-synth-128.png
 fi
+
+step "uncovered background -> docs/images/looks/background_fill.png"
+"$PY" tools/make_background_fill_figure.py --out docs/images/looks/background_fill.png
 
 step "the astronaut -> docs/images/photos/astronaut_edits.png"
 "$PY" tools/make_photo_figure.py --out docs/images/photos/astronaut_edits.png
