@@ -36,7 +36,7 @@ def fill_from(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     colour, weight = img * known[..., None], known.astype(np.float32)
     while True:
         levels.append((colour, weight))
-        if weight.min() > 0 or min(weight.shape) == 1:
+        if weight.min() > 0 or weight.shape == (1, 1):  # (1, 1): known.any() holds there
             break
         colour, weight = _halve(colour), _halve(weight[..., None])[..., 0]
     estimate = None

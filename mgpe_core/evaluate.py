@@ -482,9 +482,11 @@ def reconstruction_scores(outputs: list[np.ndarray], inputs: list[np.ndarray],
         return {"n": 0, "psnr": None, "ssim": None}
     scores = {"n": len(pairs), "psnr": _r(mean_psnr(pairs)),
               "ssim": _r(np.mean([ssim(a, b) for a, b in pairs])), "psnr_cap": PSNR_CAP}
-    if backgrounds is not None:
-        scores["psnr_face"] = _r(mean_psnr(pairs, masks=[~b for b in backgrounds]))
-        scores["psnr_background"] = _r(mean_psnr(pairs, masks=backgrounds))
+    if backgrounds is not None:  # None where no face has such pixels
+        for key, masks in (("psnr_face", [~b for b in backgrounds]),
+                           ("psnr_background", backgrounds)):
+            scores[key] = (_r(mean_psnr(pairs, masks=masks))
+                           if any(m.any() for m in masks) else None)
     return scores
 
 

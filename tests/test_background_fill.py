@@ -37,6 +37,16 @@ def test_a_gradient_background_is_continued_into_the_hole():
     assert np.all(np.diff(row) > 0)  # still rising left to right
 
 
+def test_a_wide_strip_with_one_known_end_is_filled_everywhere():
+    """Not square, and the known pixels in one corner: the pyramid goes down to one cell, so
+    no pixel is left without an estimate (black)."""
+    image = np.zeros((3, 40, 3), np.uint8)
+    image[:, :2] = (200, 100, 50)
+    known = np.zeros((3, 40), bool)
+    known[:, :2] = True
+    assert np.allclose(fill_from(image, known), (200, 100, 50), atol=1e-3)
+
+
 def test_nothing_known_or_nothing_missing_leaves_the_image():
     image = np.arange(4 * 4 * 3, dtype=np.uint8).reshape(4, 4, 3)
     assert np.array_equal(fill_from(image, np.zeros((4, 4), bool)), image)

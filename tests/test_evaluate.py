@@ -128,6 +128,8 @@ def test_face_and_background_psnr_split_the_error_by_region():
     assert scores["psnr_background"] == pytest.approx(10 * math.log10(255 ** 2 / 100), abs=1e-4)
     whole = 10 * math.log10(255 ** 2 / 50)  # half the pixels off by 10
     assert scores["psnr"] == pytest.approx((whole + PSNR_CAP) / 2, abs=1e-4)
+    none = reconstruction_scores([b], [a], [np.zeros((16, 16), bool)])  # no background at all
+    assert none["psnr_background"] is None and none["psnr_face"] == pytest.approx(whole, abs=1e-4)
 
 
 def test_style_scores_measure_the_re_rendering_floor():
