@@ -20,6 +20,10 @@ def fake_eps(monkeypatch):
     eps = []
     monkeypatch.setattr(P, "_entry_points", lambda: eps)
     yield eps
+    # the real entry points and environment back first (a test may have set
+    # MGPE_DISABLE_PLUGINS): reloading under the fakes left later tests of this worker
+    # with the fake plugins and without the disabled ones ("No such operation 'style'")
+    monkeypatch.undo()
     P.load_plugins(reload=True)
 
 
