@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .background_fill import background_input
+from .colour_match import match_to_photo, surface_ids
 from .components import COMPONENT_NAMES
 from .errors import LabelError, UsageError
 from .morphology import dilate
@@ -62,6 +63,10 @@ class EditRequest:
     #: Keep the target's own pixels outside the edited region (see :func:`edit_region`); the
     #: generated pixels are blended in with a feathered edge. False: the whole generated image.
     keep_unedited: bool = True
+    #: With ``keep_unedited``: shift each class's generated colour to the photo's where it
+    #: continues across the region's border (:mod:`mgpe_core.colour_match`), so a swapped
+    #: mouth or a new hairline leaves no ring of another tone. False: the generator's colours.
+    match_colour: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.styles) - set(COMPONENT_NAMES)
@@ -488,15 +493,20 @@ class Editor:
         results = []
         for i, req in enumerate(requests):
             model_img = pixels[i]
+            if not req.keep_unedited:
+                results.append(self._paste_back(req, model_img, geos[i]) if paste_back else
+                               EditResult(model_img, masks[i], model_img))
+                continue
+            square = prepared[index[id(req.target)]][0]
+            region = square_labels(edit_region(req, self.schema).astype(np.uint8),
+                                   geos[i], r).astype(bool)
+            shown = match_to_photo(model_img, square, masks[i], region, blend_radius(r),
+                                   surface_ids(self.schema)) if req.match_colour else model_img
             if paste_back:
-                results.append(self._paste_back(req, model_img, geos[i]))
-            elif req.keep_unedited:
-                square = prepared[index[id(req.target)]][0]
-                region = square_labels(edit_region(req, self.schema).astype(np.uint8), geos[i], r)
-                alpha = feathered(region.astype(bool), blend_radius(r))
-                results.append(EditResult(blend(model_img, square, alpha), masks[i], model_img))
+                results.append(self._paste_back(req, shown, geos[i], model_img))
             else:
-                results.append(EditResult(model_img, masks[i], model_img))
+                alpha = feathered(region, blend_radius(r))
+                results.append(EditResult(blend(shown, square, alpha), masks[i], model_img))
         return results
 
     def _generate(self, requests: list[EditRequest]):
@@ -663,16 +673,20 @@ class Editor:
                 outs.append(gen.synthesize(feats, target).float())
         return torch.cat(outs)
 
-    def _paste_back(self, req: EditRequest, model_img: np.ndarray, geo) -> EditResult:
-        """Blend the output into the original photo (feathered): inside the edited region, or
-        inside the face region with ``keep_unedited=False``."""
+    def _paste_back(self, req: EditRequest, shown: np.ndarray, geo,
+                    model_img: np.ndarray | None = None) -> EditResult:
+        """Blend ``shown`` (the output, colour-matched or not) into the original photo
+        (feathered): inside the edited region, or inside the face region with
+        ``keep_unedited=False``. ``model_img``: the raw output the result reports (default:
+        ``shown``)."""
         target = req.target
         hw = target.image.shape[:2]
-        full = from_square(model_img, geo, hw)
+        full = from_square(shown, geo, hw)
         mask = req.mask if req.mask is not None else target.labels
         if req.keep_unedited:
             alpha = feathered(edit_region(req, self.schema), blend_radius(max(hw)))
         else:
             alpha = feathered((mask != 0) | (target.labels != 0),
                               max(1, int(round(0.01 * max(hw)))))
-        return EditResult(blend(full, target.image, alpha), mask, model_img)
+        return EditResult(blend(full, target.image, alpha), mask,
+                          shown if model_img is None else model_img)

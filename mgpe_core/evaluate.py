@@ -548,7 +548,7 @@ def _mean(values) -> float | None:
 
 def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cpu",
              fid_weights=None, progress=None, split: str | None = None,
-             compile: bool = False, ops=None, parser=None) -> dict:
+             compile: bool = False, ops=None, parser=None, match_colour: bool = True) -> dict:
     """Run the benchmark; returns the report (a JSON-ready dict, see the module docstring).
 
     ``model``: a name or path (loaded with :func:`~mgpe_core.registry.load_model`) or a
@@ -562,7 +562,9 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     benchmark's cases. Every edit goes through the registered operation's own ``prepare``,
     as ``mgpe edit`` runs it. ``parser``: another model whose parser scores mask fidelity (a
     converted BiSeNet, another mgpe model), its labels converted to the model's schema by
-    class name and handedness; default the model's own.
+    class name and handedness; default the model's own. ``match_colour``: the engine's tone
+    matching at the blend (:mod:`~mgpe_core.colour_match`; False: the plain blend, to measure
+    what it does to the seams).
 
     With mgpe-synth attributes, each case's declaration steers the pairs (references that
     differ in the attributes it names, style sources whose region colour differs by at least
@@ -630,6 +632,8 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
 
     prog.describe("editing")
     t = time.perf_counter()
+    for job in jobs:
+        job.request.match_colour = match_colour
     editor = Editor(loaded, device=dev, compile=compile)
     results = editor.edit([j.request for j in jobs], batch_size=BATCH, progress=prog)
     for job, res in zip(jobs, results, strict=True):
@@ -640,6 +644,7 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     report = {
         "model": loaded.name, "model_path": str(loaded.path), "weights": loaded.weights,
         "resolution": resolution, "schema": schema.name, "n": len(faces), "seed": seed,
+        "match_colour": match_colour,
         "device": str(dev),
         "data": {"path": str(folder.root), "source": _describe_source(folder, generated),
                  "split": used_split, "size": folder.size, "schema": folder.schema.name,
@@ -753,6 +758,15 @@ def parser_for_scoring(name) -> _OtherParser:
     if not info["has_parser"]:
         raise UsageError(f"parser {name}: model {entry.name} ships no parser")
     return _OtherParser(entry.name, entry, int(info["resolution"]))
+
+
+def _blend_text(match_colour: bool | None) -> str:
+    """The report's line on how edits were blended into the photo (None: a report from
+    before the engine matched tones, whose blend was plain)."""
+    if match_colour is None:
+        return "plain (made before the engine matched tones)"
+    return ("tone matched to the photo (the engine's default)" if match_colour else
+            "plain, without tone matching (--no-colour-match)")
 
 
 def _describe_source(folder, generated: bool) -> str:
@@ -956,6 +970,7 @@ def report_markdown(report: dict, examples: str | None = "examples.png") -> str:
         f"| data | {d['source']}: `{d['path']}` ({d['size']} px"
         f"{', mgpe-synth attributes' if d['attributes'] else ''}) |",
         f"| seed / device | {report['seed']} / {report['device']} |",
+        f"| blend | {_blend_text(report.get('match_colour'))} |",
         f"| seconds | {report['seconds']:.1f} |", "",
     ]
     r = report["reconstruction"]

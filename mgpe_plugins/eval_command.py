@@ -41,9 +41,12 @@ from mgpe_core.outputs import overwrite_option
 @click.option("--compile", "compile_synthesis", is_flag=True,
               help="Compile the synthesis network first (torch.compile; tens of seconds up "
                    "front, then faster edits: worth it for large --n).")
+@click.option("--no-colour-match", "no_colour_match", is_flag=True,
+              help="Blend the edits without the engine's tone matching (as `mgpe edit "
+                   "--no-colour-match`): to measure what it does to the seams.")
 @overwrite_option("report files")
 def eval_command(model, data, n, split, as_json, out, device, seed, fid_weights, ops,
-                 parser, compile_synthesis, overwrite):
+                 parser, compile_synthesis, no_colour_match, overwrite):
     """Benchmark a model: reconstruction (PSNR, SSIM), mask fidelity (parser mIoU of edited
     outputs), style transfer (colour distance to the style source), locality (change outside
     the edited region) and, with --fid-weights, FID.
@@ -97,7 +100,8 @@ def eval_command(model, data, n, split, as_json, out, device, seed, fid_weights,
     with progress_bar("evaluating", None) as advance:
         report = evaluate(model or DEFAULT_MODEL, data, n=n, seed=seed, device=device,
                           fid_weights=fid_weights, progress=advance, split=split,
-                          compile=compile_synthesis, ops=ops, parser=parser)
+                          compile=compile_synthesis, ops=ops, parser=parser,
+                          match_colour=not no_colour_match)
     data_json = write_report(report, out) if out is not None else json_report(report)
     if as_json:
         click.echo(json.dumps(data_json, indent=2))

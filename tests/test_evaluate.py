@@ -236,6 +236,26 @@ def test_evaluate_api(tiny_home, synth_folder):
     assert flat["hair_artifact_ratio"] == r["artifacts"]["hair"]["ratio"]
 
 
+def test_tone_matching_moves_only_what_users_see(tiny_home, synth_folder, capsys):
+    """--no-colour-match: the same raw outputs (mask fidelity, reconstruction), other blended
+    results (the seams), and the report says which blend it scored."""
+    from mgpe_core.evaluate import evaluate, json_report, report_markdown
+
+    reports = {m: json_report(evaluate("tiny", synth_folder, n=4, ops=["edit-mask"],
+                                       match_colour=m)) for m in (True, False)}
+    on, off = reports[True], reports[False]
+    assert on["match_colour"] is True and off["match_colour"] is False
+    assert on["mask_fidelity"] == off["mask_fidelity"]
+    assert on["reconstruction"] == off["reconstruction"]
+    assert on["seams"]["operations"]["edit-mask"] != off["seams"]["operations"]["edit-mask"]
+    assert "| blend | tone matched to the photo" in report_markdown(on, examples=None)
+    assert "| blend | plain, without tone matching" in report_markdown(off, examples=None)
+    code, stdout, err = run(capsys, "eval", "--model", "tiny", "--data", str(synth_folder),
+                            "--n", "2", "--ops", "edit-mask", "--no-colour-match", "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["match_colour"] is False
+
+
 def test_cli_report_files(tiny_home, synth_folder, tmp_path, capsys):
     from mgpe_core.io import read_image
 

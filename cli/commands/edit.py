@@ -183,6 +183,11 @@ def common_options(op) -> list[click.Parameter]:
                      help="Use the generated pixels everywhere. Default: keep the photo's own "
                           "pixels outside the edited region (changed mask pixels and restyled "
                           "components), blending the generated ones in with a soft edge."),
+        click.Option(["--no-colour-match", "no_colour_match"], is_flag=True,
+                     help="Blend the generator's colours in as they are. Default: where a "
+                          "class continues across the edited region's border (the skin "
+                          "around a swapped mouth), its generated pixels are shifted to the "
+                          "photo's tone there, so no ring of another tone shows."),
         click.Option(["--save-mask"], is_flag=True,
                      help="Also write the mask used, as <out>.mask.png."),
         click.Option(["--compare"], is_flag=True,
@@ -305,7 +310,8 @@ def run_operation(op, kw, replay=None) -> None:
     common = {k: kw.pop(k) for k in ("mask", "mask_schema", "model", "variant", "device",
                                      "precision", "align", "face", "parser",
                                      "compile_synthesis", "seed", "out", "crop", "paste_back",
-                                     "whole_image", "save_mask", "compare", "as_json", "overwrite")}
+                                     "whole_image", "no_colour_match", "save_mask", "compare",
+                                     "as_json", "overwrite")}
     if common["crop"] and common["paste_back"]:
         raise UsageError("--crop and --paste-back contradict each other: --crop writes the "
                          "model's square crop, the default the whole photo")
@@ -352,9 +358,9 @@ def run_operation(op, kw, replay=None) -> None:
                 name = getattr(target, "name", spec)
                 raise NothingToDo(f"{op.name}: nothing to do for {name}: the edit changes no "
                                   "pixel of its mask and restyles nothing; nothing was written")
-            if common["whole_image"]:
-                for req in requests:
-                    req.keep_unedited = False
+            for req in requests:
+                req.keep_unedited = req.keep_unedited and not common["whole_image"]
+                req.match_colour = req.match_colour and not common["no_colour_match"]
             per_target.append(requests)
         jobs.append((spec, per_target))
     total = sum(_output_count(per_target, common) for _, per_target in jobs)
@@ -713,6 +719,7 @@ def replay_edit(path: Path, out: Path, overwrite: bool, device: str) -> None:
               precision="fp32", align=align,
               face=str(record.get("face", 0)) if align == "face" else None, parser="auto",
               compile_synthesis=False, seed=0, out=out, crop=False, paste_back=False,
-              whole_image=False, save_mask=False, compare=False, as_json=False,
+              whole_image=False, no_colour_match=False, save_mask=False, compare=False,
+              as_json=False,
               overwrite=overwrite)
     run_operation(op, kw, Replay(views, originals, start_mask, record.get("styles", {})))

@@ -1,0 +1,77 @@
+"""Make the figure of what the engine's tone matching changes (docs/builtin-models.md): the
+forehead that ``mgpe edit bangs --mode remove`` uncovers, the hair ``--mode add`` draws and the
+skin around a ``swap-mouth``, each without matching (``--no-colour-match``) and with it (the
+default), cropped and enlarged.
+
+    python tools/make_colour_match_figure.py --out docs/images/looks/colour_match.png
+
+Built-in procedural samples (mgpe-synth faces, not photos of people), the default model, at
+the model's resolution (``--crop``): the crops are the region each edit changed and a margin.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+
+def crop_box(region, margin: int, shape) -> tuple[slice, slice]:
+    import numpy as np
+
+    ys, xs = np.nonzero(region)
+    return (slice(max(0, ys.min() - margin), min(shape[0], ys.max() + margin + 1)),
+            slice(max(0, xs.min() - margin), min(shape[1], xs.max() + margin + 1)))
+
+
+def main() -> None:
+    import numpy as np
+    from PIL import Image
+
+    from mgpe_core.engine import Editor, edit_region, to_square
+    from mgpe_core.io import write_image
+    from mgpe_core.operations import OpContext, parse_options
+    from mgpe_core.pictures import make_grid
+    from mgpe_core.plugins import get_operation
+    from mgpe_core.registry import load_model
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="mgpe-synth-128")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--zoom", type=int, default=5)
+    args = ap.parse_args()
+
+    model = load_model(args.model)
+    editor = Editor(model)
+    ctx = OpContext(editor.schema, model.config)
+    r = editor.resolution
+    cases = [("bangs", "sample:3", ["--mode", "remove"]), ("bangs", "sample:0", ["--mode", "add"]),
+             ("swap-mouth", "sample:1", ["--reference", "sample:4"])]
+    tiles, captions = [], []
+    for name, spec, options in cases:
+        op = get_operation(name)
+        target = ctx.portrait(spec)
+        requests = op.prepare(ctx, target, **parse_options(op, options))
+        off = editor.edit([replace(q, match_colour=False) for q in requests])[0].image
+        on = editor.edit(requests)[0].image
+        region = to_square(target.image, edit_region(requests[0], editor.schema)
+                           .astype(np.uint8), r)[1].astype(bool)
+        box = crop_box(region, max(4, r // 16), off.shape)
+        photo = to_square(target.image, None, r)[0]
+        label = ", ".join([name, spec, *options[1:2]]).replace("--mode ", "").replace(
+            "--reference ", "ref ")
+        for pic, what in ((photo, label), (off, "without matching"), (on, "matched (now)")):
+            crop = pic[box]
+            size = (crop.shape[1] * args.zoom, crop.shape[0] * args.zoom)
+            tiles.append(np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.NEAREST)))
+            captions.append(what)
+    width = max(t.shape[1] for t in tiles)
+    height = max(t.shape[0] for t in tiles)
+    padded = [np.pad(t, ((0, height - t.shape[0]), (0, width - t.shape[1]), (0, 0)),
+                     constant_values=255) for t in tiles]
+    write_image(args.out, make_grid(padded, 3, captions=captions))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
