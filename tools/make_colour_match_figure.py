@@ -1,7 +1,7 @@
 """Make the figure of what the engine's tone matching changes (docs/builtin-models.md): the
-forehead that ``mgpe edit bangs --mode remove`` uncovers, the hair ``--mode add`` draws and the
-skin around a ``swap-mouth``, each without matching (``--no-colour-match``) and with it (the
-default), cropped and enlarged.
+forehead that ``mgpe edit bangs --mode remove`` uncovers, the skin around lips restyled with
+``mgpe edit style --regions lips`` and around a ``swap-mouth``, each without matching
+(``--no-colour-match``) and with it (the default), cropped and enlarged.
 
     python tools/make_colour_match_figure.py --out docs/images/looks/colour_match.png
 
@@ -45,7 +45,9 @@ def main() -> None:
     editor = Editor(model)
     ctx = OpContext(editor.schema, model.config)
     r = editor.resolution
-    cases = [("bangs", "sample:3", ["--mode", "remove"]), ("bangs", "sample:0", ["--mode", "add"]),
+    cases = [("bangs", "sample:3", ["--mode", "remove"]),
+             ("style", "sample:2", ["--from", "sample:7", "--regions", "lips"]),
+             ("style", "sample:9", ["--from", "sample:5", "--regions", "lips"]),
              ("swap-mouth", "sample:1", ["--reference", "sample:4"])]
     tiles, captions = [], []
     for name, spec, options in cases:
@@ -58,8 +60,8 @@ def main() -> None:
                            .astype(np.uint8), r)[1].astype(bool)
         box = crop_box(region, max(4, r // 16), off.shape)
         photo = to_square(target.image, None, r)[0]
-        label = ", ".join([name, spec, *options[1:2]]).replace("--mode ", "").replace(
-            "--reference ", "ref ")
+        label = " ".join([name, spec, *options[:2]]).replace("--mode ", "").replace(
+            "--reference", "ref").replace("--from", "lips from")
         for pic, what in ((photo, label), (off, "without matching"), (on, "matched (now)")):
             crop = pic[box]
             size = (crop.shape[1] * args.zoom, crop.shape[0] * args.zoom)

@@ -17,6 +17,8 @@
 # kept in the new config.json as its base. BASE_RUN=g128m13-bgskip: the background-gate
 # fine-tune (model.background_skip) of the continuation; EYE_RUN: the variant's run
 # (g128m13-eyemask, the default, or g128m13-bgskip-eyemask, fine-tuned from the gated model).
+# BASE_RUN=g128m13-brows2: the gated model fine-tuned twice with the brows (and then the
+# glasses) weighted up in the parsing loss (g128m13-brows, then g128m13-brows2).
 set -euo pipefail
 RUNS=${1:-runs}
 N=${EVAL_N:-500}
@@ -37,11 +39,17 @@ if [ "$PARSER_RUN" = parser128m13-long ]; then
 fi
 CONT="OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out g128m13-cont --steps 1500 --init-from g128m13/checkpoints/step-000004500.json --set train.lr=1e-4 --set train.lr_decay_steps=1500"
 BGSKIP="OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out g128m13-bgskip --steps 1000 --init-from g128m13-cont/checkpoints/step-000001200.json --set model.background_skip=true --set train.lr=1e-4 --set train.lr_decay_steps=1000"
+BROWS_WEIGHTS='{"background": 0.5, "skin": 0.5, "hair": 1.0, "l_eye": 4.0, "r_eye": 4.0, "l_brow": 6.0, "r_brow": 6.0, "u_lip": 3.0, "l_lip": 3.0, "mouth": 3.0, "nose": 2.0}'
+BROWS2_WEIGHTS='{"background": 0.5, "skin": 0.5, "hair": 1.0, "l_eye": 4.0, "r_eye": 4.0, "l_brow": 10.0, "r_brow": 10.0, "eye_g": 3.0, "u_lip": 3.0, "l_lip": 3.0, "mouth": 3.0, "nose": 2.0}'
+BROWS="OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out g128m13-brows --steps 600 --init-from g128m13-bgskip/checkpoints/step-000000900.json --set model.background_skip=true --set 'loss.parsing_class_weights=$BROWS_WEIGHTS' --set train.lr=1e-4 --set train.lr_decay_steps=600"
+BROWS2="OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out g128m13-brows2 --steps 1000 --init-from g128m13-brows/checkpoints/step-000000600.json --set model.background_skip=true --set 'loss.parsing_class_weights=$BROWS2_WEIGHTS' --set train.lr=1e-4 --set train.lr_decay_steps=1000"
 SHIPS="(tools/train_builtin.sh; the recipe's step is the checkpoint that ships)"
 if [ "$BASE_RUN" = g128m13-cont ]; then
   BASE_TRAIN="$TRAIN ; then $CONT $SHIPS"
 elif [ "$BASE_RUN" = g128m13-bgskip ]; then
   BASE_TRAIN="$TRAIN ; then $CONT (its step 1200) ; then $BGSKIP $SHIPS"
+elif [ "$BASE_RUN" = g128m13-brows2 ]; then
+  BASE_TRAIN="$TRAIN ; then $CONT (its step 1200) ; then $BGSKIP (its step 900) ; then $BROWS ; then $BROWS2 $SHIPS"
 fi
 if [ -z "${VARIANT_ONLY:-}" ]; then
   "$PY" "$BUILD" --run "$RUNS/$BASE_RUN" ${CHECKPOINT:+--checkpoint "$CHECKPOINT"} \
@@ -57,7 +65,8 @@ if [ -d "$RUNS/$EYE_RUN/checkpoints" ]; then
   GATE=$("$PY" -c "import json, sys; print('--set model.background_skip=true ' if json.load(open(sys.argv[1]))['model'].get('background_skip') else '')" "$RUNS/$EYE_RUN/config.json")
   EYE="OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out $EYE_RUN --steps STEPS --init-from $(basename "$(dirname "$(dirname "$FROM")")")/checkpoints/$(basename "$FROM") ${GATE}--set model.eye_window=mask --set train.ema_decay=0.995 --set train.lr_decay_steps=STEPS (VARIANT=eyemask tools/train_builtin.sh)"
   VARIANT_TRAIN="$TRAIN"
-  [ "$BASE_RUN" = g128m13-bgskip ] && VARIANT_TRAIN="$TRAIN ; then $CONT (its step 1200) ; then $BGSKIP"
+  case "$BASE_RUN" in g128m13-bgskip|g128m13-brows2)
+    VARIANT_TRAIN="$TRAIN ; then $CONT (its step 1200) ; then $BGSKIP" ;; esac
   "$PY" "$BUILD" --run "$RUNS/$EYE_RUN" ${EYE_CHECKPOINT:+--checkpoint "$EYE_CHECKPOINT"} \
     --parser-from-model mgpe-synth-128 --variant-of mgpe-synth-128 --variant-name eye-mask \
     --name mgpe-synth-128-eyemask --weights "${EYE_WEIGHTS:-ema}" \

@@ -9,6 +9,7 @@
 # - docs/images/looks/mgpe-synth-128.png       close-ups at 3x; with OLD_MODEL_FOLDER (a copy of
 #                                              the model shipped before) a before / after pair
 # - docs/images/looks/background_fill.png      edit-mask where the new mask uncovers background
+# - docs/images/looks/colour_match.png         edits without and with tone matching at the blend
 # - docs/images/photos/astronaut_edits.png     edits of a real photo, pasted back
 # - docs/images/photos/parsers_on_astronaut.png  the built-in parser vs the landmark parser
 # - docs/images/serve/*.png                    the browser editor (needs chromium + driver)
@@ -41,6 +42,9 @@ fi
 
 step "uncovered background -> docs/images/looks/background_fill.png"
 "$PY" tools/make_background_fill_figure.py --out docs/images/looks/background_fill.png
+
+step "tone matching at the blend -> docs/images/looks/colour_match.png"
+"$PY" tools/make_colour_match_figure.py --out docs/images/looks/colour_match.png
 
 step "the astronaut -> docs/images/photos/astronaut_edits.png"
 "$PY" tools/make_photo_figure.py --out docs/images/photos/astronaut_edits.png
