@@ -18,7 +18,8 @@
 # fine-tune (model.background_skip) of the continuation; EYE_RUN: the variant's run
 # (g128m13-eyemask, the default, or g128m13-bgskip-eyemask, fine-tuned from the gated model).
 # BASE_RUN=g128m13-brows2: the gated model fine-tuned twice with the brows (and then the
-# glasses) weighted up in the parsing loss (g128m13-brows, then g128m13-brows2).
+# glasses) weighted up in the parsing loss (g128m13-brows, then g128m13-brows2);
+# EYE_RUN=g128m13-brows2-eyemask: the variant fine-tuned from that.
 set -euo pipefail
 RUNS=${1:-runs}
 N=${EVAL_N:-500}
@@ -63,10 +64,16 @@ EYE_RUN=${EYE_RUN:-g128m13-eyemask}
 if [ -d "$RUNS/$EYE_RUN/checkpoints" ]; then
   FROM=$("$PY" -c "import json, sys; print(json.load(open(sys.argv[1]))['init_from'])" "$RUNS/$EYE_RUN/run.json")
   GATE=$("$PY" -c "import json, sys; print('--set model.background_skip=true ' if json.load(open(sys.argv[1]))['model'].get('background_skip') else '')" "$RUNS/$EYE_RUN/config.json")
+  # parsing-loss class weights other than the default (the brows runs' and what follows them)
+  GATE="$GATE$("$PY" -c "import json, sys; from mgpe_core.model.config import LossConfig; w = json.load(open(sys.argv[1]))['loss'].get('parsing_class_weights'); print(\"--set 'loss.parsing_class_weights=\" + json.dumps(w) + \"' \" if w and w != LossConfig().parsing_class_weights else '')" "$RUNS/$EYE_RUN/config.json")"
   EYE="OMP_WAIT_POLICY=PASSIVE mgpe train $COMMON --out $EYE_RUN --steps STEPS --init-from $(basename "$(dirname "$(dirname "$FROM")")")/checkpoints/$(basename "$FROM") ${GATE}--set model.eye_window=mask --set train.ema_decay=0.995 --set train.lr_decay_steps=STEPS (VARIANT=eyemask tools/train_builtin.sh)"
   VARIANT_TRAIN="$TRAIN"
-  case "$BASE_RUN" in g128m13-bgskip|g128m13-brows2)
-    VARIANT_TRAIN="$TRAIN ; then $CONT (its step 1200) ; then $BGSKIP" ;; esac
+  case "$EYE_RUN" in
+    g128m13-brows2-eyemask)
+      VARIANT_TRAIN="$TRAIN ; then $CONT (its step 1200) ; then $BGSKIP (its step 900) ; then $BROWS ; then $BROWS2" ;;
+    g128m13-bgskip-eyemask)
+      VARIANT_TRAIN="$TRAIN ; then $CONT (its step 1200) ; then $BGSKIP" ;;
+  esac
   "$PY" "$BUILD" --run "$RUNS/$EYE_RUN" ${EYE_CHECKPOINT:+--checkpoint "$EYE_CHECKPOINT"} \
     --parser-from-model mgpe-synth-128 --variant-of mgpe-synth-128 --variant-name eye-mask \
     --name mgpe-synth-128-eyemask --weights "${EYE_WEIGHTS:-ema}" \

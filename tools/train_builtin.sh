@@ -20,10 +20,12 @@
 # mgpe-13) -> parser128m13 (U-Net parser, 2500 steps: mean IoU 0.932 on the test split) ->
 # g128m13 (the default model: --preset cpu-small, STEPS steps, 1.5-4.5 s a step on 2 cores; the
 # learning rate falls linearly to 0 over the last DECAY of them, train.lr_decay_steps).
-# VARIANT=eyemask fine-tunes the eye-mask variant (model.eye_window=mask) from g128m13-bgskip's
-# step EYEMASK_FROM (default 1000) into g128m13-bgskip-eyemask (EYEMASK_STEPS steps, default
+# VARIANT=eyemask fine-tunes the eye-mask variant (model.eye_window=mask) from g128m13-brows2's
+# step EYEMASK_FROM (default 1000) into g128m13-brows2-eyemask (EYEMASK_STEPS steps, default
 # 300 as shipped; same data, parser and losses, the rate falling over all of them); with
-# BGSKIP=0, the variant before the gate: from g128m13's step EYEMASK_FROM into g128m13-eyemask.
+# BROWS=0, from g128m13-bgskip's step EYEMASK_FROM into g128m13-bgskip-eyemask (the variant
+# shipped before the brows runs); with BGSKIP=0, the variant before the gate: from g128m13's
+# step EYEMASK_FROM into g128m13-eyemask.
 # Then the continuation the default model ships from (CONTINUE=0 skips it): g128m13-cont, 1500
 # more steps from g128m13's step STEPS at 1e-4 falling to 0 (same data, parser and losses).
 # Then the background gate (BGSKIP=0 skips it): g128m13-bgskip, 1000 steps from g128m13-cont's
@@ -53,9 +55,18 @@ COMMON=(--preset cpu-small --data data128m13 --schema mgpe-13 --parser parser128
         --set 'loss.region_colour_components={"mouth": 3, "l_eye": 1.5, "r_eye": 1.5}'
         --set train.checkpoint_every=100
         --set train.sample_every=250 --log-every 60 --device cpu --resume auto)
+# the brows runs' parsing-loss class weights, less the brows and glasses (set per run)
+W='"background": 0.5, "skin": 0.5, "hair": 1.0, "l_eye": 4.0, "r_eye": 4.0, "u_lip": 3.0, "l_lip": 3.0, "mouth": 3.0, "nose": 2.0'
 if [ "${VARIANT:-}" = eyemask ]; then
   EYE_STEPS=${EYEMASK_STEPS:-300}
-  if [ "${BGSKIP:-1}" != 0 ]; then  # what ships: from the gated model's last step
+  if [ "${BGSKIP:-1}" != 0 ] && [ "${BROWS:-1}" != 0 ]; then  # what ships: from brows2's last step
+    FROM=${EYEMASK_FROM:-1000}
+    $M train "${COMMON[@]}" --out g128m13-brows2-eyemask --steps "$EYE_STEPS" \
+      --init-from "g128m13-brows2/checkpoints/step-$(printf %09d "$FROM").json" \
+      --set "loss.parsing_class_weights={$W, \"l_brow\": 10.0, \"r_brow\": 10.0, \"eye_g\": 3.0}" \
+      --set model.background_skip=true --set model.eye_window=mask \
+      --set train.ema_decay=0.995 --set train.lr_decay_steps="$EYE_STEPS"
+  elif [ "${BGSKIP:-1}" != 0 ]; then  # from the gated model's last step
     FROM=${EYEMASK_FROM:-1000}
     $M train "${COMMON[@]}" --out g128m13-bgskip-eyemask --steps "$EYE_STEPS" \
       --init-from "g128m13-bgskip/checkpoints/step-$(printf %09d "$FROM").json" \
@@ -81,7 +92,6 @@ else
       --set model.background_skip=true --set train.lr=1e-4 --set train.lr_decay_steps=1000
   fi
   if [ "${CONTINUE:-1}" != 0 ] && [ "${BGSKIP:-1}" != 0 ] && [ "${BROWS:-1}" != 0 ]; then
-    W='"background": 0.5, "skin": 0.5, "hair": 1.0, "l_eye": 4.0, "r_eye": 4.0, "u_lip": 3.0, "l_lip": 3.0, "mouth": 3.0, "nose": 2.0'
     $M train "${COMMON[@]}" --out g128m13-brows --steps 600 \
       --init-from g128m13-bgskip/checkpoints/step-000000900.json --set model.background_skip=true \
       --set "loss.parsing_class_weights={$W, \"l_brow\": 6.0, \"r_brow\": 6.0}" \
