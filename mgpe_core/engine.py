@@ -490,6 +490,7 @@ class Editor:
         out, prepared, index, masks, geos = self._generate(requests)
         r = self.resolution
         pixels = tensor_to_images(out)
+        surfaces = surface_ids(self.schema)
         results = []
         for i, req in enumerate(requests):
             model_img = pixels[i]
@@ -498,12 +499,12 @@ class Editor:
                                EditResult(model_img, masks[i], model_img))
                 continue
             square = prepared[index[id(req.target)]][0]
-            region = square_labels(edit_region(req, self.schema).astype(np.uint8),
-                                   geos[i], r).astype(bool)
+            edited = edit_region(req, self.schema)  # at the photo's size
+            region = square_labels(edited.astype(np.uint8), geos[i], r).astype(bool)
             shown = match_to_photo(model_img, square, masks[i], region, blend_radius(r),
-                                   surface_ids(self.schema)) if req.match_colour else model_img
+                                   surfaces) if req.match_colour else model_img
             if paste_back:
-                results.append(self._paste_back(req, shown, geos[i], model_img))
+                results.append(self._paste_back(req, shown, geos[i], model_img, edited))
             else:
                 alpha = feathered(region, blend_radius(r))
                 results.append(EditResult(blend(shown, square, alpha), masks[i], model_img))
@@ -674,17 +675,18 @@ class Editor:
         return torch.cat(outs)
 
     def _paste_back(self, req: EditRequest, shown: np.ndarray, geo,
-                    model_img: np.ndarray | None = None) -> EditResult:
+                    model_img: np.ndarray | None = None,
+                    edited: np.ndarray | None = None) -> EditResult:
         """Blend ``shown`` (the output, colour-matched or not) into the original photo
-        (feathered): inside the edited region, or inside the face region with
-        ``keep_unedited=False``. ``model_img``: the raw output the result reports (default:
-        ``shown``)."""
+        (feathered): inside the edited region (``edited``: :func:`edit_region` at the
+        photo's size, given with ``keep_unedited``), or inside the face region without it.
+        ``model_img``: the raw output the result reports (default: ``shown``)."""
         target = req.target
         hw = target.image.shape[:2]
         full = from_square(shown, geo, hw)
         mask = req.mask if req.mask is not None else target.labels
         if req.keep_unedited:
-            alpha = feathered(edit_region(req, self.schema), blend_radius(max(hw)))
+            alpha = feathered(edited, blend_radius(max(hw)))
         else:
             alpha = feathered((mask != 0) | (target.labels != 0),
                               max(1, int(round(0.01 * max(hw)))))
