@@ -87,19 +87,25 @@ class EditResult:
 
 def edit_region(request: EditRequest, schema) -> np.ndarray:
     """Pixels an edit may change (bool, the target's size): where the edited mask differs from
-    the target's own, plus, for every component whose style comes from another portrait, that
-    component's pixels in the old and the new mask. Everything else is the photo as it was:
-    re-rendering it would only add the generator's reconstruction error."""
-    from .components import get_component
+    the target's own, plus the old and the new pixels of every component whose style comes
+    from another portrait, and of every window component (eyes, mouth) whose shape changed.
+    The generator draws a window component as one piece around its centre: keeping the
+    photo's old lips or iris beside a newly drawn rim made a patchwork part (a swapped mouth's
+    within-component seam, 500 faces: 6.3 -> 2.6 delta E). A dense component (skin, hair)
+    keeps its unchanged pixels. Everything else is the photo as it was: re-rendering it would
+    only add the generator's reconstruction error."""
+    from .components import COMPONENTS
 
     old = request.target.labels
     new = request.mask if request.mask is not None else old
-    region = new != old
-    for comp, source in request.styles.items():
-        if source is request.target:
-            continue
-        ids = schema.ids(get_component(comp).classes)
-        region |= np.isin(old, ids) | np.isin(new, ids)
+    changed = new != old
+    region = changed.copy()
+    for comp in COMPONENTS:
+        ids = schema.ids(comp.classes)
+        whole = np.isin(old, ids) | np.isin(new, ids)
+        restyled = request.styles.get(comp.name, request.target) is not request.target
+        if restyled or (comp.kind == "window" and (changed & whole).any()):
+            region |= whole
     return region
 
 

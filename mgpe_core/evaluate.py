@@ -25,7 +25,8 @@ parses the outputs with the model's parser in batches and returns a JSON-ready r
   same distance before the transfer (the target photo's own region); ``removed = 1 - after /
   before`` (of the means).
 - ``locality``: mean absolute change (a fraction of 255) of the pixels outside the edited
-  region (the changed mask pixels and restyled components, dilated by
+  region (:func:`~mgpe_core.engine.edit_region`: the changed mask pixels, reshaped window
+  components and restyled components, dilated by
   :func:`locality_radius` px) between the output and the input photo, per local case; the
   total pools the local mask edits (component edits).
   ``outside_change`` of the engine's result (which keeps unedited pixels, blending the

@@ -72,6 +72,35 @@ def test_unedited_pixels_are_kept_and_the_edited_region_is_generated(editor):
     assert np.array_equal(edit_region(req, M11), edited != a.labels)
 
 
+def test_a_window_part_whose_shape_changed_is_redrawn_whole():
+    """A reshaped eye or mouth is generated as one piece: the photo's old lip or eye pixels
+    next to a newly drawn rim would make a patchwork part. Dense components (skin, hair) and
+    untouched parts keep their unchanged pixels."""
+    from mgpe_core.engine import edit_region
+
+    a = sample(0)
+    lips = np.isin(a.labels, M11.ids(("u_lip", "mouth", "l_lip")))
+    rows = np.flatnonzero(lips.any(1))
+    edited = a.labels.copy()
+    edited[rows[-1] + 1][lips[rows[-1]]] = M11.index("l_lip")  # the lower lip one row lower
+    region = edit_region(EditRequest(a, mask=edited), M11)
+    changed = edited != a.labels
+    assert changed.sum() < lips.sum() // 4
+    assert np.array_equal(region, changed | lips)  # the whole mouth, old and new
+    # one eye reshaped: that eye, not the other one
+    left, right = (a.labels == M11.index(n) for n in ("l_eye", "r_eye"))
+    edited = a.labels.copy()
+    edited[np.flatnonzero(left.any(1))[0] - 1][left.any(0)] = M11.index("l_eye")
+    region = edit_region(EditRequest(a, mask=edited), M11)
+    assert region[left].all() and not region[right].any()
+    # a dense component's change stays the changed pixels
+    edited = a.labels.copy()
+    edited[100:110, 100:110] = M11.index("hair")
+    assert not np.isin(a.labels[100:110, 100:110], M11.ids(("u_lip", "mouth", "l_lip",
+                                                              "l_eye", "r_eye"))).any()
+    assert np.array_equal(edit_region(EditRequest(a, mask=edited), M11), edited != a.labels)
+
+
 def test_batching_gives_the_same_results(editor):
     reqs = [EditRequest(sample(i), styles={"skin": sample(i + 1)}) for i in range(3)]
     together = editor.edit(reqs, batch_size=8)

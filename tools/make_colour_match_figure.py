@@ -24,14 +24,37 @@ def crop_box(region, margin: int, shape) -> tuple[slice, slice]:
             slice(max(0, xs.min() - margin), min(shape[1], xs.max() + margin + 1)))
 
 
-def main() -> None:
+def square_region(image, region, size: int):
+    """``region`` (bool, the photo's size) as the model's square input sees it."""
+    import numpy as np
+
+    from mgpe_core.engine import to_square
+
+    return to_square(image, region.astype(np.uint8), size)[1].astype(bool)
+
+
+def enlarged_grid(pictures, zoom: int, columns: int):
+    """(crop, caption) pairs enlarged ``zoom`` times (nearest: the pixels stay visible), padded
+    white to the largest, in a captioned grid."""
     import numpy as np
     from PIL import Image
+
+    from mgpe_core.pictures import make_grid
+
+    tiles = [np.asarray(Image.fromarray(c).resize((c.shape[1] * zoom, c.shape[0] * zoom),
+                                                  Image.Resampling.NEAREST))
+             for c, _ in pictures]
+    height, width = max(t.shape[0] for t in tiles), max(t.shape[1] for t in tiles)
+    padded = [np.pad(t, ((0, height - t.shape[0]), (0, width - t.shape[1]), (0, 0)),
+                     constant_values=255) for t in tiles]
+    return make_grid(padded, columns, captions=[what for _, what in pictures])
+
+
+def main() -> None:
 
     from mgpe_core.engine import Editor, edit_region, to_square
     from mgpe_core.io import write_image
     from mgpe_core.operations import OpContext, parse_options
-    from mgpe_core.pictures import make_grid
     from mgpe_core.plugins import get_operation
     from mgpe_core.registry import load_model
 
@@ -49,29 +72,21 @@ def main() -> None:
              ("style", "sample:2", ["--from", "sample:7", "--regions", "lips"]),
              ("style", "sample:9", ["--from", "sample:5", "--regions", "lips"]),
              ("swap-mouth", "sample:1", ["--reference", "sample:4"])]
-    tiles, captions = [], []
+    pictures = []
     for name, spec, options in cases:
         op = get_operation(name)
         target = ctx.portrait(spec)
         requests = op.prepare(ctx, target, **parse_options(op, options))
         off = editor.edit([replace(q, match_colour=False) for q in requests])[0].image
         on = editor.edit(requests)[0].image
-        region = to_square(target.image, edit_region(requests[0], editor.schema)
-                           .astype(np.uint8), r)[1].astype(bool)
+        region = square_region(target.image, edit_region(requests[0], editor.schema), r)
         box = crop_box(region, max(4, r // 16), off.shape)
         photo = to_square(target.image, None, r)[0]
         label = " ".join([name, spec, *options[:2]]).replace("--mode ", "").replace(
             "--reference", "ref").replace("--from", "lips from")
-        for pic, what in ((photo, label), (off, "without matching"), (on, "matched (now)")):
-            crop = pic[box]
-            size = (crop.shape[1] * args.zoom, crop.shape[0] * args.zoom)
-            tiles.append(np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.NEAREST)))
-            captions.append(what)
-    width = max(t.shape[1] for t in tiles)
-    height = max(t.shape[0] for t in tiles)
-    padded = [np.pad(t, ((0, height - t.shape[0]), (0, width - t.shape[1]), (0, 0)),
-                     constant_values=255) for t in tiles]
-    write_image(args.out, make_grid(padded, 3, captions=captions))
+        pictures += [(photo[box], label), (off[box], "without matching"),
+                     (on[box], "matched (now)")]
+    write_image(args.out, enlarged_grid(pictures, args.zoom, 3))
     print(f"wrote {args.out}")
 
 

@@ -10,6 +10,7 @@
 #                                              the model shipped before) a before / after pair
 # - docs/images/looks/background_fill.png      edit-mask where the new mask uncovers background
 # - docs/images/looks/colour_match.png         edits without and with tone matching at the blend
+# - docs/images/looks/whole_part.png           reshaped mouths and eyes: changed pixels / whole
 # - docs/images/photos/astronaut_edits.png     edits of a real photo, pasted back
 # - docs/images/photos/parsers_on_astronaut.png  the built-in parser vs the landmark parser
 # - docs/images/serve/*.png                    the browser editor (needs chromium + driver)
@@ -45,6 +46,9 @@ step "uncovered background -> docs/images/looks/background_fill.png"
 
 step "tone matching at the blend -> docs/images/looks/colour_match.png"
 "$PY" tools/make_colour_match_figure.py --out docs/images/looks/colour_match.png
+
+step "reshaped parts redrawn whole -> docs/images/looks/whole_part.png"
+"$PY" tools/make_whole_part_figure.py --out docs/images/looks/whole_part.png
 
 step "the astronaut -> docs/images/photos/astronaut_edits.png"
 "$PY" tools/make_photo_figure.py --out docs/images/photos/astronaut_edits.png
