@@ -11,8 +11,9 @@ folding, NCHW, the same treatment for every row):
   reference SPEC: test time never loads them);
 * ``mgpe legacy``: ``ModelConfig`` with every issue-23 choice at its legacy value
   (``upsample=transpose, fuse=resblocks, mask_encoder_kernel=4, feature_head_kernel=3``,
-  ``res_blocks=9``): the architecture of every model trained before;
-* ``mgpe new``: ``ModelConfig()`` (``resize``, ``light``, 3, 1, 3 residual blocks);
+  ``res_blocks=9``, ``background_skip=false``): the architecture of every model trained before;
+* ``mgpe new``: ``ModelConfig()`` (``resize``, ``light``, 3, 1, 3 residual blocks, the background
+  gate);
 * ``mgpe new, transpose`` (``--extra``): the new defaults but transposed-conv upsampling (what the
   checkerboard cure costs);
 * with ``--res-blocks N``: ``mgpe new`` with N residual blocks in G_m (``--res-blocks 9``:
@@ -48,8 +49,9 @@ from torch import nn
 
 RES = 256
 EDIT_BATCHES = (1, 4)
+#: every model trained before issue 23: what a config without the keys builds (no gate either)
 LEGACY = {"upsample": "transpose", "fuse": "resblocks", "mask_encoder_kernel": 4,
-          "feature_head_kernel": 3, "res_blocks": 9}
+          "feature_head_kernel": 3, "res_blocks": 9, "background_skip": False}
 
 
 # -- inputs ----------------------------------------------------------------------------------------

@@ -76,8 +76,9 @@ def test_the_gate_learns_to_open_where_the_background_is_the_target():
     bg = (labels == gated.background_id).unsqueeze(1)
     opt = torch.optim.Adam(gated.background_gate.parameters(), lr=0.05)
     hidden = {}
-    gated.background_gate.register_forward_hook(
-        lambda _m, _i, out: hidden.__setitem__("gate", torch.sigmoid(out).detach()))
+    gated.fuse[0].register_forward_hook(  # the features the RGB and gate kernels read
+        lambda _m, _i, out: hidden.__setitem__(
+            "gate", torch.sigmoid(gated.background_gate(out)).detach()))
     shares = []
     for _ in range(4):
         out = gated(image, labels, image, labels)["image"]
@@ -113,3 +114,21 @@ def test_the_gate_draws_no_random_numbers():
         a = getattr(nets[True], part).state_dict()
         b = getattr(nets[False], part).state_dict()
         assert all(torch.equal(a[k], v) for k, v in b.items()), part
+
+
+def test_the_stacked_rgb_and_gate_convolution_is_the_two_modules():
+    """G_b runs the RGB and gate kernels as one convolution: the same numbers as its modules
+    run one after the other, the gate varying over the picture."""
+    gated, _ = _pair()
+    with torch.no_grad():
+        gated.background_gate[1].weight.normal_(0, 0.05)
+        x = torch.randn(2, gated.fuse[0][0].in_channels, 64, 64)
+        labels = face_labels(2, 64)
+        bg_in = torch.cat([torch.rand(2, 3, 64, 64) * 2 - 1,
+                           (labels == gated.background_id).unsqueeze(1).float()], 1)
+        hidden = gated.fuse[:-3](x)
+        rgb = gated.fuse[-3:](hidden)
+        gate = torch.sigmoid(gated.background_gate(hidden)) * bg_in[:, 3:4]
+        assert gate[bg_in[:, 3:4] > 0].std() > 0.01
+        want = torch.lerp(rgb, bg_in[:, :3], gate)
+        torch.testing.assert_close(gated._fused(x, bg_in), want, atol=1e-5, rtol=1e-5)

@@ -136,6 +136,64 @@ def test_up_block_modes_double_the_size():
         up_block(8, 4, "batch", "bicubic")
 
 
+def _upsampled_conv(x, conv):
+    """The reference: the nearest-neighbour 2x copy, then the 3x3 conv."""
+    import torch.nn.functional as F
+
+    return F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), conv.weight, conv.bias,
+                    padding=1)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("shape", [(2, 8, 5, 7), (1, 3, 1, 1), (3, 16, 12, 9)])
+def test_the_upsampling_conv_equals_a_conv_of_the_upsampled_copy(shape, bias):
+    from mgpe_core.model.blocks import NearestUpConv2d
+
+    torch.manual_seed(0)
+    conv = NearestUpConv2d(shape[1], 6, bias=bias)
+    if bias:
+        nn.init.normal_(conv.bias)
+    x = torch.randn(*shape, requires_grad=True)
+    got = conv(x)
+    x_ref = x.detach().clone().requires_grad_(True)
+    want = _upsampled_conv(x_ref, conv)
+    assert got.shape == (shape[0], 6, 2 * shape[2], 2 * shape[3])
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    # gradients, to the input and the (3x3) weights, are the reference's too
+    g = torch.randn_like(got)
+    gx, gw = torch.autograd.grad((got * g).sum(), (x, conv.weight))
+    rx, rw = torch.autograd.grad((want * g).sum(), (x_ref, conv.weight))
+    torch.testing.assert_close(gx, rx, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(gw, rw, atol=1e-4, rtol=1e-4)
+    # channels-last in, channels-last out, same numbers
+    cl = conv(x.detach().to(memory_format=torch.channels_last))
+    if shape[2] * shape[3] > 1:
+        assert cl.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(cl, want.detach(), atol=1e-5, rtol=1e-5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = conv(x.detach())
+    assert low.dtype == torch.bfloat16
+    torch.testing.assert_close(low.float(), want.detach(), atol=0.1, rtol=0.05)
+
+
+def test_resize_blocks_keep_the_saved_keys_and_fold():
+    """Models saved when the upsampling was a separate ``nn.Upsample`` at index 0 load as they
+    are, and a folded block computes what the unfolded one did."""
+    block = up_block(8, 4, "batch", "resize")
+    assert list(block.state_dict()) == ["1.weight", "2.weight", "2.bias", "2.running_mean",
+                                        "2.running_var", "2.num_batches_tracked"]
+    old = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(8, 4, 3, 1, 1,
+                        bias=False), nn.BatchNorm2d(4), nn.ReLU())
+    old.train()(torch.randn(4, 8, 6, 6))  # BatchNorm statistics that are not the identity
+    block.load_state_dict(old.state_dict())
+    x = torch.randn(2, 8, 6, 6)
+    with torch.no_grad():
+        want = old.eval()(x)
+        torch.testing.assert_close(block.eval()(x), want, atol=1e-5, rtol=1e-5)
+        assert fold_batchnorm(block) == 1
+        torch.testing.assert_close(block(x), want, atol=1e-5, rtol=1e-5)
+
+
 def test_resize_has_no_transposed_convs_and_light_fusing_is_small():
     g = MGPEGenerator(tiny(**NEW))
     assert not any(isinstance(m, nn.ConvTranspose2d) for m in g.modules())
