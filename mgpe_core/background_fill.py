@@ -7,7 +7,9 @@ uncovered pixel: target image and mask always belong together. At edit time thos
 the photo's old hair or skin, and a generator that takes the known background as is
 (``model.background_skip``) would copy them. The engine therefore gives the generator, there,
 the colour of the photo's own background nearby, filled in from around the hole
-(:func:`fill_from`), so the background input is background everywhere the mask says so.
+(:func:`fill_from`), so the background input is background everywhere the mask says so. The
+removed part's fringe (:func:`uncovered_fringe`: background pixels it tinted) is filled with
+it, and the fill reads only clean background, away from every part's outline.
 
 Numpy only, at the model's resolution, and only for requests that uncover background: one pass
 down and up a 2x pyramid, small beside the generator's work.
@@ -22,6 +24,25 @@ def uncovered_background(own_labels: np.ndarray, mask: np.ndarray,
                          background_id: int) -> np.ndarray:
     """Pixels the edited ``mask`` calls background and the photo's ``own_labels`` do not."""
     return (mask == background_id) & (own_labels != background_id)
+
+
+def fringe_width(size: int) -> int:
+    """Width (px) of the mixed pixels along a part's outline at an image's longer side: 1 at
+    128 px, 8 at 1024. A renderer's anti-aliasing, a lens's blur and hair's loose strands
+    tint the background pixels just outside a part, which every mask still calls
+    background."""
+    return max(1, round(size / 128))
+
+
+def uncovered_fringe(own_labels: np.ndarray, mask: np.ndarray, background_id: int,
+                     width: int) -> np.ndarray:
+    """The photo's background pixels within ``width`` px of the background the edited
+    ``mask`` uncovers: the removed part's tinted fringe. Kept, it would outline the part
+    that is gone (a dark line where removed hair was)."""
+    from .morphology import dilate
+
+    hole = uncovered_background(own_labels, mask, background_id)
+    return dilate(hole, width) & (own_labels == background_id) & (mask == background_id)
 
 
 def fill_from(image: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -77,11 +98,17 @@ def background_input(image: np.ndarray, own_labels: np.ndarray, mask: np.ndarray
     """The target photo as the generator should see it under the edited ``mask``: uncovered
     background filled from the photo's own background (uint8, same shape; the photo itself
     when nothing is uncovered or it has no background to fill from)."""
+    from .morphology import dilate
+
     hole = uncovered_background(own_labels, mask, background_id)
     known = own_labels == background_id
     if not hole.any() or not known.any():
         return image
+    width = fringe_width(max(own_labels.shape))
+    hole |= uncovered_fringe(own_labels, mask, background_id, width)
+    # filled from clean background only: a fringe of any part, the kept ones' too, is tinted
+    clean = known & ~dilate(~known, width)
     out = image.copy()
-    filled = fill_from(image, known)
+    filled = fill_from(image, clean if clean.any() else known)
     out[hole] = np.clip(np.rint(filled[hole]), 0, 255).astype(np.uint8)
     return out

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .background_fill import background_input
+from .background_fill import background_input, fringe_width, uncovered_fringe
 from .colour_match import match_to_photo, surface_ids
 from .components import COMPONENT_NAMES
 from .errors import LabelError, UsageError
@@ -92,14 +92,18 @@ def edit_region(request: EditRequest, schema) -> np.ndarray:
     The generator draws a window component as one piece around its centre: keeping the
     photo's old lips or iris beside a newly drawn rim made a patchwork part (a swapped mouth's
     within-component seam, 500 faces: 6.3 -> 2.6 delta E). A dense component (skin, hair)
-    keeps its unchanged pixels. Everything else is the photo as it was: re-rendering it would
-    only add the generator's reconstruction error."""
+    keeps its unchanged pixels. Where the edit uncovers background, the photo's background
+    pixels along the removed part's outline go too (:func:`~mgpe_core.background_fill.
+    uncovered_fringe`: they carry its tint, and kept they outlined the hair that was gone).
+    Everything else is the photo as it was: re-rendering it would only add the generator's
+    reconstruction error."""
     from .components import COMPONENTS
 
     old = request.target.labels
     new = request.mask if request.mask is not None else old
     changed = new != old
-    region = changed.copy()
+    background = schema.index("background")
+    region = changed | uncovered_fringe(old, new, background, fringe_width(max(old.shape)))
     for comp in COMPONENTS:
         ids = schema.ids(comp.classes)
         whole = np.isin(old, ids) | np.isin(new, ids)

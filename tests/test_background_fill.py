@@ -4,7 +4,13 @@ background input there is the photo's own background filled in, not the photo's 
 import numpy as np
 import pytest
 
-from mgpe_core.background_fill import background_input, fill_from, uncovered_background
+from mgpe_core.background_fill import (
+    background_input,
+    fill_from,
+    fringe_width,
+    uncovered_background,
+    uncovered_fringe,
+)
 from mgpe_core.engine import Editor, EditRequest, Portrait
 from mgpe_core.labels import convert, get_schema
 from mgpe_core.registry import load_model
@@ -70,6 +76,39 @@ def test_only_the_uncovered_background_changes():
     assert background_input(image, own, own, BG) is image  # nothing uncovered: the photo
     no_bg = np.full((16, 16), HAIR, np.uint8)
     assert background_input(image, no_bg, mask, BG) is image  # nothing to fill from
+
+
+def test_the_tinted_fringe_of_a_removed_part_goes_with_it():
+    """Background pixels just outside hair carry its tint (anti-aliasing, loose strands).
+    Filling from them smeared dark blobs into the hole and kept a dark outline of the hair
+    that was gone; the fringe of the removed hair is filled too, from clean background."""
+    from mgpe_core.engine import edit_region
+    from mgpe_core.morphology import dilate
+
+    assert [fringe_width(s) for s in (32, 128, 256, 1024)] == [1, 1, 2, 8]
+    size = 64
+    own = np.full((size, size), BG, np.uint8)
+    own[10:40, 10:30] = HAIR  # removed by the edit
+    own[10:40, 40:50] = HAIR  # kept
+    image = np.zeros((size, size, 3), np.uint8)
+    image[...] = (20, 180, 60)
+    ring = dilate(own == HAIR, 1) & (own == BG)
+    image[ring] = (40, 30, 20)  # the hair's tint on the background beside it
+    image[own == HAIR] = (60, 40, 20)
+    mask = own.copy()
+    mask[10:40, 10:30] = BG
+    fringe = uncovered_fringe(own, mask, BG, 1)
+    removed_ring = ring & dilate(mask != own, 1)
+    assert np.array_equal(fringe, removed_ring)  # the kept hair's fringe is not in it
+    out = background_input(image, own, mask, BG)
+    gone = (mask != own) | fringe
+    assert np.abs(out[gone].astype(int) - (20, 180, 60)).max() <= 1  # clean, no dark smear
+    kept = ~gone
+    assert np.array_equal(out[kept], image[kept])  # the kept hair's fringe stays as it was
+    # the engine re-renders the fringe with the rest of the edit, at any size
+    photo = Portrait(image, own)
+    region = edit_region(EditRequest(photo, mask=mask), M11)
+    assert np.array_equal(region, gone)
 
 
 @pytest.mark.parametrize("cache", [0, 4])

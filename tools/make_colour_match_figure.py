@@ -50,23 +50,30 @@ def enlarged_grid(pictures, zoom: int, columns: int):
     return make_grid(padded, columns, captions=[what for _, what in pictures])
 
 
-def main() -> None:
-
-    from mgpe_core.engine import Editor, edit_region, to_square
-    from mgpe_core.io import write_image
-    from mgpe_core.operations import OpContext, parse_options
-    from mgpe_core.plugins import get_operation
+def crops_figure_setup(doc: str):
+    """A crops figure tool's command line (``--model``, ``--out``, ``--zoom``; ``doc``: its
+    module doc) and the model's editor with an operation context: (args, editor, ctx)."""
+    from mgpe_core.engine import Editor
+    from mgpe_core.operations import OpContext
     from mgpe_core.registry import load_model
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--model", default="mgpe-synth-128")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--zoom", type=int, default=5)
     args = ap.parse_args()
-
     model = load_model(args.model)
     editor = Editor(model)
-    ctx = OpContext(editor.schema, model.config)
+    return args, editor, OpContext(editor.schema, model.config)
+
+
+def main() -> None:
+    from mgpe_core.engine import edit_region, to_square
+    from mgpe_core.io import write_image
+    from mgpe_core.operations import parse_options
+    from mgpe_core.plugins import get_operation
+
+    args, editor, ctx = crops_figure_setup(__doc__)
     r = editor.resolution
     cases = [("bangs", "sample:3", ["--mode", "remove"]),
              ("style", "sample:2", ["--from", "sample:7", "--regions", "lips"]),

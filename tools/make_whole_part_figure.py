@@ -12,30 +12,24 @@ tone matched and blended over the changed pixels alone.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import replace
-from pathlib import Path
 
-from make_colour_match_figure import crop_box, enlarged_grid, square_region
+from make_colour_match_figure import (
+    crop_box,
+    crops_figure_setup,
+    enlarged_grid,
+    square_region,
+)
 
 
 def main() -> None:
     from mgpe_core.colour_match import match_to_photo, surface_ids
-    from mgpe_core.engine import Editor, blend, blend_radius, edit_region, feathered, to_square
+    from mgpe_core.engine import blend, blend_radius, edit_region, feathered, to_square
     from mgpe_core.io import write_image
-    from mgpe_core.operations import OpContext, parse_options
+    from mgpe_core.operations import parse_options
     from mgpe_core.plugins import get_operation
-    from mgpe_core.registry import load_model
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="mgpe-synth-128")
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--zoom", type=int, default=5)
-    args = ap.parse_args()
-
-    model = load_model(args.model)
-    editor = Editor(model)
-    ctx = OpContext(editor.schema, model.config)
+    args, editor, ctx = crops_figure_setup(__doc__)
     r = editor.resolution
     cases = [("swap-mouth", "sample:5", "sample:6"), ("swap-mouth", "sample:1", "sample:4"),
              ("swap-eyes", "sample:2", "sample:7"), ("swap-eyes", "sample:0", "sample:5")]
