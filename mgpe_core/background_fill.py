@@ -42,6 +42,8 @@ def uncovered_fringe(own_labels: np.ndarray, mask: np.ndarray, background_id: in
     from .morphology import dilate
 
     hole = uncovered_background(own_labels, mask, background_id)
+    if not hole.any():  # most edits: no dilation of a photo-sized mask
+        return hole
     return dilate(hole, width) & (own_labels == background_id) & (mask == background_id)
 
 
