@@ -39,9 +39,14 @@ def uncovered_fringe(own_labels: np.ndarray, mask: np.ndarray, background_id: in
     """The photo's background pixels within ``width`` px of the background the edited
     ``mask`` uncovers: the removed part's tinted fringe. Kept, it would outline the part
     that is gone (a dark line where removed hair was)."""
+    return _fringe(uncovered_background(own_labels, mask, background_id), own_labels, mask,
+                   background_id, width)
+
+
+def _fringe(hole, own_labels, mask, background_id: int, width: int) -> np.ndarray:
+    """:func:`uncovered_fringe` of an already computed ``hole``."""
     from .morphology import dilate
 
-    hole = uncovered_background(own_labels, mask, background_id)
     if not hole.any():  # most edits: no dilation of a photo-sized mask
         return hole
     return dilate(hole, width) & (own_labels == background_id) & (mask == background_id)
@@ -107,7 +112,7 @@ def background_input(image: np.ndarray, own_labels: np.ndarray, mask: np.ndarray
     if not hole.any() or not known.any():
         return image
     width = fringe_width(max(own_labels.shape))
-    hole |= uncovered_fringe(own_labels, mask, background_id, width)
+    hole |= _fringe(hole, own_labels, mask, background_id, width)
     # filled from clean background only: a fringe of any part, the kept ones' too, is tinted
     clean = known & ~dilate(~known, width)
     out = image.copy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -97,8 +98,6 @@ class NearestUpConv2d(nn.Conv2d):
         super().__init__(cin, cout, 3, 1, padding=1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        import torch.nn.functional as F
-
         b, _, h, w = x.shape
         out = self.out_channels
         z = F.conv2d(F.pad(x, (1, 1, 1, 1)), _phase_kernels(self.weight))  # (B, 4 O, h+1, w+1)
