@@ -36,6 +36,13 @@
 # (loss.parsing_class_weights), then g128m13-brows2, 1000 steps from its step 600 with the
 # brows at 10 and the glasses at 3 (brows were the mask mIoU's largest loss: IoU 0.74 on edits
 # against 0.90 on the faces), each at 1e-4 falling to 0.
+# Then the stricter parser (PARSER2=0 skips it; what ships): parser128m13-ft, 4500 more
+# train-parser steps from parser128m13 at 5e-4 (OneCycle), and g128m13-parser2, 500 steps from
+# g128m13-brows2's step 1000 with it in the parsing loss (the first 100 train only fresh
+# discriminators: train.d_warmup_steps), at 1e-4 falling to 0; VARIANT=eyemask then
+# fine-tunes the variant from its step 500. PARSER2_FROM=MODEL (a model folder) starts both
+# from that model instead and skips the stages before (what was run: the runs before were
+# gone, so from the packaged model of git 087c61e, float16 weights, no discriminators).
 # Then package with tools/package_builtin.sh (what ships and with which settings:
 # docs/builtin-models.md, "Recipe").
 set -euo pipefail
@@ -48,7 +55,7 @@ mkdir -p "$RUNS" && cd "$RUNS"
 [ -f synth128/synth.json ] || $M data synth synth128 --count 6000 --size 128 --seed 128 \
   --lipstick 0.5 -j 2 --no-preview
 $M data prepare synth128 data128m13 --size 128 --schema mgpe-13 -j 2
-[ -f parser128m13/parser.json ] || $M train-parser --data data128m13 --out parser128m13 \
+[ -n "${PARSER2_FROM:-}" ] || [ -f parser128m13/parser.json ] || $M train-parser --data data128m13 --out parser128m13 \
   --schema mgpe-13 --steps 2500 --batch 8 --base-channels 16 --depth 4 --device cpu
 COMMON=(--preset cpu-small --data data128m13 --schema mgpe-13 --parser parser128m13
         --set loss.region_reconstruction=10 --set loss.region_colour=16
@@ -57,13 +64,25 @@ COMMON=(--preset cpu-small --data data128m13 --schema mgpe-13 --parser parser128
         --set train.sample_every=250 --log-every 60 --device cpu --resume auto)
 # the brows runs' parsing-loss class weights, less the brows and glasses (set per run)
 W='"background": 0.5, "skin": 0.5, "hair": 1.0, "l_eye": 4.0, "r_eye": 4.0, "u_lip": 3.0, "l_lip": 3.0, "mouth": 3.0, "nose": 2.0'
+# the stricter parser's runs (PARSER2): the same arguments with parser128m13-ft
+COMMON2=()
+for a in "${COMMON[@]}"; do [ "$a" = parser128m13 ] && COMMON2+=(parser128m13-ft) || COMMON2+=("$a"); done
+BROWS2_W="{$W, \"l_brow\": 10.0, \"r_brow\": 10.0, \"eye_g\": 3.0}"
 if [ "${VARIANT:-}" = eyemask ]; then
   EYE_STEPS=${EYEMASK_STEPS:-300}
-  if [ "${BGSKIP:-1}" != 0 ] && [ "${BROWS:-1}" != 0 ]; then  # what ships: from brows2's last step
+  if [ "${BGSKIP:-1}" != 0 ] && [ "${BROWS:-1}" != 0 ] && [ "${PARSER2:-1}" != 0 ]; then
+    # what ships: from the stricter parser's run, its last step
+    FROM=${EYEMASK_FROM:-500}
+    $M train "${COMMON2[@]}" --out g128m13-parser2-eyemask --steps "$EYE_STEPS" \
+      --init-from "g128m13-parser2/checkpoints/step-$(printf %09d "$FROM").json" \
+      --set "loss.parsing_class_weights=$BROWS2_W" \
+      --set model.background_skip=true --set model.eye_window=mask \
+      --set train.ema_decay=0.995 --set train.lr_decay_steps="$EYE_STEPS"
+  elif [ "${BGSKIP:-1}" != 0 ] && [ "${BROWS:-1}" != 0 ]; then  # from brows2's last step
     FROM=${EYEMASK_FROM:-1000}
     $M train "${COMMON[@]}" --out g128m13-brows2-eyemask --steps "$EYE_STEPS" \
       --init-from "g128m13-brows2/checkpoints/step-$(printf %09d "$FROM").json" \
-      --set "loss.parsing_class_weights={$W, \"l_brow\": 10.0, \"r_brow\": 10.0, \"eye_g\": 3.0}" \
+      --set "loss.parsing_class_weights=$BROWS2_W" \
       --set model.background_skip=true --set model.eye_window=mask \
       --set train.ema_decay=0.995 --set train.lr_decay_steps="$EYE_STEPS"
   elif [ "${BGSKIP:-1}" != 0 ]; then  # from the gated model's last step
@@ -79,7 +98,7 @@ if [ "${VARIANT:-}" = eyemask ]; then
       --set model.eye_window=mask --set train.ema_decay=0.995 \
       --set train.lr_decay_steps="$EYE_STEPS"
   fi
-else
+elif [ -z "${PARSER2_FROM:-}" ]; then
   $M train "${COMMON[@]}" --out g128m13 --steps "$STEPS" --set train.lr_decay_steps="$DECAY"
   if [ "${CONTINUE:-1}" != 0 ]; then
     $M train "${COMMON[@]}" --out g128m13-cont --steps 1500 \
@@ -98,7 +117,17 @@ else
       --set train.lr=1e-4 --set train.lr_decay_steps=600
     $M train "${COMMON[@]}" --out g128m13-brows2 --steps 1000 \
       --init-from g128m13-brows/checkpoints/step-000000600.json --set model.background_skip=true \
-      --set "loss.parsing_class_weights={$W, \"l_brow\": 10.0, \"r_brow\": 10.0, \"eye_g\": 3.0}" \
+      --set "loss.parsing_class_weights=$BROWS2_W" \
       --set train.lr=1e-4 --set train.lr_decay_steps=1000
   fi
+fi
+if [ -z "${VARIANT:-}" ] && [ "${CONTINUE:-1}" != 0 ] && [ "${BGSKIP:-1}" != 0 ] \
+   && [ "${BROWS:-1}" != 0 ] && [ "${PARSER2:-1}" != 0 ]; then
+  [ -f parser128m13-ft/parser.json ] || $M train-parser --data data128m13 \
+    --out parser128m13-ft --schema mgpe-13 --init-from "${PARSER2_FROM:-parser128m13}" \
+    --steps 4500 --lr 5e-4 --batch 8 --device cpu
+  $M train "${COMMON2[@]}" --out g128m13-parser2 --steps 500 \
+    --init-from "${PARSER2_FROM:-g128m13-brows2/checkpoints/step-000001000.json}" \
+    --set model.background_skip=true --set "loss.parsing_class_weights=$BROWS2_W" \
+    --set train.d_warmup_steps=100 --set train.lr=1e-4 --set train.lr_decay_steps=500
 fi
