@@ -68,35 +68,30 @@ W='"background": 0.5, "skin": 0.5, "hair": 1.0, "l_eye": 4.0, "r_eye": 4.0, "u_l
 COMMON2=()
 for a in "${COMMON[@]}"; do [ "$a" = parser128m13 ] && COMMON2+=(parser128m13-ft) || COMMON2+=("$a"); done
 BROWS2_W="{$W, \"l_brow\": 10.0, \"r_brow\": 10.0, \"eye_g\": 3.0}"
+# the eye-mask variant: EYE_STEPS steps from RUN's step FROM into OUT, with the rest of the
+# arguments (the run's own, which the variant keeps)
+eyemask() {  # RUN FROM OUT ARGS...
+  local run=$1 from=$2 out=$3
+  shift 3
+  $M train "$@" --out "$out" --steps "$EYE_STEPS" \
+    --init-from "$run/checkpoints/step-$(printf %09d "$from").json" \
+    --set model.eye_window=mask --set train.ema_decay=0.995 --set train.lr_decay_steps="$EYE_STEPS"
+}
 if [ "${VARIANT:-}" = eyemask ]; then
   EYE_STEPS=${EYEMASK_STEPS:-300}
+  GATED_BROWS=(--set "loss.parsing_class_weights=$BROWS2_W" --set model.background_skip=true)
   if [ "${BGSKIP:-1}" != 0 ] && [ "${BROWS:-1}" != 0 ] && [ "${PARSER2:-1}" != 0 ]; then
     # what ships: from the stricter parser's run, its last step
-    FROM=${EYEMASK_FROM:-500}
-    $M train "${COMMON2[@]}" --out g128m13-parser2-eyemask --steps "$EYE_STEPS" \
-      --init-from "g128m13-parser2/checkpoints/step-$(printf %09d "$FROM").json" \
-      --set "loss.parsing_class_weights=$BROWS2_W" \
-      --set model.background_skip=true --set model.eye_window=mask \
-      --set train.ema_decay=0.995 --set train.lr_decay_steps="$EYE_STEPS"
+    eyemask g128m13-parser2 "${EYEMASK_FROM:-500}" g128m13-parser2-eyemask "${COMMON2[@]}" \
+      "${GATED_BROWS[@]}"
   elif [ "${BGSKIP:-1}" != 0 ] && [ "${BROWS:-1}" != 0 ]; then  # from brows2's last step
-    FROM=${EYEMASK_FROM:-1000}
-    $M train "${COMMON[@]}" --out g128m13-brows2-eyemask --steps "$EYE_STEPS" \
-      --init-from "g128m13-brows2/checkpoints/step-$(printf %09d "$FROM").json" \
-      --set "loss.parsing_class_weights=$BROWS2_W" \
-      --set model.background_skip=true --set model.eye_window=mask \
-      --set train.ema_decay=0.995 --set train.lr_decay_steps="$EYE_STEPS"
+    eyemask g128m13-brows2 "${EYEMASK_FROM:-1000}" g128m13-brows2-eyemask "${COMMON[@]}" \
+      "${GATED_BROWS[@]}"
   elif [ "${BGSKIP:-1}" != 0 ]; then  # from the gated model's last step
-    FROM=${EYEMASK_FROM:-1000}
-    $M train "${COMMON[@]}" --out g128m13-bgskip-eyemask --steps "$EYE_STEPS" \
-      --init-from "g128m13-bgskip/checkpoints/step-$(printf %09d "$FROM").json" \
-      --set model.background_skip=true --set model.eye_window=mask \
-      --set train.ema_decay=0.995 --set train.lr_decay_steps="$EYE_STEPS"
+    eyemask g128m13-bgskip "${EYEMASK_FROM:-1000}" g128m13-bgskip-eyemask "${COMMON[@]}" \
+      --set model.background_skip=true
   else  # the variant before the gate: from g128m13's step STEPS
-    FROM=${EYEMASK_FROM:-$STEPS}
-    $M train "${COMMON[@]}" --out g128m13-eyemask --steps "$EYE_STEPS" \
-      --init-from "g128m13/checkpoints/step-$(printf %09d "$FROM").json" \
-      --set model.eye_window=mask --set train.ema_decay=0.995 \
-      --set train.lr_decay_steps="$EYE_STEPS"
+    eyemask g128m13 "${EYEMASK_FROM:-$STEPS}" g128m13-eyemask "${COMMON[@]}"
   fi
 elif [ -z "${PARSER2_FROM:-}" ]; then
   $M train "${COMMON[@]}" --out g128m13 --steps "$STEPS" --set train.lr_decay_steps="$DECAY"
