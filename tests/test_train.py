@@ -566,3 +566,24 @@ def test_cli_fine_tune_from_a_model_takes_its_architecture(data_and_parser, tmp_
     run = json.loads((tmp_path / "ft" / "run.json").read_text())
     assert run["init_from"].startswith("model released") and run["parser"] == str(folder)
     capsys.readouterr()
+
+
+def test_discriminator_steps_learn_to_tell_real_faces_from_an_untrained_generator(
+        data_and_parser, tmp_path):
+    """The discriminators' training path end to end (augmented batches, both branches' fakes,
+    the conditioning masks, the optimizer): against an untrained generator, whose outputs are
+    nothing like faces, D-only steps drive both of its losses well under chance (ln 2 per term,
+    a D that cannot tell). A D that stays at chance in a fine-tune then means fakes it cannot
+    yet tell apart, not a broken step."""
+    data, parser_dir, _ = data_and_parser
+    steps = 40
+    trainer = _trainer(tiny_cfg(d_warmup_steps=steps), data, parser_dir,
+                       tmp_path / "run")
+    trainer.run(steps)
+    lines = [json.loads(x) for x in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
+    assert len(lines) == steps and all("g_total" not in x for x in lines)
+    first, last = lines[0], lines[-5:]
+    chance = 0.6931
+    assert abs(first["d_real"] - chance) < 0.25 and abs(first["d_fake"] - chance) < 0.25
+    assert max(x["d_real"] for x in last) < 0.35, last
+    assert max(x["d_fake"] for x in last) < 0.35, last
