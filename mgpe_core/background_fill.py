@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .morphology import dilate
+
 
 def uncovered_background(own_labels: np.ndarray, mask: np.ndarray,
                          background_id: int) -> np.ndarray:
@@ -35,18 +37,19 @@ def fringe_width(size: int) -> int:
 
 
 def uncovered_fringe(own_labels: np.ndarray, mask: np.ndarray, background_id: int,
-                     width: int) -> np.ndarray:
-    """The photo's background pixels within ``width`` px of the background the edited
-    ``mask`` uncovers: the removed part's tinted fringe. Kept, it would outline the part
-    that is gone (a dark line where removed hair was)."""
+                     width: int | None = None) -> np.ndarray:
+    """The photo's background pixels within ``width`` px (default: :func:`fringe_width` of the
+    label map's longer side) of the background the edited ``mask`` uncovers: the removed
+    part's tinted fringe. Kept, it would outline the part that is gone (a dark line where
+    removed hair was)."""
     return _fringe(uncovered_background(own_labels, mask, background_id), own_labels, mask,
                    background_id, width)
 
 
-def _fringe(hole, own_labels, mask, background_id: int, width: int) -> np.ndarray:
+def _fringe(hole, own_labels, mask, background_id: int, width: int | None) -> np.ndarray:
     """:func:`uncovered_fringe` of an already computed ``hole``."""
-    from .morphology import dilate
-
+    if width is None:
+        width = fringe_width(max(own_labels.shape))
     if not hole.any():  # most edits: no dilation of a photo-sized mask
         return hole
     return dilate(hole, width) & (own_labels == background_id) & (mask == background_id)
@@ -105,8 +108,6 @@ def background_input(image: np.ndarray, own_labels: np.ndarray, mask: np.ndarray
     """The target photo as the generator should see it under the edited ``mask``: uncovered
     background filled from the photo's own background (uint8, same shape; the photo itself
     when nothing is uncovered or it has no background to fill from)."""
-    from .morphology import dilate
-
     hole = uncovered_background(own_labels, mask, background_id)
     known = own_labels == background_id
     if not hole.any() or not known.any():

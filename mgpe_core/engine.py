@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .background_fill import background_input, fringe_width, uncovered_fringe
+from .background_fill import background_input, uncovered_fringe
 from .colour_match import match_to_photo, surface_ids
 from .components import COMPONENT_NAMES
 from .errors import LabelError, UsageError
@@ -103,7 +103,7 @@ def edit_region(request: EditRequest, schema) -> np.ndarray:
     new = request.mask if request.mask is not None else old
     changed = new != old
     background = schema.index("background")
-    region = changed | uncovered_fringe(old, new, background, fringe_width(max(old.shape)))
+    region = changed | uncovered_fringe(old, new, background)
     for comp in COMPONENTS:
         ids = schema.ids(comp.classes)
         whole = np.isin(old, ids) | np.isin(new, ids)
