@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .background_fill import background_input, uncovered_fringe
-from .colour_match import match_to_photo, surface_ids
+from .colour_match import match_to_photo, match_to_sources, rendering_offsets, surface_ids
 from .components import COMPONENT_NAMES
 from .errors import LabelError, UsageError
 from .morphology import dilate
@@ -67,6 +67,15 @@ class EditRequest:
     #: continues across the region's border (:mod:`mgpe_core.colour_match`), so a swapped
     #: mouth or a new hairline leaves no ring of another tone. False: the generator's colours.
     match_colour: bool = True
+    #: With ``keep_unedited``: remove from each restyled component the colour error the
+    #: generator makes when it re-renders that component's style source unchanged
+    #: (:func:`~mgpe_core.colour_match.rendering_offsets`; one more generator row per style
+    #: source), so a lip or eye colour arrives as the source has it. False: the generator's.
+    match_style: bool = True
+
+    def restyled(self) -> dict[str, Portrait]:
+        """Component name -> the other portrait it takes its style from."""
+        return {c: p for c, p in self.styles.items() if p is not self.target}
 
     def __post_init__(self) -> None:
         unknown = set(self.styles) - set(COMPONENT_NAMES)
@@ -111,6 +120,17 @@ def edit_region(request: EditRequest, schema) -> np.ndarray:
         if restyled or (comp.kind == "window" and (changed & whole).any()):
             region |= whole
     return region
+
+
+def _style_sources(requests: list[EditRequest]) -> list[Portrait]:
+    """The distinct portraits that restyle a component of a request that matches styles (and
+    keeps unedited pixels): each is re-rendered unchanged once to measure its colour errors."""
+    seen: dict[int, Portrait] = {}
+    for req in requests:
+        if req.keep_unedited and req.match_style:
+            for p in req.restyled().values():
+                seen.setdefault(id(p), p)
+    return list(seen.values())
 
 
 def blend_radius(size: int) -> int:
@@ -329,11 +349,12 @@ class LRU:
 
 class EmbeddingCache:
     """What an edit computes from its portraits alone, kept for the next edit of the same
-    portraits: the squared photo and labels and the per-component latent means (``prepared``,
-    ``mus``: up to ``size`` portraits each), and the decoded features of each combination of
-    style donors (``feats``: up to ``size`` combinations). Portraits are keyed by a hash of
-    their pixels and labels (:meth:`key`), so an edited copy of a photo is a new entry and a
-    stale embedding is never used.
+    portraits: the squared photo and labels, the per-component latent means and each style
+    source's colour errors (``prepared``, ``mus``, ``offsets``: up to ``size`` portraits each;
+    :func:`~mgpe_core.colour_match.rendering_offsets`), and the decoded features of each
+    combination of style donors (``feats``: up to ``size`` combinations). Portraits are keyed
+    by a hash of their pixels and labels (:meth:`key`), so an edited copy of a photo is a new
+    entry and a stale embedding is never used.
 
     ``stems``: for the last few target portraits (:data:`STEMS_KEPT`: at 256 px and the
     paper's widths an entry holds about 36 MB), the synthesis's first convolutions at the mask
@@ -346,6 +367,7 @@ class EmbeddingCache:
         if int(size) != size or size < 1:
             raise UsageError(f"embedding_cache must be a whole number >= 1, got {size}")
         self.prepared, self.mus, self.feats = LRU(size), LRU(size), LRU(size)
+        self.offsets = LRU(size)
         self.stems = LRU(min(size, self.STEMS_KEPT))
 
     @staticmethod
@@ -360,7 +382,7 @@ class EmbeddingCache:
         return h.hexdigest()
 
     def clear(self) -> None:
-        for part in (self.prepared, self.mus, self.feats, self.stems):
+        for part in (self.prepared, self.mus, self.feats, self.offsets, self.stems):
             part.clear()
 
 
@@ -497,9 +519,26 @@ class Editor:
     def _edit_batch(self, requests: list[EditRequest], paste_back: bool) -> list[EditResult]:
         from .tensors import tensor_to_images
 
-        out, prepared, index, masks, geos = self._generate(requests)
+        # each style source re-rendered unchanged (rows after the requests; once per cached
+        # portrait): its classes' colour errors, removed from the components it restyles
+        cache = self.cache
+        offsets, render = {}, []
+        for p in _style_sources(requests):
+            hit = cache.offsets.get(cache.key(p)) if cache is not None else None
+            if hit is None:
+                render.append(p)
+            else:
+                offsets[id(p)] = hit
+        out, prepared, index, masks, geos = self._generate(
+            requests + [EditRequest(p) for p in render])
         r = self.resolution
         pixels = tensor_to_images(out)
+        for k, p in enumerate(render, start=len(requests)):
+            image, labels, _ = prepared[index[id(p)]]
+            offsets[id(p)] = rendering_offsets(image, pixels[k], labels,
+                                               range(len(self.schema.classes)))
+            if cache is not None:
+                cache.offsets.put(cache.key(p), offsets[id(p)])
         surfaces = surface_ids(self.schema)
         results = []
         for i, req in enumerate(requests):
@@ -511,14 +550,32 @@ class Editor:
             square = prepared[index[id(req.target)]][0]
             edited = edit_region(req, self.schema)  # at the photo's size
             region = square_labels(edited.astype(np.uint8), geos[i], r).astype(bool)
-            shown = match_to_photo(model_img, square, masks[i], region, blend_radius(r),
-                                   surfaces) if req.match_colour else model_img
+            shown = model_img
+            if req.match_style:
+                shown = match_to_sources(shown, masks[i], region,
+                                         self._source_offsets(req, offsets))
+            if req.match_colour:
+                shown = match_to_photo(shown, square, masks[i], region, blend_radius(r),
+                                       surfaces)
             if paste_back:
                 results.append(self._paste_back(req, shown, geos[i], model_img, edited))
             else:
                 alpha = feathered(region, blend_radius(r))
                 results.append(EditResult(blend(shown, square, alpha), masks[i], model_img))
         return results
+
+    def _source_offsets(self, req: EditRequest, offsets: dict) -> dict[int, np.ndarray]:
+        """Class id -> rendering offset for the classes of ``req``'s restyled components,
+        each from the portrait that component's style comes from."""
+        from .components import COMPONENTS
+
+        out = {}
+        for comp in COMPONENTS:
+            donor = req.restyled().get(comp.name)
+            if donor is not None:
+                own = offsets[id(donor)]
+                out.update({c: own[c] for c in self.schema.ids(comp.classes) if c in own})
+        return out
 
     def _generate(self, requests: list[EditRequest]):
         """(outputs, squared portraits, {id: row}, squared target masks, geometries)."""

@@ -19,11 +19,13 @@ parses the outputs with the model's parser in batches and returns a JSON-ready r
   Needs the parser: skipped with a note for models without one.
 - ``style_transfer``: per case with a colour check (a region such as hair or lips), the
   engine edit with that region's style from another face. Colour distance (CIE delta E 1976)
-  between the mean Lab colour of the region in the output (the target mask's pixels of the
-  region's classes, eroded by 1 px; un-eroded when that would leave nothing, as thin lips at
-  64 px) and the mean Lab colour of the same region in the style source photo, against the
-  same distance before the transfer (the target photo's own region); ``removed = 1 - after /
-  before`` (of the means).
+  between the mean Lab colour of the region in the engine's result (the target mask's pixels
+  of the region's classes, eroded by 1 px; un-eroded when that would leave nothing, as thin
+  lips at 64 px) and the mean Lab colour of the same region in the style source photo,
+  against the same distance before the transfer (the target photo's own region); ``removed =
+  1 - after / before`` (of the means). ``generator_after`` / ``generator_removed``: the same
+  for the raw generator output, before the engine removes the generator's colour error
+  measured on the style source (:func:`~mgpe_core.colour_match.rendering_offsets`).
 - ``locality``: mean absolute change (a fraction of 255) of the pixels outside the edited
   region (:func:`~mgpe_core.engine.edit_region`: the changed mask pixels, reshaped window
   components and restyled components, dilated by
@@ -564,8 +566,9 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     as ``mgpe edit`` runs it. ``parser``: another model whose parser scores mask fidelity (a
     converted BiSeNet, another mgpe model), its labels converted to the model's schema by
     class name and handedness; default the model's own. ``match_colour``: the engine's tone
-    matching at the blend (:mod:`~mgpe_core.colour_match`; False: the plain blend, to measure
-    what it does to the seams).
+    matching at the blend, to the photo and of restyled parts to their style sources
+    (:mod:`~mgpe_core.colour_match`; False: the plain blend and the generator's colours, to
+    measure what it does).
 
     With mgpe-synth attributes, each case's declaration steers the pairs (references that
     differ in the attributes it names, style sources whose region colour differs by at least
@@ -634,7 +637,7 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
     prog.describe("editing")
     t = time.perf_counter()
     for job in jobs:
-        job.request.match_colour = match_colour
+        job.request.match_colour = job.request.match_style = match_colour
     editor = Editor(loaded, device=dev, compile=compile)
     results = editor.edit([j.request for j in jobs], batch_size=BATCH, progress=prog)
     for job, res in zip(jobs, results, strict=True):
@@ -766,8 +769,8 @@ def _blend_text(match_colour: bool | None) -> str:
     before the engine matched tones, whose blend was plain)."""
     if match_colour is None:
         return "plain (made before the engine matched tones)"
-    return ("tone matched to the photo (the engine's default)" if match_colour else
-            "plain, without tone matching (--no-colour-match)")
+    return ("tone matched to the photo, restyled parts to their style sources (the engine's "
+            "default)" if match_colour else "plain, without tone matching (--no-colour-match)")
 
 
 def _describe_source(folder, generated: bool) -> str:
@@ -780,40 +783,47 @@ def _describe_source(folder, generated: bool) -> str:
 
 
 def _style_scores(jobs: list[_Job], faces: list[_Face], cases) -> dict:
-    """Per restyled region: the colour distance to the style source before and after, and the
+    """Per restyled region: the colour distance to the style source before and after (the
+    engine's result, and the raw generator output: ``generator_after``), and the generator's
     re-rendering floor (``reconstruction``: the same region's distance between the unedited
     reconstruction and the photo itself, what the generator misses with no style change at
-    all; ``reachable = 1 - reconstruction / before``: the share a transfer as exact as
+    all; ``reachable = 1 - reconstruction / before``: the share a raw output as exact as
     re-rendering would remove)."""
     from .metrics.image_metrics import delta_e76, mean_lab
 
     recon = {j.face: j.output for j in jobs if j.op == "reconstruction"}
-    regions, all_before, all_after = {}, [], []
+    regions, all_before, all_after, all_raw = {}, [], [], []
     for op, region in ((c.label, c.colour.region) for _, c in cases if c.colour is not None):
-        before, after, floor = [], [], []
+        before, after, raw, floor = [], [], [], []
         for j in (j for j in jobs if j.op == op):
             src = mean_lab(faces[j.reference].image, j.source_region)
             own = mean_lab(faces[j.face].image, j.region)
             before.append(delta_e76(own, src))
-            after.append(delta_e76(mean_lab(j.output, j.region), src))
+            after.append(delta_e76(mean_lab(j.blended, j.region), src))
+            raw.append(delta_e76(mean_lab(j.output, j.region), src))
             if recon.get(j.face) is not None:
                 floor.append(delta_e76(mean_lab(recon[j.face], j.region), own))
         if not before:
             continue
-        b, a = float(np.mean(before)), float(np.mean(after))
+        b, a, g = float(np.mean(before)), float(np.mean(after)), float(np.mean(raw))
         regions[region] = {"before": _r(b), "after": _r(a),
-                           "removed": _r(1 - a / b) if b > 0 else None, "n": len(before)}
+                           "removed": _r(1 - a / b) if b > 0 else None,
+                           "generator_after": _r(g),
+                           "generator_removed": _r(1 - g / b) if b > 0 else None,
+                           "n": len(before)}
         if floor:
             f = float(np.mean(floor))
             regions[region].update(reconstruction=_r(f),
                                    reachable=_r(1 - f / b) if b > 0 else None)
         all_before += before
         all_after += after
+        all_raw += raw
     total = None
     if all_before:
-        b, a = float(np.mean(all_before)), float(np.mean(all_after))
+        b, a, g = (float(np.mean(v)) for v in (all_before, all_after, all_raw))
         total = {"before": _r(b), "after": _r(a), "removed": _r(1 - a / b) if b > 0 else None,
-                 "n": len(all_before)}
+                 "generator_after": _r(g),
+                 "generator_removed": _r(1 - g / b) if b > 0 else None, "n": len(all_before)}
     return {"metric": "delta E 1976 between mean Lab colours (region eroded by 1 px)",
             "regions": regions, "total": total}
 
@@ -1008,15 +1018,20 @@ def report_markdown(report: dict, examples: str | None = "examples.png") -> str:
         lines.append("")
     st = report["style_transfer"]
     lines += ["## Style transfer (delta E 1976 to the style source's region colour)", "",
+              "After: the engine's result; generator: its raw output, before the engine removes "
+              "the colour error the generator makes re-rendering the style source. "
               "Re-rendering: the same region's distance between the unedited reconstruction "
-              "and the photo itself (the floor of 'after'); reachable: the share removed by a "
-              "transfer as exact as re-rendering.", "",
-              "| region | before | after | removed | re-rendering | reachable | n |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
+              "and the photo itself (the raw output's floor); reachable: the share removed by "
+              "a raw output as exact as re-rendering.", "",
+              "| region | before | after | removed | generator after | generator removed "
+              "| re-rendering | reachable | n |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, s in [*st["regions"].items(), ("**all**", st["total"])]:
         if s:
             lines.append(f"| {name} | {_fmt(s['before'], 2)} | {_fmt(s['after'], 2)} | "
-                         f"{_fmt(s['removed'], 3)} | {_fmt(s.get('reconstruction'), 2)} | "
+                         f"{_fmt(s['removed'], 3)} | {_fmt(s.get('generator_after'), 2)} | "
+                         f"{_fmt(s.get('generator_removed'), 3)} | "
+                         f"{_fmt(s.get('reconstruction'), 2)} | "
                          f"{_fmt(s.get('reachable'), 3)} | {s['n']} |")
     lines.append("")
     lo = report["locality"]
@@ -1113,6 +1128,7 @@ def headline(report: dict) -> dict:
            "style_delta_e_before": (st["total"] or {}).get("before"),
            "style_delta_e_after": (st["total"] or {}).get("after"),
            "style_removed": (st["total"] or {}).get("removed"),
+           "style_generator_removed": (st["total"] or {}).get("generator_removed"),
            "locality": (lo["total"] or {}).get("outside_change"),
            "locality_generator": (lo["total"] or {}).get("generator_change"),
            "hair_artifact_ratio": (report.get("artifacts", {}).get("hair") or {}).get("ratio"),

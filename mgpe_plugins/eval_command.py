@@ -43,7 +43,7 @@ from mgpe_core.outputs import overwrite_option
                    "front, then faster edits: worth it for large --n).")
 @click.option("--no-colour-match", "no_colour_match", is_flag=True,
               help="Blend the edits without the engine's tone matching (as `mgpe edit "
-                   "--no-colour-match`): to measure what it does to the seams.")
+                   "--no-colour-match`): to measure what it does to the seams and colours.")
 @overwrite_option("report files")
 def eval_command(model, data, n, split, as_json, out, device, seed, fid_weights, ops,
                  parser, compile_synthesis, no_colour_match, overwrite):

@@ -1,11 +1,20 @@
 """Tone matching at the blend (mgpe_core/colour_match.py): a surface class that continues
-across the edited region's border takes the photo's tone there; restyled components, drawn
-parts and everything beyond the blend's reach keep their pixels."""
+across the edited region's border takes the photo's tone there; drawn parts and everything
+beyond the blend's reach keep their pixels. A restyled component is matched to its style
+source instead: it loses the colour error the generator makes re-rendering that source."""
 
 import numpy as np
 import pytest
 
-from mgpe_core.colour_match import SURFACES, match_to_photo, ring_width, surface_ids
+from mgpe_core.colour_match import (
+    MIN_SOURCE_PIXELS,
+    SURFACES,
+    match_to_photo,
+    match_to_sources,
+    rendering_offsets,
+    ring_width,
+    surface_ids,
+)
 from mgpe_core.engine import Editor, EditRequest, Portrait, blend_radius, edit_region, to_square
 from mgpe_core.labels import convert, get_schema
 from mgpe_core.morphology import dilate
@@ -113,3 +122,77 @@ def test_the_engine_matches_tones_unless_asked_not_to(tiny_home, paste_back):
     reach = dilate(region, 2 * blend_radius(size) + 1)
     differs = np.any(matched.image != plain.image, axis=-1)
     assert differs.any() and not (differs & ~reach).any()
+
+
+# -- restyled parts matched to their style source ----------------------------------------------
+
+LIP = M11.index("u_lip")
+
+
+def test_rendering_offsets_read_each_classs_error_inside_its_edge():
+    """The offset is the mean photo - rendering over the class's interior: the edge pixels
+    (blended into the neighbour in any rendering) do not move it; a class too small to read
+    has none; a class one pixel thin has no interior and is read whole."""
+    photo = np.full((32, 32, 3), 120, np.uint8)
+    labels = np.full((32, 32), SKIN, np.uint8)
+    labels[8:16, 8:20] = LIP
+    labels[24, 4:24] = HAIR  # a 20 px strand, one pixel thin
+    labels[2:4, 2:4] = EYE  # 4 px: too few to read
+    rendered = photo.astype(int).copy()
+    rendered[labels == LIP] -= (10, 0, -6)  # the generator misses the lip by a known colour
+    rendered[8, 8:20] = 0  # and its top edge row badly
+    rendered[labels == HAIR] += 7
+    rendered = rendered.astype(np.uint8)
+    offsets = rendering_offsets(photo, rendered, labels, [SKIN, LIP, HAIR, EYE])
+    assert set(offsets) == {SKIN, LIP, HAIR}
+    np.testing.assert_allclose(offsets[LIP], (10, 0, -6))
+    np.testing.assert_allclose(offsets[HAIR], (-7, -7, -7))
+    np.testing.assert_allclose(offsets[SKIN], (0, 0, 0), atol=0.6)  # one skin pixel row
+    assert (labels == EYE).sum() < MIN_SOURCE_PIXELS
+
+
+def test_match_to_sources_shifts_only_the_offset_classes_inside_the_region():
+    rng = np.random.default_rng(3)
+    generated = rng.integers(20, 230, (24, 24, 3)).astype(np.uint8)
+    labels = np.full((24, 24), SKIN, np.uint8)
+    labels[6:18, 4:20] = LIP
+    region = np.zeros((24, 24), bool)
+    region[4:20, 2:22] = True
+    region[12:, :] = False  # half of the lip lies outside the region
+    out = match_to_sources(generated, labels, region, {LIP: np.array([9.0, -4.0, 0.0])})
+    moved = region & (labels == LIP)
+    want = np.clip(generated[moved].astype(int) + (9, -4, 0), 0, 255)
+    assert np.array_equal(out[moved], want)
+    assert np.array_equal(out[~moved], generated[~moved])
+    assert match_to_sources(generated, labels, region, {}) is generated
+    assert match_to_sources(generated, labels, region, {HAIR: np.ones(3)}) is generated
+
+
+def test_the_engine_removes_the_style_sources_rendering_error_from_the_restyled_part(tiny_home):
+    """Reference computation: a mouth restyled from b equals the generator's pixels plus, per
+    mouth class, b's offset between its photo and its own unchanged re-rendering; every other
+    pixel equals the edit without style matching. The raw output is the same."""
+    from mgpe_core.components import get_component
+
+    editor = Editor(load_model("tiny"))
+    a, b = sample(0), sample(5)
+    kw = dict(styles={"mouth": b}, match_colour=False)
+    matched = editor.edit([EditRequest(a, **kw)])[0]
+    plain = editor.edit([EditRequest(a, match_style=False, **kw)])[0]
+    assert np.array_equal(matched.model_image, plain.model_image)
+    again = editor.edit([EditRequest(b, keep_unedited=False)])[0].model_image
+    square_b, labels_b, _ = to_square(b.image, b.labels, 64)
+    offsets = rendering_offsets(square_b, again, labels_b, range(len(M11.classes)))
+    mouth = [c for c in M11.ids(get_component("mouth").classes) if c in offsets]
+    assert set(M11.ids(("u_lip", "l_lip"))) <= set(mouth)  # (a closed mouth: no inside)
+    region = to_square(a.image, edit_region(EditRequest(a, **kw), M11).astype(np.uint8),
+                       64)[1].astype(bool)
+    moved = np.zeros_like(region)
+    for c in mouth:  # the blend's alpha is 1 in the region (dilated, then blurred as far)
+        where = region & (matched.mask == c)
+        want = np.clip(np.rint(plain.image[where] + offsets[c]), 0, 255)
+        assert np.abs(matched.image[where].astype(int) - want).max() <= 1
+        moved |= region & (matched.mask == c)
+    assert moved.any() and max(np.abs(offsets[c]).max() for c in mouth) > 2
+    assert np.array_equal(matched.image[~dilate(moved, 2 * blend_radius(64))],
+                          plain.image[~dilate(moved, 2 * blend_radius(64))])

@@ -80,6 +80,28 @@ def test_the_cache_is_bounded(model):
         editor.edit([EditRequest(sample(i), styles={"hair": sample(i + 1)})])
     cache = editor.cache
     assert len(cache.prepared) <= 2 and len(cache.mus) <= 2 and len(cache.feats) <= 2
+    assert 0 < len(cache.offsets) <= 2
+
+
+def test_a_style_source_is_re_rendered_once(model, monkeypatch):
+    """Style matching re-renders each style source unchanged to read its colour errors: one
+    more synthesis row on the first edit with that source, none on the next."""
+    editor = Editor(model, embedding_cache=8)
+    a, b = sample(1), sample(2)
+    rows = []
+    real = editor.generator.synthesize
+
+    def counted(feats, target, labels, **kw):
+        rows.append(target.shape[0])
+        return real(feats, target, labels, **kw)
+
+    monkeypatch.setattr(editor.generator, "synthesize", counted)
+    first = editor.edit([EditRequest(a, styles={"mouth": b})])[0]
+    again = editor.edit([EditRequest(a, styles={"mouth": b})])[0]
+    plain = editor.edit([EditRequest(a, styles={"mouth": b}, match_style=False)])[0]
+    assert rows == [2, 1, 1]
+    assert np.array_equal(first.image, again.image)
+    assert not np.array_equal(first.image, plain.image)
 
 
 def test_off_by_default_and_validated(model):

@@ -132,9 +132,10 @@ def test_face_and_background_psnr_split_the_error_by_region():
     assert none["psnr_background"] is None and none["psnr_face"] == pytest.approx(whole, abs=1e-4)
 
 
-def test_style_scores_measure_the_re_rendering_floor():
-    """A perfect re-rendering has floor 0 (reachable 1); a reconstruction whose region is off
-    by a known colour has that distance as its floor."""
+def test_style_scores_measure_the_result_the_generator_and_the_re_rendering_floor():
+    """'after' is the engine's result, 'generator_after' the raw output; a perfect
+    re-rendering has floor 0 (reachable 1); a reconstruction whose region is off by a known
+    colour has that distance as its floor."""
     from types import SimpleNamespace as NS
 
     from mgpe_core.evaluate import _Job, _style_scores
@@ -146,15 +147,19 @@ def test_style_scores_measure_the_re_rendering_floor():
     source = np.full((8, 8, 3), 200, np.uint8)
     faces = [NS(image=target), NS(image=source)]
     cases = [(None, NS(label="style-lips", colour=NS(region="lips")))]
-    styled = source.copy()  # the transfer reached the source's colour exactly
+    styled = source.copy()  # the result reached the source's colour exactly
+    raw = np.full((8, 8, 3), 180, np.uint8)  # the generator alone fell short of it
     for recon, floor in ((target.copy(), 0.0), (np.full((8, 8, 3), 100, np.uint8), None)):
         jobs = [_Job("reconstruction", 0, None, None, output=recon),
                 _Job("style-lips", 0, None, None, reference=1, region=region,
-                     source_region=region, output=styled)]
+                     source_region=region, output=raw, blended=styled)]
         lips = _style_scores(jobs, faces, cases)["regions"]["lips"]
         want = floor if floor is not None else delta_e76(mean_lab(recon, region),
                                                           mean_lab(target, region))
         assert lips["after"] == 0 and lips["removed"] == 1
+        short = delta_e76(mean_lab(raw, region), mean_lab(source, region))
+        assert lips["generator_after"] == pytest.approx(short, abs=1e-3) and short > 5
+        assert lips["generator_removed"] == pytest.approx(1 - short / lips["before"], abs=1e-3)
         assert lips["reconstruction"] == pytest.approx(want, abs=1e-3)
         assert lips["reachable"] == pytest.approx(1 - want / lips["before"], abs=1e-3)
     assert want > 3  # the second reconstruction was off (10 grey levels: about 4 delta E)

@@ -187,7 +187,9 @@ def common_options(op) -> list[click.Parameter]:
                      help="Blend the generator's colours in as they are. Default: where a "
                           "class continues across the edited region's border (the skin "
                           "around a swapped mouth), its generated pixels are shifted to the "
-                          "photo's tone there, so no ring of another tone shows."),
+                          "photo's tone there, so no ring of another tone shows; a restyled "
+                          "part loses the colour error the generator makes re-rendering its "
+                          "style source, so lips or eyes arrive in the source's colour."),
         click.Option(["--save-mask"], is_flag=True,
                      help="Also write the mask used, as <out>.mask.png."),
         click.Option(["--compare"], is_flag=True,
@@ -361,6 +363,7 @@ def run_operation(op, kw, replay=None) -> None:
             for req in requests:
                 req.keep_unedited = req.keep_unedited and not common["whole_image"]
                 req.match_colour = req.match_colour and not common["no_colour_match"]
+                req.match_style = req.match_style and not common["no_colour_match"]
             per_target.append(requests)
         jobs.append((spec, per_target))
     total = sum(_output_count(per_target, common) for _, per_target in jobs)
