@@ -522,9 +522,11 @@ class Editor:
         # each style source re-rendered unchanged (rows after the requests; once per cached
         # portrait): its classes' colour errors, removed from the components it restyles
         cache = self.cache
+        sources = _style_sources(requests)
+        keys = {id(p): cache.key(p) for p in sources} if cache is not None else {}
         offsets, render = {}, []
-        for p in _style_sources(requests):
-            hit = cache.offsets.get(cache.key(p)) if cache is not None else None
+        for p in sources:
+            hit = cache.offsets.get(keys[id(p)]) if cache is not None else None
             if hit is None:
                 render.append(p)
             else:
@@ -538,7 +540,7 @@ class Editor:
             offsets[id(p)] = rendering_offsets(image, pixels[k], labels,
                                                range(len(self.schema.classes)))
             if cache is not None:
-                cache.offsets.put(cache.key(p), offsets[id(p)])
+                cache.offsets.put(keys[id(p)], offsets[id(p)])
         surfaces = surface_ids(self.schema)
         results = []
         for i, req in enumerate(requests):
@@ -567,14 +569,13 @@ class Editor:
     def _source_offsets(self, req: EditRequest, offsets: dict) -> dict[int, np.ndarray]:
         """Class id -> rendering offset for the classes of ``req``'s restyled components,
         each from the portrait that component's style comes from."""
-        from .components import COMPONENTS
+        from .components import get_component
 
         out = {}
-        for comp in COMPONENTS:
-            donor = req.restyled().get(comp.name)
-            if donor is not None:
-                own = offsets[id(donor)]
-                out.update({c: own[c] for c in self.schema.ids(comp.classes) if c in own})
+        for name, donor in req.restyled().items():
+            own = offsets[id(donor)]
+            out.update({c: own[c] for c in self.schema.ids(get_component(name).classes)
+                        if c in own})
         return out
 
     def _generate(self, requests: list[EditRequest]):
