@@ -26,6 +26,12 @@ parses the outputs with the model's parser in batches and returns a JSON-ready r
   1 - after / before`` (of the means). ``generator_after`` / ``generator_removed``: the same
   for the raw generator output, before the engine removes the generator's colour error
   measured on the style source (:func:`~mgpe_core.colour_match.rendering_offsets`).
+  On mgpe-synth faces also against the true transfer, the target re-rendered with the style
+  source's colour attribute and nothing else (:func:`_true_transfers`): ``true_before`` /
+  ``true_after`` / ``true_removed`` / ``generator_true_removed``, and
+  ``true_transfer_removed``, what the true transfer scores on the photo-mean measure above
+  (its ceiling for a faithful edit: a part's mean colour also follows the target's lighting
+  and the part's shape, which a colour transfer keeps).
 - ``locality``: mean absolute change (a fraction of 255) of the pixels outside the edited
   region (:func:`~mgpe_core.engine.edit_region`: the changed mask pixels, reshaped window
   components and restyled components, dilated by
@@ -782,50 +788,116 @@ def _describe_source(folder, generated: bool) -> str:
     return "prepared folder"
 
 
+#: A held-out face counts as re-renderable from its attributes when rendering them gives its
+#: photo back to within this mean absolute difference (levels of 255): then the true transfer
+#: of a colour can be rendered for it (:func:`_true_transfers`).
+RERENDER_TOLERANCE = 1.0
+
+
+def _true_transfers(jobs: list[_Job], faces: list[_Face], cases) -> dict[int, np.ndarray]:
+    """The true result of each style job whose faces are mgpe-synth faces: the target face
+    re-rendered with the style source's colour attribute (``lip_color``, ...) and nothing
+    else changed, keyed by ``id(job)``. Empty when the faces lack attributes or their photos
+    are not what their attributes render (another size or framing)."""
+    from .synth.render import render_face
+
+    attribute = {c.label: getattr(c.colour, "attribute", None) for _, c in cases
+                 if c.colour is not None}
+    renderable: dict[int, bool] = {}
+
+    def ok(face: _Face) -> bool:
+        if face.id not in renderable:
+            size = face.image.shape[0]
+            try:
+                own, _ = render_face(face.attrs, size)
+            except (KeyError, TypeError, ValueError):  # attributes of another synth version
+                own = None
+            renderable[face.id] = own is not None and own.shape == face.image.shape and float(
+                np.abs(own.astype(np.float32) - face.image).mean()) <= RERENDER_TOLERANCE
+        return renderable[face.id]
+
+    out = {}
+    for j in jobs:
+        key = attribute.get(j.op)
+        if key is None or j.reference is None:
+            continue
+        target, source = faces[j.face], faces[j.reference]
+        if not (target.attrs and source.attrs and key in source.attrs and ok(target)):
+            continue
+        out[id(j)], _ = render_face({**target.attrs, key: source.attrs[key]},
+                                    target.image.shape[0])
+    return out
+
+
 def _style_scores(jobs: list[_Job], faces: list[_Face], cases) -> dict:
     """Per restyled region: the colour distance to the style source before and after (the
     engine's result, and the raw generator output: ``generator_after``), and the generator's
     re-rendering floor (``reconstruction``: the same region's distance between the unedited
     reconstruction and the photo itself, what the generator misses with no style change at
     all; ``reachable = 1 - reconstruction / before``: the share a raw output as exact as
-    re-rendering would remove)."""
+    re-rendering would remove); on mgpe-synth faces the same against the true transfer
+    (``true_*``, see the module docstring)."""
     from .metrics.image_metrics import delta_e76, mean_lab
 
     recon = {j.face: j.output for j in jobs if j.op == "reconstruction"}
-    regions, all_before, all_after, all_raw = {}, [], [], []
+    truths = _true_transfers(jobs, faces, cases)
+    regions, pooled = {}, {k: [] for k in ("before", "after", "raw", "t_before", "t_after",
+                                           "t_raw")}
     for op, region in ((c.label, c.colour.region) for _, c in cases if c.colour is not None):
-        before, after, raw, floor = [], [], [], []
+        d = {k: [] for k in ("before", "after", "raw", "floor", "t_before", "t_after", "t_raw",
+                             "ideal")}
         for j in (j for j in jobs if j.op == op):
             src = mean_lab(faces[j.reference].image, j.source_region)
             own = mean_lab(faces[j.face].image, j.region)
-            before.append(delta_e76(own, src))
-            after.append(delta_e76(mean_lab(j.blended, j.region), src))
-            raw.append(delta_e76(mean_lab(j.output, j.region), src))
+            after, raw = mean_lab(j.blended, j.region), mean_lab(j.output, j.region)
+            d["before"].append(delta_e76(own, src))
+            d["after"].append(delta_e76(after, src))
+            d["raw"].append(delta_e76(raw, src))
             if recon.get(j.face) is not None:
-                floor.append(delta_e76(mean_lab(recon[j.face], j.region), own))
-        if not before:
+                d["floor"].append(delta_e76(mean_lab(recon[j.face], j.region), own))
+            if id(j) in truths:
+                true = mean_lab(truths[id(j)], j.region)
+                d["t_before"].append(delta_e76(own, true))
+                d["t_after"].append(delta_e76(after, true))
+                d["t_raw"].append(delta_e76(raw, true))
+                d["ideal"].append(delta_e76(true, src))
+        if not d["before"]:
             continue
-        b, a, g = float(np.mean(before)), float(np.mean(after)), float(np.mean(raw))
-        regions[region] = {"before": _r(b), "after": _r(a),
-                           "removed": _r(1 - a / b) if b > 0 else None,
-                           "generator_after": _r(g),
-                           "generator_removed": _r(1 - g / b) if b > 0 else None,
-                           "n": len(before)}
-        if floor:
-            f = float(np.mean(floor))
-            regions[region].update(reconstruction=_r(f),
-                                   reachable=_r(1 - f / b) if b > 0 else None)
-        all_before += before
-        all_after += after
-        all_raw += raw
+        b, a, g = (float(np.mean(d[k])) for k in ("before", "after", "raw"))
+        regions[region] = {"before": _r(b), "after": _r(a), "removed": _share(a, b),
+                           "generator_after": _r(g), "generator_removed": _share(g, b),
+                           "n": len(d["before"])}
+        if d["floor"]:
+            f = float(np.mean(d["floor"]))
+            regions[region].update(reconstruction=_r(f), reachable=_share(f, b))
+        if len(d["t_before"]) == len(d["before"]):  # every pair has its true transfer
+            tb, ta, tg, ideal = (float(np.mean(d[k]))
+                                 for k in ("t_before", "t_after", "t_raw", "ideal"))
+            regions[region].update(
+                true_before=_r(tb), true_after=_r(ta), true_removed=_share(ta, tb),
+                generator_true_removed=_share(tg, tb), true_transfer_removed=_share(ideal, b))
+            for k in ("t_before", "t_after", "t_raw"):
+                pooled[k] += d[k]
+        for k in ("before", "after", "raw"):
+            pooled[k] += d[k]
     total = None
-    if all_before:
-        b, a, g = (float(np.mean(v)) for v in (all_before, all_after, all_raw))
-        total = {"before": _r(b), "after": _r(a), "removed": _r(1 - a / b) if b > 0 else None,
-                 "generator_after": _r(g),
-                 "generator_removed": _r(1 - g / b) if b > 0 else None, "n": len(all_before)}
+    if pooled["before"]:
+        b, a, g = (float(np.mean(pooled[k])) for k in ("before", "after", "raw"))
+        total = {"before": _r(b), "after": _r(a), "removed": _share(a, b),
+                 "generator_after": _r(g), "generator_removed": _share(g, b),
+                 "n": len(pooled["before"])}
+        if len(pooled["t_before"]) == len(pooled["before"]):
+            tb, ta, tg = (float(np.mean(pooled[k])) for k in ("t_before", "t_after", "t_raw"))
+            total.update(true_before=_r(tb), true_after=_r(ta), true_removed=_share(ta, tb),
+                         generator_true_removed=_share(tg, tb))
     return {"metric": "delta E 1976 between mean Lab colours (region eroded by 1 px)",
             "regions": regions, "total": total}
+
+
+def _share(after: float, before: float) -> float | None:
+    """The share of ``before`` that ``after`` removed (None when there was nothing to
+    remove)."""
+    return _r(1 - after / before) if before > 0 else None
 
 
 def seam_scores(jobs, faces, cases, schema) -> dict:
@@ -1034,6 +1106,24 @@ def report_markdown(report: dict, examples: str | None = "examples.png") -> str:
                          f"{_fmt(s.get('reconstruction'), 2)} | "
                          f"{_fmt(s.get('reachable'), 3)} | {s['n']} |")
     lines.append("")
+    true = [(name, s) for name, s in [*st["regions"].items(), ("**all**", st["total"])]
+            if s and s.get("true_removed") is not None]
+    if true:
+        lines += ["### Against the true transfer", "",
+                  "mgpe-synth faces: the target re-rendered with the style source's colour and "
+                  "nothing else changed is what a perfect edit gives (its lighting and the "
+                  "part's shape stay the target's). Before / after: delta E of the target / "
+                  "the result to it; true transfer on the measure above: the share of "
+                  "`before` above that the true transfer itself removes (that measure's "
+                  "ceiling).", "",
+                  "| region | before | after | removed | generator removed | true transfer on "
+                  "the measure above |", "|---|---:|---:|---:|---:|---:|"]
+        for name, s in true:
+            lines.append(f"| {name} | {_fmt(s['true_before'], 2)} | "
+                         f"{_fmt(s['true_after'], 2)} | {_fmt(s['true_removed'], 3)} | "
+                         f"{_fmt(s['generator_true_removed'], 3)} | "
+                         f"{_fmt(s.get('true_transfer_removed'), 3)} |")
+        lines.append("")
     lo = report["locality"]
     lines += [f"## Locality (mean |output - input| / 255 outside the edited region dilated "
               f"by {lo['dilation_px']} px)", "",
@@ -1129,6 +1219,7 @@ def headline(report: dict) -> dict:
            "style_delta_e_after": (st["total"] or {}).get("after"),
            "style_removed": (st["total"] or {}).get("removed"),
            "style_generator_removed": (st["total"] or {}).get("generator_removed"),
+           "style_true_removed": (st["total"] or {}).get("true_removed"),
            "locality": (lo["total"] or {}).get("outside_change"),
            "locality_generator": (lo["total"] or {}).get("generator_change"),
            "hair_artifact_ratio": (report.get("artifacts", {}).get("hair") or {}).get("ratio"),

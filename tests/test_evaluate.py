@@ -165,6 +165,81 @@ def test_style_scores_measure_the_result_the_generator_and_the_re_rendering_floo
     assert want > 3  # the second reconstruction was off (10 grey levels: about 4 delta E)
 
 
+def _synth_face(k: int, size: int = 64):
+    from types import SimpleNamespace as NS
+
+    from mgpe_core.synth.render import render_face
+    from mgpe_core.synth.writer import face_attributes
+
+    attrs = face_attributes(77, k)
+    return NS(id=k, image=render_face(attrs, size)[0], attrs=attrs)
+
+
+def test_the_true_transfer_changes_the_style_sources_colour_and_nothing_else():
+    """mgpe-synth faces: the true result of restyling the lips is the target re-rendered with
+    the source's lip colour: its pixels differ from the target's on the lips only, where they
+    take the source's colour; a face its attributes do not render (another framing) has
+    none."""
+    from types import SimpleNamespace as NS
+
+    from mgpe_core.evaluate import _Job, _true_transfers
+    from mgpe_core.metrics.image_metrics import delta_e76, mean_lab
+    from mgpe_core.synth.render import render_face
+
+    target, source = _synth_face(0), _synth_face(1)
+    assert delta_e76(np.asarray(target.attrs["lip_color"], float),
+                     np.asarray(source.attrs["lip_color"], float)) > 3
+    cases = [(None, NS(label="style-lips", colour=NS(region="lips", attribute="lip_color")))]
+    job = _Job("style-lips", 0, None, None, reference=1)
+    true = _true_transfers([job], [target, source], cases)[id(job)]
+    parts = render_face(target.attrs, 64)[1]
+    lips = parts["u_lip"] | parts["l_lip"]
+    changed = np.abs(true.astype(int) - target.image).max(-1) > 0
+    # the lips' soft edge reaches 2 px past their mask at 64 px
+    assert changed.any() and not (changed & ~dilate_mask(lips, 2)).any()
+    assert delta_e76(mean_lab(true, lips), mean_lab(target.image, lips)) > 3
+    moved = NS(id=0, image=np.roll(target.image, 3, axis=1), attrs=target.attrs)
+    assert _true_transfers([job], [moved, source], cases) == {}
+    no_attrs = NS(id=0, image=target.image, attrs=None)
+    assert _true_transfers([job], [no_attrs, source], cases) == {}
+
+
+def dilate_mask(mask: np.ndarray, r: int) -> np.ndarray:
+    from mgpe_core.morphology import dilate
+
+    return dilate(mask, r)
+
+
+def test_style_scores_against_the_true_transfer():
+    """A result equal to the true transfer removes all of its distance (true_removed 1) while
+    the photo-mean measure reads what the true transfer itself scores there; the target left
+    as it was removes none."""
+    from types import SimpleNamespace as NS
+
+    from mgpe_core.evaluate import _Job, _style_scores, _true_transfers
+    from mgpe_core.metrics.image_metrics import delta_e76, mean_lab
+    from mgpe_core.synth.render import render_face
+
+    target, source = _synth_face(0), _synth_face(1)
+    cases = [(None, NS(label="style-lips", colour=NS(region="lips", attribute="lip_color")))]
+    t_parts, s_parts = (render_face(f.attrs, 64)[1] for f in (target, source))
+    t_lips, s_lips = (p["u_lip"] | p["l_lip"] for p in (t_parts, s_parts))
+    probe = _Job("style-lips", 0, None, None, reference=1)
+    true = _true_transfers([probe], [target, source], cases)[id(probe)]
+    for result, want in ((true, 1.0), (target.image, 0.0)):
+        job = _Job("style-lips", 0, None, None, reference=1, region=t_lips,
+                   source_region=s_lips, output=target.image, blended=result)
+        lips = _style_scores([job], [target, source], cases)["regions"]["lips"]
+        assert lips["true_removed"] == pytest.approx(want, abs=1e-3)
+        assert lips["generator_true_removed"] == pytest.approx(0.0, abs=1e-3)
+        src = mean_lab(source.image, s_lips)
+        ceiling = 1 - delta_e76(mean_lab(true, t_lips), src) / lips["before"]
+        assert lips["true_transfer_removed"] == pytest.approx(ceiling, abs=1e-3)
+        assert lips["true_before"] == pytest.approx(
+            delta_e76(mean_lab(target.image, t_lips), mean_lab(true, t_lips)), abs=1e-3)
+    assert lips["true_transfer_removed"] < 1  # the photo means differ beyond the lip colour
+
+
 # -- the benchmark -------------------------------------------------------------------------------
 
 
@@ -193,6 +268,10 @@ def _check_report(r, n):
         assert s["removed"] == pytest.approx(1 - s["after"] / s["before"], abs=1e-3)
         assert s["reconstruction"] >= 0
         assert s["reachable"] == pytest.approx(1 - s["reconstruction"] / s["before"], abs=1e-3)
+        if r["data"]["attributes"]:  # mgpe-synth faces: scored against the true transfer too
+            assert s["true_removed"] == pytest.approx(1 - s["true_after"] / s["true_before"],
+                                                      abs=1e-3)
+            assert -1 < s["true_transfer_removed"] <= 1
     lo = r["locality"]
     assert lo["dilation_px"] >= 2 and lo["total"]["n"] > 0
     for s in lo["operations"].values():

@@ -74,9 +74,10 @@ def test_run_folder_contents(data_and_parser, tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_is_exact(data_and_parser, tmp_path):
+@pytest.mark.parametrize("style_mixing", [0.0, 0.5])
+def test_resume_is_exact(data_and_parser, tmp_path, style_mixing):
     data, parser_dir, _ = data_and_parser
-    cfg = tiny_cfg()
+    cfg = tiny_cfg(style_mixing=style_mixing)
     straight = _trainer(cfg, data, parser_dir, tmp_path / "a")
     straight.run(4)
     first = _trainer(cfg, data, parser_dir, tmp_path / "b")

@@ -234,6 +234,20 @@ class TrainConfig:
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
     max_nonfinite_in_row: int = 5
+    #: Mixed styles on unpaired steps (not in the seed): each component of an unpaired face
+    #: keeps the face's own style with this probability, else takes its partner's, drawn per
+    #: face and component. 0 = the seed's unpaired step, every component from the partner:
+    #: the generator then never meets a mouth styled by one face over the skin of another,
+    #: the case of every component edit, and is free to draw the lips from the skin's style
+    #: (in the data the two go together). The region colour loss asks each component for the
+    #: colours of the face that styled it. Off by default: 400 steps of it on the built-in
+    #: model changed no colour measure (docs/model.md).
+    style_mixing: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.style_mixing <= 1.0:
+            raise ConfigError("train.style_mixing is a probability, between 0 and 1, got "
+                              f"{self.style_mixing!r}")
 
 
 @dataclass(frozen=True)

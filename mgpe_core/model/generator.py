@@ -330,14 +330,24 @@ class MGPEGenerator(nn.Module):
 
     def forward(self, source_image: torch.Tensor, source_labels: torch.Tensor,
                 target_image: torch.Tensor, target_labels: torch.Tensor,
-                sample: bool = False) -> dict:
-        """Full pass; ``sample`` draws latents (VAE) instead of using the means."""
+                sample: bool = False, style_rows: torch.Tensor | None = None) -> dict:
+        """Full pass; ``sample`` draws latents (VAE) instead of using the means.
+
+        ``style_rows``: (N, 5) long, for each output row and component (in
+        :data:`~mgpe_core.components.COMPONENTS` order) the source row whose decoded features
+        it is rendered with; None = its own row. Training mixes styles with it (an unpaired
+        face keeping some components' own style), as an edit restyles single components.
+        The reconstructions and latents returned stay per source row (L_local and KL do not
+        depend on the mixing)."""
         enc = self.encode(source_image, source_labels)
         latents = enc.mu
         if sample:
             latents = {k: enc.mu[k] + torch.randn_like(enc.mu[k]) * (0.5 * enc.logvar[k]).exp()
                        for k in enc.mu}
         feats, recons = self.decode(latents, images=True)
+        if style_rows is not None:
+            feats = {name: feats[name][style_rows[:, k]]
+                     for k, name in enumerate(self.component_names)}
         image = self.synthesize(feats, target_image, target_labels)
         return {"image": image, "recons": recons, "crops": enc.crops, "mu": enc.mu,
                 "logvar": enc.logvar}

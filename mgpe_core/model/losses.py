@@ -79,7 +79,8 @@ def region_means(values: torch.Tensor, regions: torch.Tensor, min_pixels: int = 
 
 def region_colour_loss(fake: torch.Tensor, fake_regions: torch.Tensor, source: torch.Tensor,
                        source_regions: torch.Tensor, min_pixels: int = 4,
-                       weights: list[float] | None = None) -> torch.Tensor:
+                       weights: list[float] | None = None,
+                       style_rows: torch.Tensor | None = None) -> torch.Tensor:
     """Mean over (sample, component) pairs present in both masks of the L1 distance (Lab /
     :data:`LAB_SCALE`, averaged over L, a, b) between the mean colour of ``fake`` inside its
     target component and that of ``source`` (the style source, no gradient) inside its own.
@@ -90,10 +91,15 @@ def region_colour_loss(fake: torch.Tensor, fake_regions: torch.Tensor, source: t
     Means, not pixels: shapes differ between source and target, the colour must not. A
     component with fewer than ``min_pixels`` pixels in either mask is ignored; 0 (still
     attached to ``fake``'s graph) when no pair is present. ``weights``: one per component
-    (K), the weight of its pairs in the mean (default: all 1)."""
+    (K), the weight of its pairs in the mean (default: all 1). ``style_rows``: (B, K) long,
+    the row of ``source`` whose colours each output's component was given (the generator's
+    ``style_rows``, when training mixes styles); None = its own row."""
     f_mean, f_has = region_means(lab(fake), fake_regions, min_pixels)
     with torch.no_grad():
         s_mean, s_has = region_means(lab(source), source_regions, min_pixels)
+        if style_rows is not None:
+            k = torch.arange(s_mean.shape[1], device=s_mean.device)
+            s_mean, s_has = s_mean[style_rows, k], s_has[style_rows, k]
     present = (f_has & s_has).to(f_mean.dtype)  # (B, K)
     if weights is not None:
         present = present * torch.tensor(weights, dtype=present.dtype, device=present.device)
@@ -150,7 +156,9 @@ def generator_losses(out: dict, d_fake, d_real, parser, target_labels: torch.Ten
     ``regions``: component masks of the paired targets (:func:`~mgpe_core.components.
     component_masks`), needed when ``cfg.region_reconstruction`` is non-zero.
     ``colour``: (style source images, their component masks, the targets' component masks),
-    one row per output (paired and unpaired), needed when ``cfg.region_colour`` is non-zero.
+    one row per output (paired and unpaired), needed when ``cfg.region_colour`` is non-zero;
+    optionally a fourth item, the generator's ``style_rows`` (mixed styles: each component's
+    colour is asked of the row it was given).
     """
     fake = out["image"]
     terms = {
@@ -178,9 +186,10 @@ def generator_losses(out: dict, d_fake, d_real, parser, target_labels: torch.Ten
     if cfg.region_colour:
         if colour is None:
             raise ValueError("region_colour needs the style sources and both masks' regions")
-        style, style_regions, target_regions = colour
+        style, style_regions, target_regions, *rows = colour
         terms["region_colour"] = region_colour_loss(fake, target_regions, style, style_regions,
-                                                    weights=cfg.colour_weights())
+                                                    weights=cfg.colour_weights(),
+                                                    style_rows=rows[0] if rows else None)
     total = sum(weight[k] * v.float() for k, v in terms.items())
     return total, terms
 

@@ -4,7 +4,9 @@ Each step runs both branches of the seed's training strategy in one batched forw
 
 - paired: source == target (every loss term, Equation 7);
 - unpaired: styles from a partner face of the same batch (a derangement of the batch), mask and
-  background from the face itself (global and feature-matching terms drop out, Equation 8).
+  background from the face itself (global and feature-matching terms drop out, Equation 8);
+  with ``train.style_mixing`` each component keeps the face's own style by chance (mixed
+  styles, as a component edit makes them).
 
 Then the multiscale discriminators take one step on real targets vs. both branches' outputs
 (one forward over the concatenated batch, which also keeps DDP to one forward per backward), and
@@ -41,7 +43,7 @@ from ..checkpoint import (
     summarise,
     unflatten_optimizer,
 )
-from ..components import colour_masks, component_masks
+from ..components import COMPONENTS, colour_masks, component_masks
 from ..errors import MgpeError
 from ..io import write_bytes, write_image
 from ..model.build import Networks, build_networks, parameter_counts
@@ -110,6 +112,21 @@ def paired_and_partnered(images: torch.Tensor, labels: torch.Tensor, partner: to
     face's mask with the styles of its ``partner`` (unpaired)."""
     return (torch.cat([images, images[partner]]), torch.cat([labels, labels[partner]]),
             torch.cat([images, images]), torch.cat([labels, labels]))
+
+
+def mixed_style_rows(batch: int, keep_own: float, num_components: int,
+                     device: torch.device) -> torch.Tensor | None:
+    """The generator's ``style_rows`` for a :func:`paired_and_partnered` batch of ``2 *
+    batch`` rows: paired rows keep their own styles; each component of unpaired row
+    ``batch + i`` keeps face ``i``'s own style (row ``i``, which encodes the same face) with
+    probability ``keep_own``, else its partner's (its own row). None when ``keep_own`` is 0
+    (the seed's unpaired step; no random numbers drawn, so such runs keep their stream)."""
+    if keep_own <= 0:
+        return None
+    rows = torch.arange(2 * batch).unsqueeze(1).repeat(1, num_components)
+    own = torch.rand(batch, num_components) < keep_own
+    rows[batch:] = torch.where(own, rows[:batch], rows[batch:])
+    return rows.to(device)
 
 
 def stack_items(items: list[dict], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -461,6 +478,7 @@ class Trainer:
         images, labels = self.as_trained(images, labels)
         b = images.shape[0]
         perm = partner_permutation(b, None).to(self.device)
+        style_rows = mixed_style_rows(b, cfg.train.style_mixing, len(COMPONENTS), self.device)
         src_img, src_lab, tgt_img, tgt_lab = paired_and_partnered(images, labels, perm)
         nc = self.schema.num_classes
         amp = precision_context(cfg.train.precision, self.device)
@@ -468,13 +486,15 @@ class Trainer:
         self.generator.train()
         if self.step < cfg.train.d_warmup_steps:  # only the discriminators learn
             with torch.no_grad(), amp:
-                fake = self.generator(src_img, src_lab, tgt_img, tgt_lab, sample=True)["image"]
+                fake = self.generator(src_img, src_lab, tgt_img, tgt_lab, sample=True,
+                                      style_rows=style_rows)["image"]
             return self._discriminator_step(images, labels, fake, tgt_lab, amp, {}, None)
 
         # generator step (D frozen: no D gradients, no DDP sync of D here)
         self.discriminator.requires_grad_(False)
         with amp:
-            out = self.g_train(src_img, src_lab, tgt_img, tgt_lab, sample=True)
+            out = self.g_train(src_img, src_lab, tgt_img, tgt_lab, sample=True,
+                               style_rows=style_rows)
             fake = out["image"]
             onehot = one_hot(tgt_lab, nc, fake.dtype)
             d_fake = self.discriminator(fake, onehot)
@@ -485,7 +505,8 @@ class Trainer:
                 regions = component_masks(labels, self.schema)
             if lcfg.region_colour:  # style sources: each face (paired), its partner (unpaired)
                 tints = colour_masks(labels, self.schema)  # lips without teeth, skin, ...
-                colour = (src_img, torch.cat([tints, tints[perm]]), torch.cat([tints, tints]))
+                colour = (src_img, torch.cat([tints, tints[perm]]), torch.cat([tints, tints]),
+                          style_rows)
             g_loss, terms = generator_losses(out, d_fake, d_real, self.parser, tgt_lab, images,
                                              lcfg, self.weights, regions, colour)
         self.discriminator.requires_grad_(True)
