@@ -169,15 +169,16 @@ def test_generator_objective_records_it_on_both_branches():
     assert "region_colour" not in terms
 
 
-@pytest.mark.slow
-def test_training_step_records_it_in_stats(tmp_path):
+def tiny_trainer(tmp_path, faces: int = 4, **train):
+    """A trainer of a tiny generator on ``faces`` made-up faces at 64 px, with a one-step
+    parser; ``train``: TrainConfig fields (batch 2 unless given)."""
     from mgpe_core.model.config import ParserConfig
     from mgpe_core.testing import make_prepared_folder
     from mgpe_core.train.parser_trainer import train_parser
     from mgpe_core.train.trainer import Trainer
 
     data = tmp_path / "data"
-    make_prepared_folder(data, count=4, size=RES, schema_name="mgpe-11", seed=0)
+    make_prepared_folder(data, count=faces, size=RES, schema_name="mgpe-11", seed=0)
     train_parser(data, tmp_path / "parser", M11, steps=1, batch=2,
                  cfg=ParserConfig(base_channels=4, depth=2))
     cfg = MgpeConfig.from_dict({"model": dict(resolution=RES, width=0.125, latent_dim=16,
@@ -185,9 +186,13 @@ def test_training_step_records_it_in_stats(tmp_path):
                                                                         depth=2),
                                               discriminator=dict(base_channels=8)),
                                 "train": {"batch": 2, "sample_every": 1000,
-                                          "ema_bn_batches": 1}})
-    trainer = Trainer(cfg, data, tmp_path / "run", tmp_path / "parser", torch.device("cpu"),
-                      log=lambda *a: None)
-    trainer.run(1)
+                                          "ema_bn_batches": 1, **train}})
+    return Trainer(cfg, data, tmp_path / "run", tmp_path / "parser", torch.device("cpu"),
+                   log=lambda *a: None)
+
+
+@pytest.mark.slow
+def test_training_step_records_it_in_stats(tmp_path):
+    tiny_trainer(tmp_path).run(1)
     line = json.loads((tmp_path / "run" / "stats.jsonl").read_text().splitlines()[0])
     assert line["region_colour"] > 0

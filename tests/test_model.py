@@ -228,6 +228,24 @@ def test_region_reconstruction_averages_inside_each_component():
     assert float(0.5 * torch.nn.functional.mse_loss(only_mouth, img)) < 0.5 * 0.04 * 0.1
     # a component absent from every face adds nothing (no division by zero)
     assert float(region_reconstruction_loss(img, img, torch.zeros_like(regions))) == 0.0
+    # per-component weights multiply that component's term alone
+    w = [1.0] * regions.shape[1]
+    w[2] = 4.0
+    assert float(region_reconstruction_loss(only_mouth, img, regions, w)) == pytest.approx(
+        4 * 0.5 * 0.04, rel=1e-4)
+    assert float(region_reconstruction_loss(fake, img, regions, [1.0] * len(w))) == \
+        pytest.approx(expected, rel=1e-5)
+
+
+def test_region_reconstruction_component_weights_come_from_the_config():
+    from mgpe_core.model.config import LossConfig
+    from mgpe_core.typed_config import ConfigError, from_dict
+
+    assert LossConfig().reconstruction_weights() is None
+    cfg = from_dict(LossConfig, {"region_reconstruction_components": {"mouth": 4}})
+    assert cfg.reconstruction_weights() == [1.0, 1.0, 4.0, 1.0, 1.0]
+    with pytest.raises(ConfigError, match="region_reconstruction_components: unknown component"):
+        from_dict(LossConfig, {"region_reconstruction_components": {"lips": 4}})
 
 
 def test_region_reconstruction_term_in_the_generator_objective():

@@ -10,12 +10,12 @@ import torch
 
 from mgpe_core.components import COMPONENTS, colour_masks
 from mgpe_core.labels import get_schema
-from mgpe_core.model.config import MgpeConfig, ModelConfig, TrainConfig
+from mgpe_core.model.config import ModelConfig, TrainConfig
 from mgpe_core.model.generator import MGPEGenerator
 from mgpe_core.model.losses import region_colour_loss
 from mgpe_core.train.trainer import mixed_style_rows
 from mgpe_core.typed_config import ConfigError, from_dict
-from tests.test_colour_loss import RES, labels, recoloured, textured
+from tests.test_colour_loss import RES, labels, recoloured, textured, tiny_trainer
 
 M11 = get_schema("mgpe-11")
 K = len(COMPONENTS)
@@ -120,11 +120,6 @@ def test_off_unless_asked_for_and_a_probability():
 @pytest.mark.slow
 @pytest.mark.parametrize("mixing", [0.0, 0.5])
 def test_the_training_step_passes_its_rows_to_the_generator(tmp_path, monkeypatch, mixing):
-    from mgpe_core.model.config import ParserConfig
-    from mgpe_core.testing import make_prepared_folder
-    from mgpe_core.train.parser_trainer import train_parser
-    from mgpe_core.train.trainer import Trainer
-
     seen = []
     forward = MGPEGenerator.forward
 
@@ -133,19 +128,7 @@ def test_the_training_step_passes_its_rows_to_the_generator(tmp_path, monkeypatc
         return forward(self, *args, style_rows=style_rows, **kwargs)
 
     monkeypatch.setattr(MGPEGenerator, "forward", spy)
-    data = tmp_path / "data"
-    make_prepared_folder(data, count=8, size=RES, schema_name="mgpe-11", seed=0)
-    train_parser(data, tmp_path / "parser", M11, steps=1, batch=2,
-                 cfg=ParserConfig(base_channels=4, depth=2))
-    cfg = MgpeConfig.from_dict({"model": dict(resolution=RES, width=0.125, latent_dim=16,
-                                              res_blocks=1, parser=dict(base_channels=4,
-                                                                        depth=2),
-                                              discriminator=dict(base_channels=8)),
-                                "train": {"batch": 3, "sample_every": 1000,
-                                          "ema_bn_batches": 1, "style_mixing": mixing}})
-    trainer = Trainer(cfg, data, tmp_path / "run", tmp_path / "parser", torch.device("cpu"),
-                      log=lambda *a: None)
-    trainer.run(1)
+    tiny_trainer(tmp_path, faces=8, batch=3, style_mixing=mixing).run(1)
     rows = seen[0]
     if mixing == 0:
         assert rows is None

@@ -176,6 +176,9 @@ class LossConfig:
     #: the held-out faces), so at equal weight a lip colour off by half still costs little;
     #: e.g. ``--set loss.region_colour_components='{"mouth": 3}'``.
     region_colour_components: dict[str, float] = field(default_factory=dict)
+    #: Per-component multipliers of ``region_reconstruction`` (component name -> weight;
+    #: others 1), e.g. ``{"mouth": 3}`` for lips drawn more exactly.
+    region_reconstruction_components: dict[str, float] = field(default_factory=dict)
     gan_mode: Literal["bce", "hinge"] = "bce"
     #: Parsing loss class weights by class name (small parts count more); others weigh 1.
     parsing_class_weights: dict[str, float] = field(default_factory=lambda: {
@@ -187,19 +190,29 @@ class LossConfig:
         from ..components import COMPONENTS
 
         names = [c.name for c in COMPONENTS]
-        for name, w in self.region_colour_components.items():
-            if name not in names:
-                raise ConfigError(f"loss.region_colour_components: unknown component {name!r} "
-                                  f"(components: {', '.join(names)})")
-            if not w >= 0:
-                raise ConfigError(f"loss.region_colour_components.{name}: weight must be "
-                                  f">= 0, got {w!r}")
+        for key in ("region_colour_components", "region_reconstruction_components"):
+            for name, w in getattr(self, key).items():
+                if name not in names:
+                    raise ConfigError(f"loss.{key}: unknown component {name!r} "
+                                      f"(components: {', '.join(names)})")
+                if not w >= 0:
+                    raise ConfigError(f"loss.{key}.{name}: weight must be >= 0, got {w!r}")
 
     def colour_weights(self) -> list[float]:
         """``region_colour_components`` as one weight per component, in table order."""
-        from ..components import COMPONENTS
+        return _per_component(self.region_colour_components)
 
-        return [float(self.region_colour_components.get(c.name, 1.0)) for c in COMPONENTS]
+    def reconstruction_weights(self) -> list[float] | None:
+        """``region_reconstruction_components`` as one weight per component, in table order
+        (None when none is set: all 1)."""
+        return _per_component(self.region_reconstruction_components) \
+            if self.region_reconstruction_components else None
+
+
+def _per_component(weights: dict[str, float]) -> list[float]:
+    from ..components import COMPONENTS
+
+    return [float(weights.get(c.name, 1.0)) for c in COMPONENTS]
 
 
 @dataclass(frozen=True)
@@ -238,8 +251,7 @@ class TrainConfig:
     #: keeps the face's own style with this probability, else takes its partner's, drawn per
     #: face and component. 0 = the seed's unpaired step, every component from the partner:
     #: the generator then never meets a mouth styled by one face over the skin of another,
-    #: the case of every component edit, and is free to draw the lips from the skin's style
-    #: (in the data the two go together). The region colour loss asks each component for the
+    #: the case of every component edit. The region colour loss asks each component for the
     #: colours of the face that styled it. Off by default: 400 steps of it on the built-in
     #: model changed no colour measure (docs/model.md).
     style_mixing: float = 0.0

@@ -41,7 +41,8 @@ def local_loss(recons: dict[str, torch.Tensor], crops: dict[str, torch.Tensor]) 
 
 
 def region_reconstruction_loss(fake: torch.Tensor, real: torch.Tensor,
-                               regions: torch.Tensor) -> torch.Tensor:
+                               regions: torch.Tensor,
+                               weights: list[float] | None = None) -> torch.Tensor:
     """Sum over components of 1/2 * mean squared error over that component's pixels.
 
     ``regions``: (B, C, H, W) binary component masks of the targets. The mean runs over every
@@ -50,6 +51,8 @@ def region_reconstruction_loss(fake: torch.Tensor, real: torch.Tensor,
     sq = (fake.float() - real.float()).pow(2).sum(1, keepdim=True)  # (B, 1, H, W)
     w = regions.float()
     per_comp = (sq * w).sum((0, 2, 3)) / (w.sum((0, 2, 3)) * fake.shape[1]).clamp(min=1)
+    if weights is not None:
+        per_comp = per_comp * torch.tensor(weights, dtype=per_comp.dtype, device=per_comp.device)
     return 0.5 * per_comp.sum()
 
 
@@ -182,7 +185,7 @@ def generator_losses(out: dict, d_fake, d_real, parser, target_labels: torch.Ten
             if regions is None:
                 raise ValueError("region_reconstruction needs the paired targets' regions")
             terms["region_reconstruction"] = region_reconstruction_loss(
-                fake[:b], paired_images, regions[:b])
+                fake[:b], paired_images, regions[:b], cfg.reconstruction_weights())
     if cfg.region_colour:
         if colour is None:
             raise ValueError("region_colour needs the style sources and both masks' regions")
