@@ -36,7 +36,7 @@ TARGETS = {
 #: the engine's result, which also removes the generator's error on the style source), and
 #: the engine's result against the true transfer (mgpe-synth faces re-rendered with the
 #: source's colour: see mgpe_core.evaluate)
-GENERATOR = {f"{region} ({label})": ("style_transfer", "regions", region, key)
+SHOWN = {f"{region} ({label})": ("style_transfer", "regions", region, key)
              for label, key in (("generator", "generator_removed"), ("true", "true_removed"))
              for region in ("lips", "eyes")}
 
@@ -92,7 +92,7 @@ def main() -> None:
                 report = evaluate(load_model(probe, weights=weights), data_dir=args.data,
                                   n=args.n, device=args.device)
                 values = {k: measure(report, path) for k, (path, _, _) in TARGETS.items()}
-                values.update({k: measure(report, path) for k, path in GENERATOR.items()})
+                values.update({k: measure(report, path) for k, path in SHOWN.items()})
                 rows.append((shortfall(values), f"{step} {weights}", values, sidecar))
                 print(f"step {step} {weights}: "
                       + ", ".join(f"{k} {v:.3f}" for k, v in values.items()), flush=True)
@@ -102,10 +102,10 @@ def main() -> None:
     print("| step, weights | "
           + " | ".join(f"{k} ({'>=' if side == 'min' else '<='} {g})"
                        for k, (_, g, side) in TARGETS.items())
-          + "".join(f" | {k}" for k in GENERATOR) + " | shortfall | checkpoint |")
-    print("|---:|" + "---:|" * (len(TARGETS) + len(GENERATOR)) + "---:|---|")
+          + "".join(f" | {k}" for k in SHOWN) + " | shortfall | checkpoint |")
+    print("|---:|" + "---:|" * (len(TARGETS) + len(SHOWN)) + "---:|---|")
     for score, step, values, sidecar in rows:
-        print(f"| {step} | " + " | ".join(f"{values[k]:.3f}" for k in [*TARGETS, *GENERATOR])
+        print(f"| {step} | " + " | ".join(f"{values[k]:.3f}" for k in [*TARGETS, *SHOWN])
               + f" | {score:.3f} | {sidecar} |")
 
 

@@ -177,7 +177,8 @@ class LossConfig:
     #: e.g. ``--set loss.region_colour_components='{"mouth": 3}'``.
     region_colour_components: dict[str, float] = field(default_factory=dict)
     #: Per-component multipliers of ``region_reconstruction`` (component name -> weight;
-    #: others 1), e.g. ``{"mouth": 3}`` for lips drawn more exactly.
+    #: others 1), e.g. ``{"mouth": 3}`` for lips drawn more exactly. Mouth and eyes x4 for
+    #: 400 steps on the built-in model stayed within the checkpoints' wobble (docs/model.md).
     region_reconstruction_components: dict[str, float] = field(default_factory=dict)
     gan_mode: Literal["bce", "hinge"] = "bce"
     #: Parsing loss class weights by class name (small parts count more); others weigh 1.
