@@ -21,17 +21,23 @@ A restyled component has its own reference instead: the portrait its style comes
 generator misses a small region's colour even when it re-renders a photo unchanged (lips by
 about 4 delta E, eyes by 6, on the built-in model), which capped how much of the colour
 distance a lipstick or eye-colour transfer could remove. :func:`rendering_offsets` measures
-that miss per class on a re-rendering of the style source itself (mean of photo - generated
-over the class's interior there), and :func:`match_to_sources` removes it from the edit's
-pixels of the class: the result keeps what the generator does with the style in the
-target's layout and light, less the error it makes with that style where the truth is known.
+that miss per class on a re-rendering of the style source itself (its mean Lab colour in the
+photo minus in the rendering, over the class's interior), and :func:`match_to_sources` moves
+the edit's pixels of the class by an offset in Lab. The offset (:func:`style_offsets`) is the
+source's miss, or, for a model calibrated on mgpe-synth pairs where the true transfer is known
+(:mod:`mgpe_core.style_match`), a per-axis blend of the source's and the target's misses: a
+restyled part keeps the target's light and shape, and with them part of the error the
+generator makes on the target's own part (a restyled eye's lightness is the target's).
 Numpy only, at the model's resolution.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from .metrics.image_metrics import lab_to_rgb, mean_lab, rgb_to_lab
 from .morphology import dilate, erode
 
 #: Classes matched (by name; a schema may lack some): surfaces of one tone with shading. The
@@ -45,6 +51,21 @@ MIN_RING_PIXELS = 12
 
 #: A style source's class needs at least this many pixels to give a rendering offset.
 MIN_SOURCE_PIXELS = 12
+
+
+@dataclass(frozen=True)
+class StyleWeights:
+    """How much of the style source's and of the target's rendering errors (Lab, per axis
+    L, a, b) a restyled class's offset takes (:func:`style_offsets`). A model's fitted weights
+    live in its config.json (:mod:`mgpe_core.style_match`)."""
+
+    source: np.ndarray  # (3,) float
+    target: np.ndarray  # (3,) float
+
+
+#: A class no calibration names: the style source's error, all of it (the engine before a
+#: model was calibrated, and what the fit starts from).
+UNCALIBRATED = StyleWeights(np.ones(3), np.zeros(3))
 
 
 def ring_width(radius: int) -> int:
@@ -94,32 +115,62 @@ def _shifted(generated: np.ndarray, shifts) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+def class_interior(labels: np.ndarray, c: int) -> np.ndarray:
+    """Pixels of class ``c`` in ``labels`` eroded by 1 px (the whole class when it is too
+    thin to have an interior): where a part's own colour is read, without the edge pixels that
+    blend into its neighbours in any rendering."""
+    own = labels == c
+    inner = erode(own, 1)
+    return inner if inner.any() else own
+
+
 def rendering_offsets(photo: np.ndarray, rendered: np.ndarray, labels: np.ndarray,
                       classes) -> dict[int, np.ndarray]:
     """Per class of ``classes`` (ids) with at least :data:`MIN_SOURCE_PIXELS` in ``labels``:
-    the mean of ``photo - rendered`` over its interior (eroded by 1 px; the whole class when
-    it is too thin to have one), float32 RGB: the generator's colour error for that class
-    when it re-renders ``photo`` (uint8 RGB, labelled by ``labels``) as ``rendered``. The
-    interior, because edge pixels blend into the neighbour in any rendering, and differently
-    beside another face's skin (with them, eyes gained half as much on ``mgpe eval`` and lips
-    lost); a mean, not a median, because the aim is the class's mean colour."""
+    the mean Lab colour of ``photo`` minus that of ``rendered`` over its
+    :func:`class_interior` (float64 L, a, b): the generator's colour error for that class when
+    it re-renders ``photo`` (uint8 RGB, labelled by ``labels``) as ``rendered``. The interior,
+    because edge pixels blend into the neighbour in any rendering, and differently beside
+    another face's skin (with them, eyes gained half as much on ``mgpe eval`` and lips lost);
+    mean Lab colours, the measure ``mgpe eval`` scores a colour transfer by."""
     offsets = {}
     for c in classes:
-        own = labels == c
-        if own.sum() < MIN_SOURCE_PIXELS:
+        if (labels == c).sum() < MIN_SOURCE_PIXELS:
             continue
-        inner = erode(own, 1)
-        use = inner if inner.any() else own
-        diff = photo[use].astype(np.float32) - rendered[use].astype(np.float32)
-        offsets[int(c)] = diff.mean(axis=0)
+        use = class_interior(labels, c)
+        offsets[int(c)] = mean_lab(photo, use) - mean_lab(rendered, use)
     return offsets
+
+
+def style_offsets(classes, source: dict[int, np.ndarray], target: dict[int, np.ndarray],
+                  weights: dict[int, StyleWeights]) -> dict[int, np.ndarray]:
+    """Class id -> Lab offset for each of ``classes`` (a restyled component's) that its style
+    source has an offset for: ``weights[c]``' blend of the source's and the target's
+    rendering errors (:func:`rendering_offsets`; a target without the class counts 0), the
+    source's error alone (:data:`UNCALIBRATED`) for a class ``weights`` does not name."""
+    out = {}
+    for c in classes:
+        if c not in source:
+            continue
+        w = weights.get(c, UNCALIBRATED)
+        out[int(c)] = w.source * source[c] + w.target * target.get(c, 0.0)
+    return out
 
 
 def match_to_sources(generated: np.ndarray, labels: np.ndarray, region: np.ndarray,
                      offsets: dict[int, np.ndarray]) -> np.ndarray:
-    """``generated`` (uint8 RGB) with ``offsets`` (class id -> RGB offset, from
-    :func:`rendering_offsets` of each restyled class's style source) added to that class's
-    pixels inside ``region``. ``labels``: the edited mask. Returns uint8; ``generated``
-    itself when nothing is matched."""
+    """``generated`` (uint8 RGB) with ``offsets`` (class id -> Lab offset, from
+    :func:`style_offsets`) added in Lab to that class's pixels inside ``region``, converted
+    back to sRGB (out-of-gamut colours clipped). ``labels``: the edited mask. Returns uint8;
+    ``generated`` itself when nothing is matched."""
     region = np.asarray(region, dtype=bool)
-    return _shifted(generated, [(region & (labels == c), off) for c, off in offsets.items()])
+    out = None
+    for c, offset in offsets.items():
+        where = region & (labels == c)
+        if not where.any():
+            continue
+        if out is None:
+            out = generated.copy()
+        lab = rgb_to_lab(generated[where]) + np.asarray(offset, dtype=np.float64)
+        out[where] = np.clip(np.rint(lab_to_rgb(lab)), 0, 255).astype(np.uint8)
+    return generated if out is None else out

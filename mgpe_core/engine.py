@@ -27,7 +27,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .background_fill import background_input, uncovered_fringe
-from .colour_match import match_to_photo, match_to_sources, rendering_offsets, surface_ids
+from .colour_match import (
+    match_to_photo,
+    match_to_sources,
+    rendering_offsets,
+    style_offsets,
+    surface_ids,
+)
 from .components import COMPONENT_NAMES
 from .errors import LabelError, UsageError
 from .morphology import dilate
@@ -68,9 +74,10 @@ class EditRequest:
     #: mouth or a new hairline leaves no ring of another tone. False: the generator's colours.
     match_colour: bool = True
     #: With ``keep_unedited``: remove from each restyled component the colour error the
-    #: generator makes when it re-renders that component's style source unchanged
-    #: (:func:`~mgpe_core.colour_match.rendering_offsets`; one more generator row per style
-    #: source), so a lip or eye colour arrives as the source has it. False: the generator's.
+    #: generator makes when it re-renders that component's style source unchanged (and, for
+    #: a calibrated model, part of its error on the target: :mod:`mgpe_core.style_match`;
+    #: one more generator row per style source and target), so a lip or eye colour arrives
+    #: as the source has it. False: the generator's.
     match_style: bool = True
 
     def restyled(self) -> dict[str, Portrait]:
@@ -122,14 +129,24 @@ def edit_region(request: EditRequest, schema) -> np.ndarray:
     return region
 
 
-def _style_sources(requests: list[EditRequest]) -> list[Portrait]:
-    """The distinct portraits that restyle a component of a request that matches styles (and
-    keeps unedited pixels): each is re-rendered unchanged once to measure its colour errors."""
+def _rendered_portraits(requests: list[EditRequest], weights: dict, schema) -> list[Portrait]:
+    """The distinct portraits a batch re-renders unchanged to measure their colour errors
+    (:func:`~mgpe_core.colour_match.rendering_offsets`): each portrait that restyles a
+    component of a request that matches styles (and keeps unedited pixels), and that request's
+    target when the model's calibrated ``weights`` take part of the target's error for a
+    restyled class (:func:`~mgpe_core.style_match.uses_target`)."""
+    from .components import get_component
+    from .style_match import uses_target
+
     seen: dict[int, Portrait] = {}
     for req in requests:
         if req.keep_unedited and req.match_style:
-            for p in req.restyled().values():
+            restyled = req.restyled()
+            for p in restyled.values():
                 seen.setdefault(id(p), p)
+            classes = [c for comp in restyled for c in schema.ids(get_component(comp).classes)]
+            if restyled and uses_target(weights, classes):
+                seen.setdefault(id(req.target), req.target)
     return list(seen.values())
 
 
@@ -391,7 +408,7 @@ class Editor:
 
     def __init__(self, model, device="cpu", fast: bool = True, precision: str = "fp32",
                  compile: bool = False, embedding_cache: int = 0,
-                 default_styles: dict | None = None):
+                 default_styles: dict | None = None, style_weights: dict | None = None):
         """``fast``: folded BatchNorm, channels-last copy (same outputs within float error).
         ``precision="bf16"``: bf16 weights and autocast (pays on GPUs and CPUs with native
         bf16). ``compile``: the synthesis network (most of an edit's time) goes through
@@ -414,11 +431,17 @@ class Editor:
 
         ``default_styles``: {component: Portrait} whose style a component takes when its donor
         has none of it and the edited mask has it (hair on a bald photo); None: the model's
-        own (config.json ``default_styles``, :mod:`mgpe_core.default_styles`), ``{}``: none."""
+        own (config.json ``default_styles``, :mod:`mgpe_core.default_styles`), ``{}``: none.
+
+        ``style_weights``: {class id: :class:`~mgpe_core.colour_match.StyleWeights`}, how a
+        restyled class's colour offset blends the style source's and the target's rendering
+        errors; None: the model's calibration (config.json ``style_match``,
+        :mod:`mgpe_core.style_match`), ``{}``: the source's error alone."""
         import torch
 
         from .default_styles import model_default_styles
         from .model.optimize import prepare_for_inference
+        from .style_match import model_style_weights
 
         self.model = model
         self.device = torch.device(device)
@@ -455,6 +478,8 @@ class Editor:
         self.cache = EmbeddingCache(embedding_cache) if embedding_cache else None
         self.default_styles = (model_default_styles(model) if default_styles is None
                                else dict(default_styles))
+        self.style_weights = (model_style_weights(model) if style_weights is None
+                              else dict(style_weights))
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -519,13 +544,14 @@ class Editor:
     def _edit_batch(self, requests: list[EditRequest], paste_back: bool) -> list[EditResult]:
         from .tensors import tensor_to_images
 
-        # each style source re-rendered unchanged (rows after the requests; once per cached
-        # portrait): its classes' colour errors, removed from the components it restyles
+        # each style source (and, for a calibrated model, each restyled target) re-rendered
+        # unchanged (rows after the requests; once per cached portrait): its classes' colour
+        # errors, removed from the components it restyles
         cache = self.cache
-        sources = _style_sources(requests)
-        keys = {id(p): cache.key(p) for p in sources} if cache is not None else {}
+        rendered = _rendered_portraits(requests, self.style_weights, self.schema)
+        keys = {id(p): cache.key(p) for p in rendered} if cache is not None else {}
         offsets, render = {}, []
-        for p in sources:
+        for p in rendered:
             hit = cache.offsets.get(keys[id(p)]) if cache is not None else None
             if hit is None:
                 render.append(p)
@@ -567,15 +593,16 @@ class Editor:
         return results
 
     def _source_offsets(self, req: EditRequest, offsets: dict) -> dict[int, np.ndarray]:
-        """Class id -> rendering offset for the classes of ``req``'s restyled components,
-        each from the portrait that component's style comes from."""
+        """Class id -> Lab offset for the classes of ``req``'s restyled components: the
+        model's blend (:attr:`style_weights`) of the rendering errors of the portrait that
+        component's style comes from and of the target."""
         from .components import get_component
 
         out = {}
+        own = offsets.get(id(req.target), {})
         for name, donor in req.restyled().items():
-            own = offsets[id(donor)]
-            out.update({c: own[c] for c in self.schema.ids(get_component(name).classes)
-                        if c in own})
+            out.update(style_offsets(self.schema.ids(get_component(name).classes),
+                                     offsets[id(donor)], own, self.style_weights))
         return out
 
     def _generate(self, requests: list[EditRequest]):

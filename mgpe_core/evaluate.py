@@ -25,7 +25,9 @@ parses the outputs with the model's parser in batches and returns a JSON-ready r
   against the same distance before the transfer (the target photo's own region); ``removed =
   1 - after / before`` (of the means). ``generator_after`` / ``generator_removed``: the same
   for the raw generator output, before the engine removes the generator's colour error
-  measured on the style source (:func:`~mgpe_core.colour_match.rendering_offsets`).
+  measured on the style source (:func:`~mgpe_core.colour_match.rendering_offsets`; blended
+  with the target's for a calibrated model, :mod:`mgpe_core.style_match`, fitted on another
+  seed's faces than these).
   On mgpe-synth faces also against the true transfer, the target re-rendered with the style
   source's colour attribute and nothing else (:func:`_true_transfers`): ``true_before`` /
   ``true_after`` / ``true_removed`` / ``generator_true_removed``, and
@@ -112,32 +114,35 @@ class _Progress:
 # -- data ----------------------------------------------------------------------------------------
 
 
-def default_data_dir(resolution: int, n: int) -> Path:
+def default_data_dir(resolution: int, n: int, seed: int = SYNTH_SEED) -> Path:
     from .registry import mgpe_home
 
     # "-v2": sets cached before schemas recorded left/right hold image-left celebamask-19 labels
-    return mgpe_home() / "eval" / f"synth-{resolution}-seed{SYNTH_SEED}-n{n}-v2"
+    return mgpe_home() / "eval" / f"synth-{resolution}-seed{seed}-n{n}-v2"
 
 
 def generate_test_set(resolution: int, n: int, dest: Path | None = None,
-                      progress: Callable[[int], None] | None = None) -> Path:
+                      progress: Callable[[int], None] | None = None,
+                      seed: int = SYNTH_SEED) -> Path:
     """The held-out mgpe-synth test set (seed :data:`SYNTH_SEED`, ``n`` faces at
     ``resolution`` px, celebamask-19 labels), built once into ``dest`` (default
-    :func:`default_data_dir`) and reused. Built in a temporary folder renamed into place, so
-    an interrupted run leaves no half-made cache. ``dest/source/`` keeps ``attributes.jsonl``.
+    :func:`default_data_dir`) and reused. Another ``seed`` gives another set of the same kind
+    (the style match's calibration set, :mod:`mgpe_core.style_calibration`). Built in a
+    temporary folder renamed into place, so an interrupted run leaves no half-made cache.
+    ``dest/source/`` keeps ``attributes.jsonl``.
     """
     from .data.prepare import prepare_dataset
     from .io import read_json, write_json
     from .synth import write_dataset
 
-    dest = Path(dest) if dest is not None else default_data_dir(resolution, n)
+    dest = Path(dest) if dest is not None else default_data_dir(resolution, n, seed)
     if (dest / "manifest.json").is_file():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
         source = tmp / "source"
-        write_dataset(source, count=n, size=resolution, seed=SYNTH_SEED, image_format="png",
+        write_dataset(source, count=n, size=resolution, seed=seed, image_format="png",
                       progress=progress)
         prepare_dataset(source, tmp, size=resolution, schema="celebamask-19",
                         image_suffix=".png", progress=progress)
@@ -146,8 +151,8 @@ def generate_test_set(resolution: int, n: int, dest: Path | None = None,
             shutil.rmtree(source / sub, ignore_errors=True)
         manifest = read_json(tmp / "manifest.json")
         manifest["source"] = {**manifest.get("source", {}), "path": str(dest / "source"),
-                              "generator": "mgpe-synth", "seed": SYNTH_SEED,
-                              "held_out": True}
+                              "generator": "mgpe-synth", "seed": seed,
+                              "held_out": seed == SYNTH_SEED}
         write_json(tmp / "manifest.json", manifest)
         try:
             os.replace(tmp, dest)

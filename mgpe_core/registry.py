@@ -152,6 +152,8 @@ class ModelEntry:
             "variants": _variants(self, meta), "metrics": meta.get("metrics", {}),
             "description": meta.get("description", ""), "mgpe_version": meta.get("mgpe_version"),
             "licence": meta.get("licence"),
+            # classes whose restyled colour is calibrated (mgpe_core.style_match); [] = none
+            "style_match": list((meta.get("style_match") or {}).get("classes") or {}),
         }
 
 
@@ -171,6 +173,8 @@ CONFIG_SHAPE = Fields({
     "mgpe_version": str | None,
     # {component: "sample:N"}: the style of a component a donor lacks (mgpe_core.default_styles)
     "default_styles": dict[str, str] | None,
+    # calibrated colour match of restyled parts (mgpe_core.style_match)
+    "style_match": dict | None,
 })
 
 
@@ -962,6 +966,24 @@ def write_model_folder(dest: Path, meta: dict, tensors: dict[str, dict],
         raise
     return dest
 
+
+
+def update_model_config(folder: str | os.PathLike, fields: dict) -> dict:
+    """Set ``fields`` (top-level keys) in a model folder's config.json and refresh that file's
+    SHA-256 in manifest.json: measured numbers or a calibration added to a model whose
+    weights stay as they are. Each file is written atomically, config.json first: an
+    interruption between the two leaves a model whose manifest names the old config, refused
+    on load (never silently used). Returns the new config."""
+    folder = Path(folder)
+    config = read_json_file(_member(folder, "config.json"), "model config", error=ModelError)
+    config.update(fields)
+    data = (json.dumps(config, indent=2) + "\n").encode()
+    write_bytes(folder / "config.json", data, durable=True)
+    manifest = read_json_file(_member(folder, "manifest.json"), "model manifest",
+                              MANIFEST_SHAPE, ModelError)
+    manifest["files"]["config.json"] = hashlib.sha256(data).hexdigest()
+    write_json(folder / "manifest.json", manifest, durable=True)
+    return config
 
 
 def _dir_mode() -> int:

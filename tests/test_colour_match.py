@@ -9,17 +9,22 @@ import pytest
 from mgpe_core.colour_match import (
     MIN_SOURCE_PIXELS,
     SURFACES,
+    UNCALIBRATED,
+    StyleWeights,
     match_to_photo,
     match_to_sources,
     rendering_offsets,
     ring_width,
+    style_offsets,
     surface_ids,
 )
 from mgpe_core.engine import Editor, EditRequest, Portrait, blend_radius, edit_region, to_square
 from mgpe_core.labels import convert, get_schema
+from mgpe_core.metrics.image_metrics import lab_to_rgb, rgb_to_lab
 from mgpe_core.morphology import dilate
 from mgpe_core.registry import load_model
 from mgpe_core.samples import load_sample
+from mgpe_core.style_match import uses_target
 
 C19, M11 = get_schema("celebamask-19"), get_schema("mgpe-11")
 SKIN, EYE, HAIR = M11.index("skin"), M11.index("l_eye"), M11.index("hair")
@@ -129,70 +134,143 @@ def test_the_engine_matches_tones_unless_asked_not_to(tiny_home, paste_back):
 LIP = M11.index("u_lip")
 
 
-def test_rendering_offsets_read_each_classs_error_inside_its_edge():
-    """The offset is the mean photo - rendering over the class's interior: the edge pixels
-    (blended into the neighbour in any rendering) do not move it; a class too small to read
-    has none; a class one pixel thin has no interior and is read whole."""
+def test_rendering_offsets_read_each_classs_lab_error_inside_its_edge():
+    """The offset is the photo's mean Lab colour minus the rendering's over the class's
+    interior: the edge pixels (blended into the neighbour in any rendering) do not move it; a
+    class too small to read has none; a class one pixel thin has no interior and is read
+    whole."""
     photo = np.full((32, 32, 3), 120, np.uint8)
     labels = np.full((32, 32), SKIN, np.uint8)
     labels[8:16, 8:20] = LIP
     labels[24, 4:24] = HAIR  # a 20 px strand, one pixel thin
     labels[2:4, 2:4] = EYE  # 4 px: too few to read
     rendered = photo.astype(int).copy()
-    rendered[labels == LIP] -= (10, 0, -6)  # the generator misses the lip by a known colour
+    rendered[labels == LIP] = (110, 120, 126)  # the generator misses the lip by a known colour
     rendered[8, 8:20] = 0  # and its top edge row badly
-    rendered[labels == HAIR] += 7
+    rendered[labels == HAIR] = 127
     rendered = rendered.astype(np.uint8)
     offsets = rendering_offsets(photo, rendered, labels, [SKIN, LIP, HAIR, EYE])
     assert set(offsets) == {SKIN, LIP, HAIR}
-    np.testing.assert_allclose(offsets[LIP], (10, 0, -6))
-    np.testing.assert_allclose(offsets[HAIR], (-7, -7, -7))
-    np.testing.assert_allclose(offsets[SKIN], (0, 0, 0), atol=0.6)  # one skin pixel row
+    grey = rgb_to_lab([120, 120, 120])
+    np.testing.assert_allclose(offsets[LIP], grey - rgb_to_lab([110, 120, 126]), atol=1e-9)
+    np.testing.assert_allclose(offsets[HAIR], grey - rgb_to_lab([127, 127, 127]), atol=1e-9)
+    assert offsets[LIP][1] > 2 and offsets[HAIR][0] < -2  # redder photo lips, darker photo hair
+    assert np.abs(offsets[SKIN]).max() < 1.5  # one dark skin row among the interior's
     assert (labels == EYE).sum() < MIN_SOURCE_PIXELS
 
 
-def test_match_to_sources_shifts_only_the_offset_classes_inside_the_region():
+def test_match_to_sources_moves_only_the_offset_classes_inside_the_region_by_the_lab_offset():
     rng = np.random.default_rng(3)
-    generated = rng.integers(20, 230, (24, 24, 3)).astype(np.uint8)
+    generated = rng.integers(60, 200, (24, 24, 3)).astype(np.uint8)
     labels = np.full((24, 24), SKIN, np.uint8)
     labels[6:18, 4:20] = LIP
     region = np.zeros((24, 24), bool)
     region[4:20, 2:22] = True
     region[12:, :] = False  # half of the lip lies outside the region
-    out = match_to_sources(generated, labels, region, {LIP: np.array([9.0, -4.0, 0.0])})
+    offset = np.array([6.0, 9.0, -4.0])  # lighter, redder, bluer
+    out = match_to_sources(generated, labels, region, {LIP: offset})
     moved = region & (labels == LIP)
-    want = np.clip(generated[moved].astype(int) + (9, -4, 0), 0, 255)
-    assert np.array_equal(out[moved], want)
+    shift = rgb_to_lab(out[moved]) - rgb_to_lab(generated[moved])
+    np.testing.assert_allclose(shift.mean(axis=0), offset, atol=0.15)
+    assert np.abs(shift - offset).max() < 1.5  # each pixel, to the uint8 rounding
     assert np.array_equal(out[~moved], generated[~moved])
     assert match_to_sources(generated, labels, region, {}) is generated
     assert match_to_sources(generated, labels, region, {HAIR: np.ones(3)}) is generated
 
 
-def test_the_engine_removes_the_style_sources_rendering_error_from_the_restyled_part(tiny_home):
-    """Reference computation: a mouth restyled from b equals the generator's pixels plus, per
-    mouth class, b's offset between its photo and its own unchanged re-rendering; every other
-    pixel equals the edit without style matching. The raw output is the same."""
+def test_style_offsets_blend_the_sources_and_the_targets_errors_per_axis():
+    src = {LIP: np.array([4.0, 10.0, -2.0]), HAIR: np.array([1.0, 1.0, 1.0])}
+    tgt = {LIP: np.array([-8.0, 2.0, 6.0])}
+    w = {LIP: StyleWeights(np.array([0.25, 0.5, 1.0]), np.array([0.75, 0.0, 0.5]))}
+    out = style_offsets([LIP, HAIR, EYE], src, tgt, w)
+    assert set(out) == {LIP, HAIR}  # no source offset for the eye: nothing to blend
+    np.testing.assert_allclose(out[LIP], [4 * 0.25 - 8 * 0.75, 5.0, -2.0 + 3.0])
+    np.testing.assert_allclose(out[HAIR], src[HAIR])  # not calibrated: the source's error
+    np.testing.assert_allclose(style_offsets([LIP], src, {}, w)[LIP], [1.0, 5.0, -2.0])
+    assert uses_target(w, [LIP]) and not uses_target(w, [HAIR, EYE])
+    assert not uses_target({HAIR: UNCALIBRATED}, [HAIR])
+
+
+def _mouth_reference(editor, a, b, kw, weights):
+    """(matched result, result without style matching, {class: Lab offset}) of a's mouth
+    restyled from b: the offsets computed from b's and a's unchanged re-renderings with
+    ``weights``, independently of the engine."""
     from mgpe_core.components import get_component
 
-    editor = Editor(load_model("tiny"))
-    a, b = sample(0), sample(5)
-    kw = dict(styles={"mouth": b}, match_colour=False)
     matched = editor.edit([EditRequest(a, **kw)])[0]
     plain = editor.edit([EditRequest(a, match_style=False, **kw)])[0]
-    assert np.array_equal(matched.model_image, plain.model_image)
-    again = editor.edit([EditRequest(b, keep_unedited=False)])[0].model_image
-    square_b, labels_b, _ = to_square(b.image, b.labels, 64)
-    offsets = rendering_offsets(square_b, again, labels_b, range(len(M11.classes)))
-    mouth = [c for c in M11.ids(get_component("mouth").classes) if c in offsets]
+    errors = []
+    for p in (b, a):
+        again = editor.edit([EditRequest(p, keep_unedited=False)])[0].model_image
+        square, labels, _ = to_square(p.image, p.labels, 64)
+        errors.append(rendering_offsets(square, again, labels, range(len(M11.classes))))
+    mouth = [c for c in M11.ids(get_component("mouth").classes) if c in errors[0]]
     assert set(M11.ids(("u_lip", "l_lip"))) <= set(mouth)  # (a closed mouth: no inside)
+    offsets = {}
+    for c in mouth:
+        w = weights.get(c, UNCALIBRATED)
+        offsets[c] = w.source * errors[0][c] + w.target * errors[1].get(c, 0)
+    return matched, plain, offsets
+
+
+@pytest.mark.parametrize("calibrated", [False, True])
+def test_the_engine_removes_the_blended_rendering_errors_from_the_restyled_part(
+        tiny_home, calibrated):
+    """Reference computation: a mouth restyled from b equals the generator's pixels moved, per
+    mouth class, by b's Lab offset between its photo and its own unchanged re-rendering (and,
+    calibrated, part of a's own); every other pixel equals the edit without style matching.
+    The raw output is the same."""
+    lips = M11.ids(("u_lip", "l_lip"))
+    weights = {c: StyleWeights(np.array([0.5, 1.0, 0.25]), np.array([1.0, -0.5, 0.75]))
+               for c in lips} if calibrated else {}
+    editor = Editor(load_model("tiny"), style_weights=weights)
+    a, b = sample(0), sample(5)
+    kw = dict(styles={"mouth": b}, match_colour=False)
+    matched, plain, offsets = _mouth_reference(editor, a, b, kw, weights)
+    assert np.array_equal(matched.model_image, plain.model_image)
     region = to_square(a.image, edit_region(EditRequest(a, **kw), M11).astype(np.uint8),
                        64)[1].astype(bool)
     moved = np.zeros_like(region)
-    for c in mouth:  # the blend's alpha is 1 in the region (dilated, then blurred as far)
+    for c, offset in offsets.items():  # the blend's alpha is 1 in the region
         where = region & (matched.mask == c)
-        want = np.clip(np.rint(plain.image[where] + offsets[c]), 0, 255)
-        assert np.abs(matched.image[where].astype(int) - want).max() <= 1
-        moved |= region & (matched.mask == c)
-    assert moved.any() and max(np.abs(offsets[c]).max() for c in mouth) > 2
+        if not where.any():  # b's open mouth, a's closed one: no inside to move
+            continue
+        want = np.rint(lab_to_rgb(rgb_to_lab(plain.image[where]) + offset))
+        assert np.abs(matched.image[where] - want).max() <= 1
+        moved |= where
+    assert moved.any() and max(np.abs(o).max() for o in offsets.values()) > 2
     assert np.array_equal(matched.image[~dilate(moved, 2 * blend_radius(64))],
                           plain.image[~dilate(moved, 2 * blend_radius(64))])
+
+
+def test_a_calibrated_model_reads_its_weights_from_config_and_an_edit_for_them(tiny_home):
+    """config.json's ``style_match`` is the editor's default; weights that take the target's
+    error re-render the target too (its error moves the result); bad entries are refused."""
+    from mgpe_core.registry import ModelError
+    from mgpe_core.style_match import model_style_weights
+
+    model = load_model("tiny")
+    lip = M11.index("l_lip")  # (a's upper lip is too thin at 64 px to read an error)
+    model.meta = {**model.meta, "style_match": {"classes": {
+        "l_lip": {"source": [0, 0, 0], "target": [1, 1, 1]}, "beard": {
+            "source": [1, 1, 1], "target": [0, 0, 0]}}}}  # a class of another schema: skipped
+    editor = Editor(model)
+    assert set(editor.style_weights) == {lip}
+    np.testing.assert_array_equal(editor.style_weights[lip].target, [1, 1, 1])
+    a, b = sample(0), sample(5)
+    kw = dict(styles={"mouth": b}, match_colour=False)
+    matched, plain, offsets = _mouth_reference(editor, a, b, kw, editor.style_weights)
+    where = matched.mask == lip
+    assert where.sum() >= MIN_SOURCE_PIXELS and np.abs(offsets[lip]).max() > 2
+    assert not np.array_equal(matched.image[where], plain.image[where])
+    want = np.rint(lab_to_rgb(rgb_to_lab(plain.image[where]) + offsets[lip]))
+    assert np.abs(matched.image[where] - want).max() <= 1
+    for bad, says in (([1, 2], "3 numbers"), ([0, 0, 99], "within"), ("x", "3 numbers")):
+        model.meta = {**model.meta, "style_match": {"classes": {
+            "u_lip": {"source": bad, "target": [0, 0, 0]}}}}
+        with pytest.raises(ModelError, match=says) as e:
+            model_style_weights(model)
+        assert "style_match.classes['u_lip'].source" in str(e.value)
+    model.meta = {**model.meta, "style_match": {"classes": {"u_lip": {"source": [1, 1, 1]}}}}
+    with pytest.raises(ModelError, match="'source' and 'target'"):
+        model_style_weights(model)

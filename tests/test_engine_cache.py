@@ -83,10 +83,13 @@ def test_the_cache_is_bounded(model):
     assert 0 < len(cache.offsets) <= 2
 
 
-def test_a_style_source_is_re_rendered_once(model, monkeypatch):
-    """Style matching re-renders each style source unchanged to read its colour errors: one
-    more synthesis row on the first edit with that source, none on the next."""
-    editor = Editor(model, embedding_cache=8)
+@pytest.mark.parametrize("calibrated", [True, False])
+def test_a_style_source_and_target_are_re_rendered_once(model, monkeypatch, calibrated):
+    """Style matching re-renders each style source unchanged to read its colour errors, and
+    the target too for a calibrated model (the built-in one): one more synthesis row each on
+    the first edit with them, none on the next."""
+    editor = Editor(model, embedding_cache=8, style_weights=None if calibrated else {})
+    assert bool(editor.style_weights) == calibrated
     a, b = sample(1), sample(2)
     rows = []
     real = editor.generator.synthesize
@@ -99,7 +102,7 @@ def test_a_style_source_is_re_rendered_once(model, monkeypatch):
     first = editor.edit([EditRequest(a, styles={"mouth": b})])[0]
     again = editor.edit([EditRequest(a, styles={"mouth": b})])[0]
     plain = editor.edit([EditRequest(a, styles={"mouth": b}, match_style=False)])[0]
-    assert rows == [2, 1, 1]
+    assert rows == [3 if calibrated else 2, 1, 1]
     assert np.array_equal(first.image, again.image)
     assert not np.array_equal(first.image, plain.image)
 

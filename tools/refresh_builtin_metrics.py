@@ -13,7 +13,6 @@ the same model (its name, resolution and the 500-face set are checked).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -27,6 +26,7 @@ def main() -> None:
     from mgpe_core.errors import UsageError
     from mgpe_core.evaluate import headline
     from mgpe_core.io import write_json
+    from mgpe_core.registry import update_model_config
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("name", help="a built-in model (a folder in mgpe_plugins/model_data)")
@@ -41,12 +41,7 @@ def main() -> None:
         raise UsageError(f"{args.source}: a report of {report['model']} on {report['n']} faces; "
                          f"{args.name} records {want_n}")
     report["model_path"] = f"mgpe_plugins/model_data/{args.name}"  # not this machine's path
-    config["metrics"] = headline(report)
-    write_json(folder / "config.json", config)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["files"]["config.json"] = hashlib.sha256(
-        (folder / "config.json").read_bytes()).hexdigest()
-    write_json(folder / "manifest.json", manifest)
+    config = update_model_config(folder, {"metrics": headline(report)})
     dest = REPORTS / args.name
     write_json(dest / "report.json", report)
     for name in ("report.md", "examples.png"):

@@ -89,6 +89,9 @@ def info_command(name, as_json):
         if key in ("parser_from", "variant", "variant_of") and data.get(key) is None:
             continue
         out_console.print(f"[bold]{key}[/]: {data.get(key)}", highlight=False)
+    calibrated = ", ".join(data["style_match"]) or "none (each restyled part loses its style " \
+        "source's rendering error)"
+    out_console.print(f"[bold]style match calibrated for[/]: {calibrated}", highlight=False)
     variants = ", ".join(f"{v} -> {m}" for v, m in data["variants"].items())
     out_console.print(f"[bold]variants[/]: default -> {data['name']}"
                       f"{', ' + variants if variants else ''}", highlight=False)

@@ -8,7 +8,8 @@
   local statistics over the window (population variances), the SSIM map over the *valid*
   window positions (no padding) averaged, computed on each RGB channel separately and averaged
   over the three channels.
-- :func:`rgb_to_lab`: sRGB (D65) -> CIE L*a*b*; :func:`delta_e76`: Euclidean distance in Lab.
+- :func:`rgb_to_lab`: sRGB (D65) -> CIE L*a*b*, :func:`lab_to_rgb` its inverse;
+  :func:`delta_e76`: Euclidean distance in Lab.
 - :func:`dilate` / :func:`erode`: square (8-neighbour) structuring element, ``radius`` px, on
   bool masks (:mod:`mgpe_core.morphology` does the work).
 - :func:`outside_change`: mean absolute change (in /255 units) of the pixels outside a region.
@@ -146,6 +147,29 @@ def rgb_to_lab(rgb) -> np.ndarray:
     f = np.where(xyz > eps, np.cbrt(xyz), xyz / (3.0 * (6.0 / 29.0) ** 2) + 4.0 / 29.0)
     fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
     return np.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
+
+
+def linear_to_srgb(linear) -> np.ndarray:
+    """Linear light in [0, 1] -> sRGB values in [0, 255] (float; the inverse of
+    :func:`srgb_to_linear`, not clipped)."""
+    c = np.asarray(linear, dtype=np.float64)
+    curve = 1.055 * np.maximum(c, 0.0) ** (1 / 2.4) - 0.055
+    return 255.0 * np.where(c <= 0.0031308, 12.92 * c, curve)
+
+
+def lab_to_rgb(lab) -> np.ndarray:
+    """CIE L*a*b* (..., 3), D65 white -> sRGB (..., 3) float64 in [0, 255]: the inverse of
+    :func:`rgb_to_lab` (to 1e-6 of a level) for colours inside the sRGB gamut; colours outside
+    it are clipped to the gamut's box per channel in linear light."""
+    lab = np.asarray(lab, dtype=np.float64)
+    if lab.shape[-1:] != (3,):
+        raise UsageError(f"lab_to_rgb: expected (..., 3) colours, got shape {lab.shape}")
+    fy = (lab[..., 0] + 16.0) / 116.0
+    f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], axis=-1)
+    delta = 6.0 / 29.0
+    xyz = np.where(f > delta, f ** 3, 3.0 * delta ** 2 * (f - 4.0 / 29.0)) * WHITE_D65
+    linear = np.clip(xyz @ np.linalg.inv(RGB_TO_XYZ).T, 0.0, 1.0)
+    return linear_to_srgb(linear)
 
 
 def delta_e76(lab1, lab2) -> np.ndarray | float:

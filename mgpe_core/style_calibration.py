@@ -1,0 +1,166 @@
+"""Fitting a model's style match (:mod:`mgpe_core.style_match`) on mgpe-synth pairs.
+
+Every colour case of the benchmark (``mgpe eval``'s hair, lip, eye and skin transfers, through
+the registered operations' own ``prepare``) runs on a set rendered with
+:data:`CALIBRATION_SEED`, never the held-out seed ``mgpe eval`` scores on, with the style match
+off. Per pair and per class of each restyled component, three Lab vectors are read:
+
+- the style source's rendering error (its photo minus its unchanged re-rendering, over the
+  class's interior: :func:`~mgpe_core.colour_match.rendering_offsets`),
+- the target's rendering error, the same on the target,
+- the true transfer's mean colour minus the edit's over the class's interior in the target
+  (mgpe-synth re-renders the target with the source's colour attribute: the answer).
+
+:func:`~mgpe_core.style_match.fit_weights` fits the third from the first two per class and
+axis. Half the pairs (odd faces) are held out to check the fit against the source's error
+alone; a class whose held-out error does not fall keeps the source's error (it is left out of
+the result). The weights stored are fitted on all pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .colour_match import UNCALIBRATED, class_interior, rendering_offsets
+from .components import get_component
+from .metrics.image_metrics import mean_lab
+from .style_match import fit_weights, remaining_error, weights_to_config
+
+#: Seed of the calibration set (the held-out evaluation set is :data:`~mgpe_core.evaluate.
+#: SYNTH_SEED`; training sets use small seeds).
+CALIBRATION_SEED = 8888
+
+#: A class needs this many pairs to be fitted (half of them to be checked on).
+MIN_PAIRS = 40
+
+#: Pixels a class needs in the target to read the edit's and the truth's colour.
+MIN_PIXELS = 12
+
+
+@dataclass
+class _Samples:
+    source: list = field(default_factory=list)
+    target: list = field(default_factory=list)
+    residual: list = field(default_factory=list)
+    face: list = field(default_factory=list)
+
+    def arrays(self, keep=None):
+        pick = (np.ones(len(self.face), bool) if keep is None else keep)
+        return tuple(np.asarray(a, dtype=np.float64)[pick]
+                     for a in (self.source, self.target, self.residual))
+
+
+def collect_samples(faces, jobs, truths, schema) -> dict[int, _Samples]:
+    """Class id -> the (source error, target error, true - edit) vectors of the colour
+    ``jobs`` (already run: ``output``/``blended`` set) that have a true transfer."""
+    recon = {j.face: j.output for j in jobs if j.op == "reconstruction"}
+    classes = range(len(schema.classes))
+    errors = {i: rendering_offsets(f.image, recon[i], f.labels, classes)
+              for i, f in enumerate(faces) if i in recon}
+    samples: dict[int, _Samples] = {}
+    for j in jobs:
+        if id(j) not in truths or j.reference is None:
+            continue
+        src, tgt = errors[j.reference], errors[j.face]
+        for comp in j.request.restyled():
+            for c in schema.ids(get_component(comp).classes):
+                own = j.mask == c
+                if c not in src or own.sum() < MIN_PIXELS:
+                    continue
+                inner = class_interior(j.mask, c)
+                s = samples.setdefault(c, _Samples())
+                s.source.append(src[c])
+                s.target.append(tgt.get(c, np.zeros(3)))
+                s.residual.append(mean_lab(truths[id(j)], inner) - mean_lab(j.blended, inner))
+                s.face.append(j.face)
+    return samples
+
+
+def fit_samples(samples: dict[int, _Samples], schema) -> tuple[dict, dict]:
+    """(weights by class id that pass the held-out check, the per-class report: pairs, the
+    mean delta E left to the truth with no match, with the source's error alone and with the
+    fit, these two on the held-out odd faces)."""
+    weights, report = {}, {}
+    for c, s in sorted(samples.items()):
+        name = schema.classes[c]
+        n = len(s.face)
+        if n < MIN_PAIRS:
+            report[name] = {"pairs": n, "kept": False, "why": f"fewer than {MIN_PAIRS} pairs"}
+            continue
+        odd = np.asarray(s.face) % 2 == 1
+        train, test = s.arrays(~odd), s.arrays(odd)
+        fitted = fit_weights(*train)
+        none = float(np.linalg.norm(test[2], axis=1).mean())
+        source_only = remaining_error(UNCALIBRATED, *test)
+        calibrated = remaining_error(fitted, *test)
+        kept = calibrated < source_only
+        report[name] = {"pairs": n, "held_out_pairs": int(odd.sum()),
+                        "unmatched": round(none, 3), "source_error": round(source_only, 3),
+                        "calibrated": round(calibrated, 3), "kept": bool(kept)}
+        if kept:
+            weights[c] = fit_weights(*s.arrays())
+    return weights, report
+
+
+def calibrate(model, n: int = 500, device="cpu", progress=None, data_dir=None) -> dict:
+    """The ``style_match`` entry of ``model``'s config.json (a name, a path or a
+    :class:`~mgpe_core.registry.LoadedModel`), fitted on ``n`` faces of the calibration set
+    (generated and cached at the model's resolution unless ``data_dir`` names a prepared
+    mgpe-synth folder): ``{"classes": {...}, "fit": {...}}``."""
+    from .data.prepared import PreparedFolder
+    from .device import resolve_device
+    from .engine import Editor
+    from .errors import DatasetError
+    from .evaluate import (
+        _load_faces,
+        _plan_jobs,
+        _true_transfers,
+        default_data_dir,
+        generate_test_set,
+        read_attributes,
+        select_cases,
+    )
+    from .registry import LoadedModel, load_model
+
+    dev = resolve_device(device)
+    loaded = model if isinstance(model, LoadedModel) else load_model(model, device=dev)
+    schema, resolution = loaded.schema, loaded.resolution
+    if data_dir is None:
+        data_dir = generate_test_set(resolution, n, default_data_dir(
+            resolution, n, CALIBRATION_SEED), progress=progress, seed=CALIBRATION_SEED)
+    folder = PreparedFolder(data_dir)
+    attributes = read_attributes(folder)
+    ids = folder.ids("all")[:n]
+    if attributes is None or len(ids) < 2 * MIN_PAIRS:
+        raise DatasetError(f"{folder.root}: calibration needs at least {2 * MIN_PAIRS} "
+                           "mgpe-synth faces with their attributes (the true transfer)")
+    faces = _load_faces(folder, ids, schema, resolution, attributes)
+    cases = [(op, c) for op, c in select_cases() if c.colour is not None]
+    jobs = sorted(_plan_jobs(faces, schema, 0, True, cases).jobs, key=lambda j: j.face)
+    for j in jobs:
+        j.request.match_style = False
+    results = Editor(loaded, device=dev, style_weights={}).edit(
+        [j.request for j in jobs], batch_size=16, progress=progress)
+    for j, res in zip(jobs, results, strict=True):
+        j.output, j.blended = res.model_image, res.image
+    truths = _true_transfers(jobs, faces, cases)
+    weights, per_class = fit_samples(collect_samples(faces, jobs, truths, schema),
+                                     schema)
+    return {"classes": weights_to_config(weights, schema),
+            "fit": {"seed": CALIBRATION_SEED, "faces": len(faces),
+                    "pairs_with_truth": len(truths), "weights": loaded.weights,
+                    "method": "per class and Lab axis, least squares of (true transfer - "
+                              "edit) on the source's and the target's rendering errors; "
+                              "checked on the odd faces after fitting on the even ones",
+                    "classes": per_class}}
+
+
+def store(folder, entry: dict) -> None:
+    """``entry`` as the ``style_match`` of the model folder ``folder`` (config.json and its
+    hash in manifest.json; :func:`~mgpe_core.registry.update_model_config`)."""
+    from .registry import update_model_config
+    from .style_match import FIELD
+
+    update_model_config(folder, {FIELD: entry})
