@@ -1,16 +1,18 @@
-"""What the engine's style matching costs: a style edit with ``match_style`` (each style source
-re-rendered unchanged once, :mod:`mgpe_core.colour_match`) against the same edit without it.
+"""What the engine's style matching costs: a style edit with ``match_style`` (each style source,
+and for a calibrated model such as the built-in one each target, re-rendered unchanged once,
+:mod:`mgpe_core.colour_match`) against the same edit without it.
 
 The edits: ``Editor.edit([EditRequest(target, styles={"mouth": src, "l_eye": src, "r_eye":
 src})])`` with the built-in model ``mgpe-synth-128`` on built-in samples, at the model's
 resolution (no paste-back):
 
-- ``1 edit``: one target, one source (the matching adds one synthesis row to one);
+- ``1 edit``: one target, one source (the matching adds a synthesis row each);
 - ``8 edits, 8 sources``: eight targets, each restyled from another sample (as `mgpe eval`'s
-  style cases: eight more rows);
-- ``8 edits, 1 source``: eight targets restyled from one sample (one more row);
+  style cases: eight more rows, sixteen calibrated);
+- ``8 edits, 1 source``: eight targets restyled from one sample (one more row, nine
+  calibrated);
 - ``cached, repeat``: the one-edit case again with ``embedding_cache=8``, after a first call
-  (what `mgpe serve` does on every brush stroke: the source's offsets are cached, no extra row).
+  (what `mgpe serve` does on every brush stroke: the part colours are cached, no extra row).
 
 Rows take turns, median of ``--repeat`` calls each; ``ratio``: time with matching / without.
 

@@ -20,14 +20,15 @@ undone. Only :data:`SURFACES` are matched.
 A restyled component has its own reference instead: the portrait its style comes from. The
 generator misses a small region's colour even when it re-renders a photo unchanged (lips by
 about 4 delta E, eyes by 6, on the built-in model), which capped how much of the colour
-distance a lipstick or eye-colour transfer could remove. :func:`rendering_offsets` measures
+distance a lipstick or eye-colour transfer could remove. :func:`part_colours` measures
 that miss per class on a re-rendering of the style source itself (its mean Lab colour in the
 photo minus in the rendering, over the class's interior), and :func:`match_to_sources` moves
 the edit's pixels of the class by an offset in Lab. The offset (:func:`style_offsets`) is the
 source's miss, or, for a model calibrated on mgpe-synth pairs where the true transfer is known
-(:mod:`mgpe_core.style_match`), a per-axis blend of the source's and the target's misses: a
-restyled part keeps the target's light and shape, and with them part of the error the
-generator makes on the target's own part (a restyled eye's lightness is the target's).
+(:mod:`mgpe_core.style_match`), a per-axis blend of the source's and the target's misses and
+of the source's and the target's photo colours' distance from the edit's: a restyled part
+keeps the target's light and shape, and with them part of the error the generator makes on
+the target's own part (a restyled eye's lightness is the target's).
 Numpy only, at the model's resolution.
 """
 
@@ -53,19 +54,53 @@ MIN_RING_PIXELS = 12
 MIN_SOURCE_PIXELS = 12
 
 
-@dataclass(frozen=True)
-class StyleWeights:
-    """How much of the style source's and of the target's rendering errors (Lab, per axis
-    L, a, b) a restyled class's offset takes (:func:`style_offsets`). A model's fitted weights
-    live in its config.json (:mod:`mgpe_core.style_match`)."""
+#: The terms of a restyled class's colour offset (:func:`style_offsets`), by their names in a
+#: model's calibration: the generator's colour error re-rendering the style source and the
+#: target (:attr:`PartColour.error`), and the source's and the target's photo colour minus the
+#: edit's own (:attr:`PartColour.photo` - the generated part's mean).
+TERMS = ("source", "target", "source_photo", "target_photo")
 
-    source: np.ndarray  # (3,) float
-    target: np.ndarray  # (3,) float
+
+@dataclass(frozen=True, eq=False)
+class StyleWeights:
+    """Per term of :data:`TERMS`, its weight on each Lab axis (L, a, b): a (4, 3) array, rows
+    in :data:`TERMS`' order. A model's fitted weights live in its config.json
+    (:mod:`mgpe_core.style_match`)."""
+
+    terms: np.ndarray  # (len(TERMS), 3) float
+
+    @classmethod
+    def of(cls, **rows) -> StyleWeights:
+        """Weights from rows named as :data:`TERMS` (each 3 numbers); a term not given
+        weighs 0."""
+        unknown = set(rows) - set(TERMS)
+        if unknown:
+            raise ValueError(f"unknown style-match terms {sorted(unknown)}; known: {TERMS}")
+        return cls(np.array([rows.get(t, np.zeros(3)) for t in TERMS], dtype=np.float64))
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name in TERMS:
+            return self.terms[TERMS.index(name)]
+        raise AttributeError(name)
+
+    def uses_target(self) -> bool:
+        """Whether any target term weighs: the target must be re-rendered."""
+        return bool(np.any(self.terms[1] != 0) or np.any(self.terms[3] != 0))
 
 
 #: A class no calibration names: the style source's error, all of it (the engine before a
 #: model was calibrated, and what the fit starts from).
-UNCALIBRATED = StyleWeights(np.ones(3), np.zeros(3))
+UNCALIBRATED = StyleWeights.of(source=np.ones(3))
+
+
+@dataclass(frozen=True)
+class PartColour:
+    """One class of a portrait as the generator re-renders it, over the class's interior
+    (:func:`class_interior`), in mean Lab: ``photo``, the photo's colour; ``error``, the
+    photo's minus the re-rendering's (the generator's colour error there)."""
+
+    photo: np.ndarray  # (3,)
+    error: np.ndarray  # (3,)
 
 
 def ring_width(radius: int) -> int:
@@ -124,36 +159,60 @@ def class_interior(labels: np.ndarray, c: int) -> np.ndarray:
     return inner if inner.any() else own
 
 
-def rendering_offsets(photo: np.ndarray, rendered: np.ndarray, labels: np.ndarray,
-                      classes) -> dict[int, np.ndarray]:
+def part_colours(photo: np.ndarray, rendered: np.ndarray, labels: np.ndarray,
+                 classes) -> dict[int, PartColour]:
     """Per class of ``classes`` (ids) with at least :data:`MIN_SOURCE_PIXELS` in ``labels``:
-    the mean Lab colour of ``photo`` minus that of ``rendered`` over its
-    :func:`class_interior` (float64 L, a, b): the generator's colour error for that class when
-    it re-renders ``photo`` (uint8 RGB, labelled by ``labels``) as ``rendered``. The interior,
-    because edge pixels blend into the neighbour in any rendering, and differently beside
-    another face's skin (with them, eyes gained half as much on ``mgpe eval`` and lips lost);
-    mean Lab colours, the measure ``mgpe eval`` scores a colour transfer by."""
-    offsets = {}
+    its :class:`PartColour` when ``photo`` (uint8 RGB, labelled by ``labels``) is re-rendered
+    unchanged as ``rendered``. The interior, because edge pixels blend into the neighbour in
+    any rendering, and differently beside another face's skin (with them, eyes gained half as
+    much on ``mgpe eval`` and lips lost); mean Lab colours, the measure ``mgpe eval`` scores a
+    colour transfer by."""
+    out = {}
     for c in classes:
         if (labels == c).sum() < MIN_SOURCE_PIXELS:
             continue
         use = class_interior(labels, c)
-        offsets[int(c)] = mean_lab(photo, use) - mean_lab(rendered, use)
-    return offsets
+        own = mean_lab(photo, use)
+        out[int(c)] = PartColour(own, own - mean_lab(rendered, use))
+    return out
 
 
-def style_offsets(classes, source: dict[int, np.ndarray], target: dict[int, np.ndarray],
+def edited_colours(generated: np.ndarray, labels: np.ndarray, classes) -> dict[int, np.ndarray]:
+    """Mean Lab colour of each of ``classes`` over its interior in ``labels`` (the edited
+    mask) in ``generated`` (the generator's output, before any matching); classes with fewer
+    than :data:`MIN_SOURCE_PIXELS` pixels are left out."""
+    return {int(c): mean_lab(generated, class_interior(labels, c)) for c in classes
+            if (labels == c).sum() >= MIN_SOURCE_PIXELS}
+
+
+def offset_terms(source: PartColour, target: PartColour | None,
+                 edited: np.ndarray | None) -> np.ndarray:
+    """The (len(:data:`TERMS`), 3) Lab vectors a class's offset blends: the source's and the
+    target's rendering errors, the source's and the target's photo colour minus the edit's
+    (a vector the portraits cannot give counts 0)."""
+    zero = np.zeros(3)
+    return np.stack([
+        source.error,
+        target.error if target is not None else zero,
+        source.photo - edited if edited is not None else zero,
+        target.photo - edited if target is not None and edited is not None else zero])
+
+
+def style_offsets(classes, source: dict[int, PartColour], target: dict[int, PartColour],
+                  edited: dict[int, np.ndarray],
                   weights: dict[int, StyleWeights]) -> dict[int, np.ndarray]:
     """Class id -> Lab offset for each of ``classes`` (a restyled component's) that its style
-    source has an offset for: ``weights[c]``' blend of the source's and the target's
-    rendering errors (:func:`rendering_offsets`; a target without the class counts 0), the
-    source's error alone (:data:`UNCALIBRATED`) for a class ``weights`` does not name."""
+    source has a :class:`PartColour` for: ``weights[c]``' per-axis blend of the
+    :func:`offset_terms` (``target``: the target's part colours, ``edited``: the edit's
+    :func:`edited_colours`), the source's error alone (:data:`UNCALIBRATED`) for a class
+    ``weights`` does not name."""
     out = {}
     for c in classes:
         if c not in source:
             continue
         w = weights.get(c, UNCALIBRATED)
-        out[int(c)] = w.source * source[c] + w.target * target.get(c, 0.0)
+        terms = offset_terms(source[c], target.get(c), edited.get(c))
+        out[int(c)] = (w.terms * terms).sum(axis=0)
     return out
 
 

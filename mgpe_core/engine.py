@@ -28,9 +28,10 @@ import numpy as np
 
 from .background_fill import background_input, uncovered_fringe
 from .colour_match import (
+    edited_colours,
     match_to_photo,
     match_to_sources,
-    rendering_offsets,
+    part_colours,
     style_offsets,
     surface_ids,
 )
@@ -79,6 +80,11 @@ class EditRequest:
     #: one more generator row per style source and target), so a lip or eye colour arrives
     #: as the source has it. False: the generator's.
     match_style: bool = True
+    #: The target's pixels are a canvas (a grey, or another picture under a drawn mask), not
+    #: a photo of the face its labels describe. Style matching then reads
+    #: the style sources alone (a model's calibrated blend also reads the target's own parts,
+    #: which a canvas does not show: :mod:`mgpe_core.style_match`).
+    canvas: bool = False
 
     def restyled(self) -> dict[str, Portrait]:
         """Component name -> the other portrait it takes its style from."""
@@ -131,10 +137,11 @@ def edit_region(request: EditRequest, schema) -> np.ndarray:
 
 def _rendered_portraits(requests: list[EditRequest], weights: dict, schema) -> list[Portrait]:
     """The distinct portraits a batch re-renders unchanged to measure their colour errors
-    (:func:`~mgpe_core.colour_match.rendering_offsets`): each portrait that restyles a
+    (:func:`~mgpe_core.colour_match.part_colours`): each portrait that restyles a
     component of a request that matches styles (and keeps unedited pixels), and that request's
     target when the model's calibrated ``weights`` take part of the target's error for a
-    restyled class (:func:`~mgpe_core.style_match.uses_target`)."""
+    restyled class (:func:`~mgpe_core.style_match.uses_target`) and the target is a photo
+    (not a ``canvas``)."""
     from .components import get_component
     from .style_match import uses_target
 
@@ -145,7 +152,7 @@ def _rendered_portraits(requests: list[EditRequest], weights: dict, schema) -> l
             for p in restyled.values():
                 seen.setdefault(id(p), p)
             classes = [c for comp in restyled for c in schema.ids(get_component(comp).classes)]
-            if restyled and uses_target(weights, classes):
+            if restyled and not req.canvas and uses_target(weights, classes):
                 seen.setdefault(id(req.target), req.target)
     return list(seen.values())
 
@@ -367,11 +374,11 @@ class LRU:
 class EmbeddingCache:
     """What an edit computes from its portraits alone, kept for the next edit of the same
     portraits: the squared photo and labels, the per-component latent means and each style
-    source's colour errors (``prepared``, ``mus``, ``offsets``: up to ``size`` portraits each;
-    :func:`~mgpe_core.colour_match.rendering_offsets`), and the decoded features of each
-    combination of style donors (``feats``: up to ``size`` combinations). Portraits are keyed
-    by a hash of their pixels and labels (:meth:`key`), so an edited copy of a photo is a new
-    entry and a stale embedding is never used.
+    source's (and calibrated, each target's) part colours (``prepared``, ``mus``, ``parts``:
+    up to ``size`` portraits each; :func:`~mgpe_core.colour_match.part_colours`), and the
+    decoded features of each combination of style donors (``feats``: up to ``size``
+    combinations). Portraits are keyed by a hash of their pixels and labels (:meth:`key`), so
+    an edited copy of a photo is a new entry and a stale embedding is never used.
 
     ``stems``: for the last few target portraits (:data:`STEMS_KEPT`: at 256 px and the
     paper's widths an entry holds about 36 MB), the synthesis's first convolutions at the mask
@@ -384,7 +391,7 @@ class EmbeddingCache:
         if int(size) != size or size < 1:
             raise UsageError(f"embedding_cache must be a whole number >= 1, got {size}")
         self.prepared, self.mus, self.feats = LRU(size), LRU(size), LRU(size)
-        self.offsets = LRU(size)
+        self.parts = LRU(size)
         self.stems = LRU(min(size, self.STEMS_KEPT))
 
     @staticmethod
@@ -399,7 +406,7 @@ class EmbeddingCache:
         return h.hexdigest()
 
     def clear(self) -> None:
-        for part in (self.prepared, self.mus, self.feats, self.offsets, self.stems):
+        for part in (self.prepared, self.mus, self.feats, self.parts, self.stems):
             part.clear()
 
 
@@ -545,28 +552,28 @@ class Editor:
         from .tensors import tensor_to_images
 
         # each style source (and, for a calibrated model, each restyled target) re-rendered
-        # unchanged (rows after the requests; once per cached portrait): its classes' colour
-        # errors, removed from the components it restyles
+        # unchanged (rows after the requests; once per cached portrait): its classes' photo
+        # colours and colour errors, from which the restyled components' offsets are made
         cache = self.cache
         rendered = _rendered_portraits(requests, self.style_weights, self.schema)
         keys = {id(p): cache.key(p) for p in rendered} if cache is not None else {}
-        offsets, render = {}, []
+        parts, render = {}, []
         for p in rendered:
-            hit = cache.offsets.get(keys[id(p)]) if cache is not None else None
+            hit = cache.parts.get(keys[id(p)]) if cache is not None else None
             if hit is None:
                 render.append(p)
             else:
-                offsets[id(p)] = hit
+                parts[id(p)] = hit
         out, prepared, index, masks, geos = self._generate(
             requests + [EditRequest(p) for p in render])
         r = self.resolution
         pixels = tensor_to_images(out)
         for k, p in enumerate(render, start=len(requests)):
             image, labels, _ = prepared[index[id(p)]]
-            offsets[id(p)] = rendering_offsets(image, pixels[k], labels,
-                                               range(len(self.schema.classes)))
+            parts[id(p)] = part_colours(image, pixels[k], labels,
+                                        range(len(self.schema.classes)))
             if cache is not None:
-                cache.offsets.put(keys[id(p)], offsets[id(p)])
+                cache.parts.put(keys[id(p)], parts[id(p)])
         surfaces = surface_ids(self.schema)
         results = []
         for i, req in enumerate(requests):
@@ -581,7 +588,8 @@ class Editor:
             shown = model_img
             if req.match_style:
                 shown = match_to_sources(shown, masks[i], region,
-                                         self._source_offsets(req, offsets))
+                                         self._source_offsets(req, parts, model_img,
+                                                              masks[i]))
             if req.match_colour:
                 shown = match_to_photo(shown, square, masks[i], region, blend_radius(r),
                                        surfaces)
@@ -592,17 +600,22 @@ class Editor:
                 results.append(EditResult(blend(shown, square, alpha), masks[i], model_img))
         return results
 
-    def _source_offsets(self, req: EditRequest, offsets: dict) -> dict[int, np.ndarray]:
+    def _source_offsets(self, req: EditRequest, parts: dict, generated: np.ndarray,
+                        mask: np.ndarray) -> dict[int, np.ndarray]:
         """Class id -> Lab offset for the classes of ``req``'s restyled components: the
-        model's blend (:attr:`style_weights`) of the rendering errors of the portrait that
-        component's style comes from and of the target."""
+        model's blend (:attr:`style_weights`) of the part colours of the portrait that
+        component's style comes from and of the target (``parts``: by portrait id) and of
+        the ``generated`` part's own colour under the edited ``mask``; on a canvas, the style
+        source's error alone."""
         from .components import get_component
 
         out = {}
-        own = offsets.get(id(req.target), {})
+        own = {} if req.canvas else parts.get(id(req.target), {})
+        weights = {} if req.canvas else self.style_weights
         for name, donor in req.restyled().items():
-            out.update(style_offsets(self.schema.ids(get_component(name).classes),
-                                     offsets[id(donor)], own, self.style_weights))
+            ids = self.schema.ids(get_component(name).classes)
+            out.update(style_offsets(ids, parts[id(donor)], own,
+                                     edited_colours(generated, mask, ids), weights))
         return out
 
     def _generate(self, requests: list[EditRequest]):

@@ -25,7 +25,7 @@ parses the outputs with the model's parser in batches and returns a JSON-ready r
   against the same distance before the transfer (the target photo's own region); ``removed =
   1 - after / before`` (of the means). ``generator_after`` / ``generator_removed``: the same
   for the raw generator output, before the engine removes the generator's colour error
-  measured on the style source (:func:`~mgpe_core.colour_match.rendering_offsets`; blended
+  measured on the style source (:func:`~mgpe_core.colour_match.part_colours`; blended
   with the target's for a calibrated model, :mod:`mgpe_core.style_match`, fitted on another
   seed's faces than these).
   On mgpe-synth faces also against the true transfer, the target re-rendered with the style

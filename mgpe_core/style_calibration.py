@@ -3,16 +3,14 @@
 Every colour case of the benchmark (``mgpe eval``'s hair, lip, eye and skin transfers, through
 the registered operations' own ``prepare``) runs on a set rendered with
 :data:`CALIBRATION_SEED`, never the held-out seed ``mgpe eval`` scores on, with the style match
-off. Per pair and per class of each restyled component, three Lab vectors are read:
+off. Per pair and per class of each restyled component, the four
+:func:`~mgpe_core.colour_match.offset_terms` are read (the style source's and the target's
+rendering errors, the source's and the target's photo colour minus the edit's), and so is
+what the offset should be: the true transfer's mean colour minus the edit's over the class's
+interior (mgpe-synth re-renders the target with the source's colour attribute: the answer).
 
-- the style source's rendering error (its photo minus its unchanged re-rendering, over the
-  class's interior: :func:`~mgpe_core.colour_match.rendering_offsets`),
-- the target's rendering error, the same on the target,
-- the true transfer's mean colour minus the edit's over the class's interior in the target
-  (mgpe-synth re-renders the target with the source's colour attribute: the answer).
-
-:func:`~mgpe_core.style_match.fit_weights` fits the third from the first two per class and
-axis. Half the pairs (odd faces) are held out to check the fit against the source's error
+:func:`~mgpe_core.style_match.fit_weights` fits the answer from the terms per class and axis.
+Half the pairs (odd target faces) are held out to check the fit against the source's error
 alone; a class whose held-out error does not fall keeps the source's error (it is left out of
 the result). The weights stored are fitted on all pairs.
 """
@@ -23,7 +21,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .colour_match import UNCALIBRATED, class_interior, rendering_offsets
+from .colour_match import (
+    UNCALIBRATED,
+    class_interior,
+    edited_colours,
+    offset_terms,
+    part_colours,
+)
 from .components import get_component
 from .metrics.image_metrics import mean_lab
 from .style_match import fit_weights, remaining_error, weights_to_config
@@ -35,45 +39,37 @@ CALIBRATION_SEED = 8888
 #: A class needs this many pairs to be fitted (half of them to be checked on).
 MIN_PAIRS = 40
 
-#: Pixels a class needs in the target to read the edit's and the truth's colour.
-MIN_PIXELS = 12
-
 
 @dataclass
 class _Samples:
-    source: list = field(default_factory=list)
-    target: list = field(default_factory=list)
-    residual: list = field(default_factory=list)
-    face: list = field(default_factory=list)
+    terms: list = field(default_factory=list)  # (len(TERMS), 3) per pair
+    residual: list = field(default_factory=list)  # (3,) per pair: true - edit
+    face: list = field(default_factory=list)  # the target face's index
 
     def arrays(self, keep=None):
-        pick = (np.ones(len(self.face), bool) if keep is None else keep)
-        return tuple(np.asarray(a, dtype=np.float64)[pick]
-                     for a in (self.source, self.target, self.residual))
+        pick = np.ones(len(self.face), bool) if keep is None else keep
+        return (np.asarray(self.terms, dtype=np.float64)[pick],
+                np.asarray(self.residual, dtype=np.float64)[pick])
 
 
 def collect_samples(faces, jobs, truths, schema) -> dict[int, _Samples]:
-    """Class id -> the (source error, target error, true - edit) vectors of the colour
-    ``jobs`` (already run: ``output``/``blended`` set) that have a true transfer."""
+    """Class id -> the offset terms and the answer (true - edit) of the colour ``jobs``
+    (already run: ``output`` set) that have a true transfer."""
     recon = {j.face: j.output for j in jobs if j.op == "reconstruction"}
     classes = range(len(schema.classes))
-    errors = {i: rendering_offsets(f.image, recon[i], f.labels, classes)
-              for i, f in enumerate(faces) if i in recon}
+    parts = {i: part_colours(f.image, recon[i], f.labels, classes)
+             for i, f in enumerate(faces) if i in recon}
     samples: dict[int, _Samples] = {}
     for j in jobs:
         if id(j) not in truths or j.reference is None:
             continue
-        src, tgt = errors[j.reference], errors[j.face]
+        src, tgt = parts[j.reference], parts[j.face]
         for comp in j.request.restyled():
-            for c in schema.ids(get_component(comp).classes):
-                own = j.mask == c
-                if c not in src or own.sum() < MIN_PIXELS:
-                    continue
-                inner = class_interior(j.mask, c)
+            ids = [c for c in schema.ids(get_component(comp).classes) if c in src]
+            for c, edited in edited_colours(j.output, j.mask, ids).items():
                 s = samples.setdefault(c, _Samples())
-                s.source.append(src[c])
-                s.target.append(tgt.get(c, np.zeros(3)))
-                s.residual.append(mean_lab(truths[id(j)], inner) - mean_lab(j.blended, inner))
+                s.terms.append(offset_terms(src[c], tgt.get(c), edited))
+                s.residual.append(mean_lab(truths[id(j)], class_interior(j.mask, c)) - edited)
                 s.face.append(j.face)
     return samples
 
@@ -92,7 +88,7 @@ def fit_samples(samples: dict[int, _Samples], schema) -> tuple[dict, dict]:
         odd = np.asarray(s.face) % 2 == 1
         train, test = s.arrays(~odd), s.arrays(odd)
         fitted = fit_weights(*train)
-        none = float(np.linalg.norm(test[2], axis=1).mean())
+        none = float(np.linalg.norm(test[1], axis=1).mean())
         source_only = remaining_error(UNCALIBRATED, *test)
         calibrated = remaining_error(fitted, *test)
         kept = calibrated < source_only
@@ -152,8 +148,9 @@ def calibrate(model, n: int = 500, device="cpu", progress=None, data_dir=None) -
             "fit": {"seed": CALIBRATION_SEED, "faces": len(faces),
                     "pairs_with_truth": len(truths), "weights": loaded.weights,
                     "method": "per class and Lab axis, least squares of (true transfer - "
-                              "edit) on the source's and the target's rendering errors; "
-                              "checked on the odd faces after fitting on the even ones",
+                              "edit) on the source's and the target's rendering errors and "
+                              "photo colours minus the edit's; checked on the odd faces after "
+                              "fitting on the even ones",
                     "classes": per_class}}
 
 

@@ -1,31 +1,36 @@
-"""A model's calibrated style match: how much of the style source's and of the target's
-rendering errors each restyled class's colour offset takes.
+"""A model's calibrated style match: how a restyled class's colour offset blends what the
+generator gets wrong and what the photos say.
 
 The engine removes the generator's colour error from a restyled part
 (:func:`~mgpe_core.colour_match.style_offsets`). Measured on mgpe-synth faces, where the true
 transfer is known (``mgpe eval``: the target re-rendered with the source's colour attribute),
 the style source's error alone is not the edit's error for small parts: a restyled lip keeps
 part of the error the generator makes on the *target's* lips (its light and shape), an eye's
-lightness is the target's while its hue is the source's. A linear blend per class and Lab axis,
+lightness is the target's while its hue is the source's. A linear blend per class and Lab
+axis of four terms (:data:`~mgpe_core.colour_match.TERMS`),
 
-    offset = w_source * (source photo - source re-rendered) + w_target * (target photo -
-             target re-rendered),
+    offset = w_source * (source photo - source re-rendered)
+           + w_target * (target photo - target re-rendered)
+           + w_source_photo * (source photo - edit) + w_target_photo * (target photo - edit)
 
-fitted by least squares on pairs of another seed than the held-out set
-(:mod:`mgpe_core.style_calibration`), is stored in config.json::
+(each a mean Lab colour over the class's interior), fitted by least squares on pairs of
+another seed than the held-out set (:mod:`mgpe_core.style_calibration`), is stored in
+config.json::
 
-    "style_match": {"classes": {"u_lip": {"source": [L, a, b], "target": [L, a, b]}, ...},
+    "style_match": {"classes": {"u_lip": {"source": [L, a, b], "target": [L, a, b],
+                                          "source_photo": [...], "target_photo": [...]}, ...},
                     "fit": {...how it was measured...}}
 
-A class it does not name takes the source's error alone (:data:`~mgpe_core.colour_match.
-UNCALIBRATED`): a model without the field edits as before calibration existed.
+A term a class does not name weighs 0; a class it does not name takes the source's error
+alone (:data:`~mgpe_core.colour_match.UNCALIBRATED`): a model without the field edits as
+before calibration existed.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .colour_match import UNCALIBRATED, StyleWeights
+from .colour_match import TERMS, UNCALIBRATED, StyleWeights
 
 #: config.json's field holding the fitted weights.
 FIELD = "style_match"
@@ -59,14 +64,14 @@ def weights_from_config(entry, schema, where: str, error) -> dict[int, StyleWeig
         raise error(f"{where}: {FIELD} must be an object with a 'classes' object")
     out = {}
     for name, w in classes.items():
-        if not isinstance(w, dict) or set(w) != {"source", "target"}:
-            raise error(f"{where}: {FIELD}.classes[{name!r}] must be an object with 'source' "
-                        "and 'target'")
+        if not isinstance(w, dict) or not w or not set(w) <= set(TERMS):
+            raise error(f"{where}: {FIELD}.classes[{name!r}] must be an object with some of "
+                        f"{', '.join(repr(t) for t in TERMS)}")
         if name not in schema.classes:
             continue
-        out[schema.index(name)] = StyleWeights(
-            _vector(w["source"], f"{where}: {FIELD}.classes[{name!r}].source", error),
-            _vector(w["target"], f"{where}: {FIELD}.classes[{name!r}].target", error))
+        out[schema.index(name)] = StyleWeights.of(**{
+            t: _vector(v, f"{where}: {FIELD}.classes[{name!r}].{t}", error)
+            for t, v in w.items()})
     return out
 
 
@@ -81,46 +86,45 @@ def model_style_weights(model) -> dict[int, StyleWeights]:
 
 
 def weights_to_config(weights: dict[int, StyleWeights], schema) -> dict:
-    """The ``classes`` object of config.json for ``weights`` (class names, rounded to 4
-    decimals)."""
-    return {schema.classes[c]: {"source": [round(float(v), 4) for v in w.source],
-                                "target": [round(float(v), 4) for v in w.target]}
+    """The ``classes`` object of config.json for ``weights`` (class names, every term,
+    rounded to 4 decimals)."""
+    return {schema.classes[c]: {t: [round(float(v), 4) for v in row]
+                                for t, row in zip(TERMS, w.terms, strict=True)}
             for c, w in sorted(weights.items())}
 
 
 def uses_target(weights: dict[int, StyleWeights], classes) -> bool:
-    """Whether any of ``classes`` takes part of the target's rendering error: the target must
-    then be re-rendered too."""
-    return any(np.any(weights.get(c, UNCALIBRATED).target != 0) for c in classes)
+    """Whether any of ``classes`` weighs a target term: the target must then be re-rendered
+    too."""
+    return any(weights.get(c, UNCALIBRATED).uses_target() for c in classes)
 
 
 #: The fit's pull towards :data:`~mgpe_core.colour_match.UNCALIBRATED`, as a share of the
 #: normal matrix's mean diagonal: enough to keep a class with few or collinear samples near
-#: today's behaviour, too little to move a well-measured fit.
+#: the source's error alone, too little to move a well-measured fit.
 RIDGE = 0.01
 
 
-def fit_weights(source: np.ndarray, target: np.ndarray, residual: np.ndarray,
-                ridge: float = RIDGE) -> StyleWeights:
-    """Per Lab axis, the least-squares ``w_source, w_target`` with ``residual ~ w_source *
-    source + w_target * target`` (each (n, 3): a class's rendering error on the style source
-    and on the target, and the true transfer's mean colour minus the unmatched edit's, per
-    pair), shrunk towards (1, 0) by ``ridge``."""
-    src, tgt, res = (np.asarray(a, dtype=np.float64).reshape(-1, 3)
-                     for a in (source, target, residual))
-    prior = np.array([1.0, 0.0])
-    ws, wt = np.zeros(3), np.zeros(3)
+def fit_weights(terms: np.ndarray, residual: np.ndarray, ridge: float = RIDGE) -> StyleWeights:
+    """Per Lab axis, the least-squares weights with ``residual ~ sum_k w_k * terms[:, k]``
+    (``terms``: (n, len(TERMS), 3), each pair's :func:`~mgpe_core.colour_match.offset_terms`;
+    ``residual``: (n, 3), the true transfer's mean colour minus the unmatched edit's), shrunk
+    towards :data:`~mgpe_core.colour_match.UNCALIBRATED` by ``ridge``."""
+    x_all = np.asarray(terms, dtype=np.float64).reshape(-1, len(TERMS), 3)
+    res = np.asarray(residual, dtype=np.float64).reshape(-1, 3)
+    out = np.zeros((len(TERMS), 3))
     for k in range(3):
-        x = np.stack([src[:, k], tgt[:, k]], axis=1)
+        x = x_all[:, :, k]
         normal = x.T @ x
-        lam = ridge * max(float(np.trace(normal)) / 2, 1e-9)
-        ws[k], wt[k] = np.linalg.solve(normal + lam * np.eye(2), x.T @ res[:, k] + lam * prior)
-    return StyleWeights(ws, wt)
+        lam = ridge * max(float(np.trace(normal)) / len(TERMS), 1e-9)
+        prior = UNCALIBRATED.terms[:, k]
+        out[:, k] = np.linalg.solve(normal + lam * np.eye(len(TERMS)),
+                                    x.T @ res[:, k] + lam * prior)
+    return StyleWeights(out)
 
 
-def remaining_error(weights: StyleWeights, source, target, residual) -> float:
+def remaining_error(weights: StyleWeights, terms, residual) -> float:
     """Mean delta E 1976 left between the true transfer and the edit once ``weights``' offset
     is added (``residual`` minus the offset, per pair)."""
-    left = np.asarray(residual) - weights.source * np.asarray(source) \
-        - weights.target * np.asarray(target)
-    return float(np.linalg.norm(left, axis=1).mean())
+    offset = (np.asarray(terms) * weights.terms).sum(axis=1)
+    return float(np.linalg.norm(np.asarray(residual) - offset, axis=1).mean())

@@ -10,10 +10,12 @@ from mgpe_core.colour_match import (
     MIN_SOURCE_PIXELS,
     SURFACES,
     UNCALIBRATED,
+    PartColour,
     StyleWeights,
+    edited_colours,
     match_to_photo,
     match_to_sources,
-    rendering_offsets,
+    part_colours,
     ring_width,
     style_offsets,
     surface_ids,
@@ -21,7 +23,7 @@ from mgpe_core.colour_match import (
 from mgpe_core.engine import Editor, EditRequest, Portrait, blend_radius, edit_region, to_square
 from mgpe_core.labels import convert, get_schema
 from mgpe_core.metrics.image_metrics import lab_to_rgb, rgb_to_lab
-from mgpe_core.morphology import dilate
+from mgpe_core.morphology import dilate, erode
 from mgpe_core.registry import load_model
 from mgpe_core.samples import load_sample
 from mgpe_core.style_match import uses_target
@@ -134,29 +136,36 @@ def test_the_engine_matches_tones_unless_asked_not_to(tiny_home, paste_back):
 LIP = M11.index("u_lip")
 
 
-def test_rendering_offsets_read_each_classs_lab_error_inside_its_edge():
-    """The offset is the photo's mean Lab colour minus the rendering's over the class's
-    interior: the edge pixels (blended into the neighbour in any rendering) do not move it; a
-    class too small to read has none; a class one pixel thin has no interior and is read
-    whole."""
+def test_part_colours_read_each_classs_lab_colour_and_error_inside_its_edge():
+    """A part's colour is the photo's mean Lab colour over the class's interior, its error
+    that minus the rendering's: the edge pixels (blended into the neighbour in any rendering)
+    do not move them; a class too small to read has none; a class one pixel thin has no
+    interior and is read whole."""
     photo = np.full((32, 32, 3), 120, np.uint8)
     labels = np.full((32, 32), SKIN, np.uint8)
     labels[8:16, 8:20] = LIP
+    photo[labels == LIP] = (150, 90, 100)
+    photo[8, 8:20] = 255  # the photo's lip edge: not the lip's colour
     labels[24, 4:24] = HAIR  # a 20 px strand, one pixel thin
     labels[2:4, 2:4] = EYE  # 4 px: too few to read
     rendered = photo.astype(int).copy()
-    rendered[labels == LIP] = (110, 120, 126)  # the generator misses the lip by a known colour
+    rendered[labels == LIP] = (140, 90, 106)  # the generator misses the lip by a known colour
     rendered[8, 8:20] = 0  # and its top edge row badly
     rendered[labels == HAIR] = 127
     rendered = rendered.astype(np.uint8)
-    offsets = rendering_offsets(photo, rendered, labels, [SKIN, LIP, HAIR, EYE])
-    assert set(offsets) == {SKIN, LIP, HAIR}
+    parts = part_colours(photo, rendered, labels, [SKIN, LIP, HAIR, EYE])
+    assert set(parts) == {SKIN, LIP, HAIR}
+    lip = rgb_to_lab([150, 90, 100])
+    np.testing.assert_allclose(parts[LIP].photo, lip, atol=1e-9)
+    np.testing.assert_allclose(parts[LIP].error, lip - rgb_to_lab([140, 90, 106]), atol=1e-9)
     grey = rgb_to_lab([120, 120, 120])
-    np.testing.assert_allclose(offsets[LIP], grey - rgb_to_lab([110, 120, 126]), atol=1e-9)
-    np.testing.assert_allclose(offsets[HAIR], grey - rgb_to_lab([127, 127, 127]), atol=1e-9)
-    assert offsets[LIP][1] > 2 and offsets[HAIR][0] < -2  # redder photo lips, darker photo hair
-    assert np.abs(offsets[SKIN]).max() < 1.5  # one dark skin row among the interior's
+    np.testing.assert_allclose(parts[HAIR].error, grey - rgb_to_lab([127, 127, 127]), atol=1e-9)
+    assert parts[LIP].error[1] > 2 and parts[HAIR].error[0] < -2  # redder lips, darker hair
+    assert np.abs(parts[SKIN].error).max() < 1.5  # one dark skin row among the interior's
     assert (labels == EYE).sum() < MIN_SOURCE_PIXELS
+    edited = edited_colours(rendered, labels, [LIP, EYE])
+    assert set(edited) == {LIP}
+    np.testing.assert_allclose(edited[LIP], rgb_to_lab([140, 90, 106]), atol=1e-9)
 
 
 def test_match_to_sources_moves_only_the_offset_classes_inside_the_region_by_the_lab_offset():
@@ -178,38 +187,65 @@ def test_match_to_sources_moves_only_the_offset_classes_inside_the_region_by_the
     assert match_to_sources(generated, labels, region, {HAIR: np.ones(3)}) is generated
 
 
-def test_style_offsets_blend_the_sources_and_the_targets_errors_per_axis():
-    src = {LIP: np.array([4.0, 10.0, -2.0]), HAIR: np.array([1.0, 1.0, 1.0])}
-    tgt = {LIP: np.array([-8.0, 2.0, 6.0])}
-    w = {LIP: StyleWeights(np.array([0.25, 0.5, 1.0]), np.array([0.75, 0.0, 0.5]))}
-    out = style_offsets([LIP, HAIR, EYE], src, tgt, w)
-    assert set(out) == {LIP, HAIR}  # no source offset for the eye: nothing to blend
-    np.testing.assert_allclose(out[LIP], [4 * 0.25 - 8 * 0.75, 5.0, -2.0 + 3.0])
-    np.testing.assert_allclose(out[HAIR], src[HAIR])  # not calibrated: the source's error
-    np.testing.assert_allclose(style_offsets([LIP], src, {}, w)[LIP], [1.0, 5.0, -2.0])
+def test_style_offsets_blend_the_four_terms_per_axis():
+    src = {LIP: PartColour(np.array([50.0, 30.0, 10.0]), np.array([4.0, 10.0, -2.0])),
+           HAIR: PartColour(np.array([30.0, 5.0, 5.0]), np.array([1.0, 1.0, 1.0]))}
+    tgt = {LIP: PartColour(np.array([40.0, 20.0, 14.0]), np.array([-8.0, 2.0, 6.0]))}
+    edited = {LIP: np.array([44.0, 24.0, 10.0]), HAIR: np.array([33.0, 4.0, 4.0])}
+    w = {LIP: StyleWeights.of(source=[0.25, 0.5, 1.0], target=[0.75, 0.0, 0.5],
+                              source_photo=[0.0, 0.5, 0.0], target_photo=[1.0, 0.0, 0.25])}
+    out = style_offsets([LIP, HAIR, EYE], src, tgt, edited, w)
+    assert set(out) == {LIP, HAIR}  # no source colours for the eye: nothing to blend
+    np.testing.assert_allclose(out[LIP], [4 * 0.25 - 8 * 0.75 + (40 - 44),
+                                          5.0 + 0.5 * (30 - 24),
+                                          -2.0 + 3.0 + 0.25 * (14 - 10)])
+    np.testing.assert_allclose(out[HAIR], src[HAIR].error)  # not calibrated: source's error
+    # a target without the part, or no edited colour: those terms count 0
+    np.testing.assert_allclose(style_offsets([LIP], src, {}, edited, w)[LIP],
+                               [1.0, 5.0 + 3.0, -2.0])
+    np.testing.assert_allclose(style_offsets([LIP], src, tgt, {}, w)[LIP], [-5.0, 5.0, 1.0])
     assert uses_target(w, [LIP]) and not uses_target(w, [HAIR, EYE])
     assert not uses_target({HAIR: UNCALIBRATED}, [HAIR])
+    assert uses_target({HAIR: StyleWeights.of(target_photo=[0, 0, 0.1])}, [HAIR])
+    with pytest.raises(ValueError, match="unknown style-match terms"):
+        StyleWeights.of(sauce=[1, 1, 1])
 
 
 def _mouth_reference(editor, a, b, kw, weights):
     """(matched result, result without style matching, {class: Lab offset}) of a's mouth
-    restyled from b: the offsets computed from b's and a's unchanged re-renderings with
-    ``weights``, independently of the engine."""
+    restyled from b: the offsets computed from b's and a's unchanged re-renderings and the
+    unmatched edit's colours with ``weights``, independently of the engine."""
     from mgpe_core.components import get_component
 
     matched = editor.edit([EditRequest(a, **kw)])[0]
     plain = editor.edit([EditRequest(a, match_style=False, **kw)])[0]
-    errors = []
+    parts = []
     for p in (b, a):
         again = editor.edit([EditRequest(p, keep_unedited=False)])[0].model_image
         square, labels, _ = to_square(p.image, p.labels, 64)
-        errors.append(rendering_offsets(square, again, labels, range(len(M11.classes))))
-    mouth = [c for c in M11.ids(get_component("mouth").classes) if c in errors[0]]
+        parts.append({})
+        for c in range(len(M11.classes)):
+            inner = erode(labels == c, 1)
+            inner = inner if inner.any() else labels == c
+            if (labels == c).sum() >= MIN_SOURCE_PIXELS:
+                own = rgb_to_lab(square[inner]).mean(0)
+                parts[-1][c] = (own, own - rgb_to_lab(again[inner]).mean(0))
+    mouth = [c for c in M11.ids(get_component("mouth").classes) if c in parts[0]]
     assert set(M11.ids(("u_lip", "l_lip"))) <= set(mouth)  # (a closed mouth: no inside)
     offsets = {}
     for c in mouth:
         w = weights.get(c, UNCALIBRATED)
-        offsets[c] = w.source * errors[0][c] + w.target * errors[1].get(c, 0)
+        (s_photo, s_err), tgt = parts[0][c], parts[1].get(c)
+        offsets[c] = w.source * s_err
+        inner = erode(matched.mask == c, 1)
+        inner = inner if inner.any() else matched.mask == c
+        if (matched.mask == c).sum() >= MIN_SOURCE_PIXELS:
+            edit = rgb_to_lab(plain.model_image[inner]).mean(0)
+            offsets[c] = offsets[c] + w.source_photo * (s_photo - edit)
+            if tgt is not None:
+                offsets[c] = offsets[c] + w.target_photo * (tgt[0] - edit)
+        if tgt is not None:
+            offsets[c] = offsets[c] + w.target * tgt[1]
     return matched, plain, offsets
 
 
@@ -221,7 +257,8 @@ def test_the_engine_removes_the_blended_rendering_errors_from_the_restyled_part(
     calibrated, part of a's own); every other pixel equals the edit without style matching.
     The raw output is the same."""
     lips = M11.ids(("u_lip", "l_lip"))
-    weights = {c: StyleWeights(np.array([0.5, 1.0, 0.25]), np.array([1.0, -0.5, 0.75]))
+    weights = {c: StyleWeights.of(source=[0.5, 1.0, 0.25], target=[1.0, -0.5, 0.75],
+                                  source_photo=[0.1, 0.2, 0.0], target_photo=[0.0, 0.3, 0.2])
                for c in lips} if calibrated else {}
     editor = Editor(load_model("tiny"), style_weights=weights)
     a, b = sample(0), sample(5)
@@ -271,6 +308,35 @@ def test_a_calibrated_model_reads_its_weights_from_config_and_an_edit_for_them(t
         with pytest.raises(ModelError, match=says) as e:
             model_style_weights(model)
         assert "style_match.classes['u_lip'].source" in str(e.value)
-    model.meta = {**model.meta, "style_match": {"classes": {"u_lip": {"source": [1, 1, 1]}}}}
-    with pytest.raises(ModelError, match="'source' and 'target'"):
-        model_style_weights(model)
+    for bad in ({}, {"source": [1, 1, 1], "sauce": [1, 1, 1]}, [1, 1, 1]):
+        model.meta = {**model.meta, "style_match": {"classes": {"u_lip": bad}}}
+        with pytest.raises(ModelError, match="'source', 'target', 'source_photo', "
+                                             "'target_photo'"):
+            model_style_weights(model)
+    model.meta = {**model.meta, "style_match": {"classes": {"u_lip": {"target": [1, 0, 0]}}}}
+    only = model_style_weights(model)[M11.index("u_lip")]  # the terms not named weigh 0
+    np.testing.assert_array_equal(only.terms, [[0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 0, 0]])
+
+
+def test_a_canvas_target_is_matched_by_its_style_sources_alone(tiny_home):
+    """A calibrated blend reads the target's own parts; a canvas (mask-to-face's grey) has
+    none, so its edit matches as an uncalibrated model's would, and the target is not
+    re-rendered."""
+    lips = M11.ids(("u_lip", "l_lip"))
+    weights = {c: StyleWeights.of(source=[1, 1, 1], target=[1, 1, 1], target_photo=[1, 1, 1])
+               for c in lips}
+    model = load_model("tiny")
+    a, b = sample(0), sample(5)
+    grey = Portrait(np.full_like(a.image, 128), a.labels, "canvas")
+    kw = dict(styles={"mouth": b}, match_colour=False)
+    calibrated, plain = Editor(model, style_weights=weights), Editor(model, style_weights={})
+    on_canvas = calibrated.edit([EditRequest(grey, canvas=True, **kw)])[0]
+    assert np.array_equal(on_canvas.image, plain.edit([EditRequest(grey, canvas=True,
+                                                                   **kw)])[0].image)
+    read_grey = calibrated.edit([EditRequest(grey, **kw)])[0]  # the grey read as a face
+    assert not np.array_equal(read_grey.image, on_canvas.image)
+    from mgpe_core.engine import _rendered_portraits
+
+    assert _rendered_portraits([EditRequest(grey, canvas=True, **kw)], weights, M11) == [b]
+    assert len(_rendered_portraits([EditRequest(grey, **kw)], weights, M11)) == 2
+

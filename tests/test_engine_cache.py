@@ -80,7 +80,7 @@ def test_the_cache_is_bounded(model):
         editor.edit([EditRequest(sample(i), styles={"hair": sample(i + 1)})])
     cache = editor.cache
     assert len(cache.prepared) <= 2 and len(cache.mus) <= 2 and len(cache.feats) <= 2
-    assert 0 < len(cache.offsets) <= 2
+    assert 0 < len(cache.parts) <= 2
 
 
 @pytest.mark.parametrize("calibrated", [True, False])

@@ -211,6 +211,7 @@ def test_mask_to_face_one_request_per_style_source(ctx):
         np.testing.assert_array_equal(req.mask, layout.labels)
         np.testing.assert_array_equal(req.target.labels, layout.labels)
         np.testing.assert_array_equal(req.target.image, layout.image)  # sample:N's background
+        assert not req.canvas  # its own photo shows the face its mask describes
         assert set(req.styles) == COMPONENTS
         assert {p.name for p in req.styles.values()} == {source}
     assert requests[0].target is requests[1].target  # one canvas for every face
@@ -232,6 +233,7 @@ def test_mask_to_face_from_a_mask_file_with_and_without_background(ctx, tmp_path
     req = one(prepare(ctx, "mask-to-face", str(path), "--styles", "sample:1"))
     np.testing.assert_array_equal(req.mask, layout)
     assert (req.target.image == 128).all()  # a neutral grey background
+    assert req.canvas  # no face to read the target's parts from
     bg = np.zeros((64, 64, 3), np.uint8)
     bg[:, :, 2] = 200
     write_image(tmp_path / "bg.png", bg)
@@ -240,6 +242,7 @@ def test_mask_to_face_from_a_mask_file_with_and_without_background(ctx, tmp_path
     assert req.target.image.shape == (256, 256, 3)  # resized to the mask
     assert (req.target.image == [0, 0, 200]).all()
     np.testing.assert_array_equal(req.mask, layout)
+    assert req.canvas
 
 
 def test_mask_to_face_needs_styles():

@@ -189,7 +189,10 @@ def common_options(op) -> list[click.Parameter]:
                           "around a swapped mouth), its generated pixels are shifted to the "
                           "photo's tone there, so no ring of another tone shows; a restyled "
                           "part loses the colour error the generator makes re-rendering its "
-                          "style source, so lips or eyes arrive in the source's colour."),
+                          "style source (a calibrated model, as the built-in ones, blends "
+                          "in its error on the target and the photos' colours: mgpe models "
+                          "info lists the classes), so lips or eyes arrive in the source's "
+                          "colour."),
         click.Option(["--save-mask"], is_flag=True,
                      help="Also write the mask used, as <out>.mask.png."),
         click.Option(["--compare"], is_flag=True,

@@ -38,15 +38,18 @@ class MaskToFace(Operation):
                 from PIL import Image
 
                 image = np.asarray(Image.fromarray(image).resize(mask.shape[::-1]))
-        elif str(target).startswith("sample:"):
+        own_photo = not background and str(target).startswith("sample:")
+        if own_photo:
             image = ctx.portrait(target).image
-        else:
+        elif not background:
             image = np.full((*mask.shape, 3), 128, np.uint8)
         canvas = Portrait(image, mask, f"mask {target}")
         sources = ctx.expand_sources(styles)
-        return [EditRequest(canvas, mask=mask, styles={c: ctx.portrait(s) for c in
-                                                       ("l_eye", "r_eye", "mouth", "skin",
-                                                        "hair")})
+        # a grey or another picture under the mask shows no face: style matching must not
+        # read the target's parts from it
+        return [EditRequest(canvas, mask=mask, canvas=not own_photo,
+                            styles={c: ctx.portrait(s) for c in
+                                    ("l_eye", "r_eye", "mouth", "skin", "hair")})
                 for s in sources]
 
     def demo_cases(self):
