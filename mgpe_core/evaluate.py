@@ -716,11 +716,12 @@ def evaluate(model, data_dir=None, n: int = DEFAULT_N, seed: int = 0, device="cp
 
     # Style transfer.
     t = time.perf_counter()
-    report["style_transfer"] = _style_scores(jobs, faces, cases)
+    truths = _true_transfers(jobs, faces, cases)
+    report["style_transfer"] = _style_scores(jobs, faces, cases, truths)
 
     # Locality, and the seams at the edited regions' borders.
     report["locality"] = _locality_scores(jobs, faces, recon, locality_radius(resolution), cases)
-    report["seams"] = seam_scores(jobs, faces, cases, schema)
+    report["seams"] = seam_scores(jobs, faces, cases, schema, truths)
     timings["metrics"] = time.perf_counter() - t
 
     # FID.
@@ -834,7 +835,7 @@ def _true_transfers(jobs: list[_Job], faces: list[_Face], cases) -> dict[int, np
     return out
 
 
-def _style_scores(jobs: list[_Job], faces: list[_Face], cases) -> dict:
+def _style_scores(jobs: list[_Job], faces: list[_Face], cases, truths=None) -> dict:
     """Per restyled region: the colour distance to the style source before and after (the
     engine's result, and the raw generator output: ``generator_after``), and the generator's
     re-rendering floor (``reconstruction``: the same region's distance between the unedited
@@ -845,7 +846,7 @@ def _style_scores(jobs: list[_Job], faces: list[_Face], cases) -> dict:
     from .metrics.image_metrics import delta_e76, mean_lab
 
     recon = {j.face: j.output for j in jobs if j.op == "reconstruction"}
-    truths = _true_transfers(jobs, faces, cases)
+    truths = _true_transfers(jobs, faces, cases) if truths is None else truths
     regions, pooled = {}, {k: [] for k in ("before", "after", "raw", "t_before", "t_after",
                                            "t_raw")}
     for op, region in ((c.label, c.colour.region) for _, c in cases if c.colour is not None):
@@ -905,31 +906,44 @@ def _share(after: float, before: float) -> float | None:
     return _r(1 - after / before) if before > 0 else None
 
 
-def seam_scores(jobs, faces, cases, schema) -> dict:
+def seam_scores(jobs, faces, cases, schema, truths=None) -> dict:
     """Per evaluation case, the mean seam scores of the results users get (unedited pixels
     kept), and over all cases: the excess CIE76 step at the edited region's border
-    (:func:`mgpe_core.metrics.artifacts.seam_score`) and the local break inside a component
-    there (:func:`~mgpe_core.metrics.artifacts.component_seam_score`, which a wanted
-    recolouring of a whole component does not move)."""
+    (:func:`mgpe_core.metrics.artifacts.seam_score`), the same against the true transfer
+    where one is known (``truths``, :func:`_true_transfers`: a restyled part's wanted new
+    colour steps against its surroundings in the truth too, so only the step beyond the
+    truth's counts; the photo elsewhere), and the local break inside a component there
+    (:func:`~mgpe_core.metrics.artifacts.component_seam_score`, which a wanted recolouring
+    of a whole component does not move)."""
     from .components import component_groups
     from .metrics.artifacts import SEAM_BAND, SEAM_GAP, component_seam_score, seam_score
 
-    def entry(steps, breaks):
+    truths = truths or {}
+
+    def entry(steps, truth_steps, breaks):
         return {"excess_delta_e": _r(_mean(steps), 3) if steps else None, "n": len(steps),
+                "truth_excess_delta_e": _r(_mean(truth_steps), 3) if truth_steps else None,
                 "within_component_delta_e": _r(_mean(breaks), 3) if breaks else None,
                 "n_within": len(breaks)}
 
     groups = component_groups(schema)
-    ops, pooled, pooled_within = {}, [], []
+    ops, pooled, pooled_truth, pooled_within = {}, [], [], []
     for op in (c.label for _, c in cases):
         done = [j for j in jobs if j.op == op and j.changed is not None]
-        vals = [v for v in (seam_score(j.blended, faces[j.face].image, j.changed)
-                            for j in done) if v is not None]
+        vals, truth_vals = [], []
+        for j in done:
+            v = seam_score(j.blended, faces[j.face].image, j.changed)
+            if v is None:
+                continue
+            vals.append(v)
+            truth = truths.get(id(j))
+            truth_vals.append(v if truth is None else seam_score(j.blended, truth, j.changed))
         within = [v for v in (component_seam_score(j.blended, j.changed, groups[j.mask])
                               for j in done) if v is not None]
         if vals or within:
-            ops[op] = entry(vals, within)
+            ops[op] = entry(vals, truth_vals, within)
             pooled += vals
+            pooled_truth += truth_vals
             pooled_within += within
     return {"band_px": SEAM_BAND, "unit": "CIE76 step across the border, minus the photo's",
             "within_component_gap_px": SEAM_GAP,
@@ -937,7 +951,10 @@ def seam_scores(jobs, faces, cases, schema) -> dict:
                                      "border, same component on both sides, minus the same "
                                      "pairs near it not across it",
             "operations": ops,
-            "total": entry(pooled, pooled_within) if pooled or pooled_within else None}
+            "truth_unit": "the same minus the true transfer's step where one is known (style "
+                          "edits on mgpe-synth faces), else minus the photo's",
+            "total": entry(pooled, pooled_truth, pooled_within) if pooled or pooled_within
+            else None}
 
 
 def _locality_scores(jobs, faces, recon, radius: int, cases) -> dict:
@@ -1150,13 +1167,18 @@ def report_markdown(report: dict, examples: str | None = "examples.png") -> str:
                   f"{se.get('within_component_gap_px', '—')} px apart across the border "
                   "where one component lies on both sides (a restyled face over the photo's "
                   "neck, a forehead patch), beyond the pairs near it that do not cross it; a "
-                  "wanted recolouring of a whole component (lips, hair) does not count there.",
+                  "wanted recolouring of a whole component (lips, hair) does not count there. "
+                  "Against the truth: the step beyond the true transfer's where one is known "
+                  "(a restyled part's wanted new colour steps against its surroundings there "
+                  "too), beyond the photo's elsewhere.",
                   "",
-                  "| operation | excess delta E | n | within a component | n |",
-                  "|---|---:|---:|---:|---:|"]
+                  "| operation | excess delta E | against the truth | n | within a component "
+                  "| n |",
+                  "|---|---:|---:|---:|---:|---:|"]
         for name, s in [*se["operations"].items(), ("**all edits**", se["total"])]:
             if s:
-                lines.append(f"| {name} | {_fmt(s['excess_delta_e'], 2)} | {s['n']} | "
+                lines.append(f"| {name} | {_fmt(s['excess_delta_e'], 2)} | "
+                             f"{_fmt(s.get('truth_excess_delta_e'), 2)} | {s['n']} | "
                              f"{_fmt(s.get('within_component_delta_e'), 2)} | "
                              f"{s.get('n_within', 0)} |")
         lines.append("")
@@ -1229,7 +1251,9 @@ def headline(report: dict) -> dict:
            "locality_generator": (lo["total"] or {}).get("generator_change"),
            "hair_artifact_ratio": (report.get("artifacts", {}).get("hair") or {}).get("ratio"),
            "seam_excess_delta_e": ((report.get("seams") or {}).get("total") or {}).get(
-               "excess_delta_e")}
+               "excess_delta_e"),
+           "seam_truth_excess_delta_e": ((report.get("seams") or {}).get("total") or {}).get(
+               "truth_excess_delta_e")}
     fid = report.get("fid", {})
     if "reconstruction" in fid:
         out["fid_reconstruction"] = fid["reconstruction"]

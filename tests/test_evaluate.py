@@ -204,6 +204,44 @@ def test_the_true_transfer_changes_the_style_sources_colour_and_nothing_else():
     assert _true_transfers([job], [no_attrs, source], cases) == {}
 
 
+def test_a_seam_against_the_true_transfer_leaves_out_the_wanted_recolouring():
+    """Lips recoloured exactly as the true transfer does step against the skin differently
+    than the photo's did: a seam against the photo, none against the truth. An edit without
+    a truth is scored against the photo either way; a lighter patch beyond the truth counts."""
+    from types import SimpleNamespace as NS
+
+    from mgpe_core.evaluate import _Job, _true_transfers, seam_scores
+    from mgpe_core.labels import get_schema
+    from mgpe_core.synth.render import render_face
+
+    schema = get_schema("mgpe-13")
+    target, source = _synth_face(1), _synth_face(3)  # lips far apart: a 13 delta E step
+    cases = [(None, NS(label="style-lips", colour=NS(region="lips", attribute="lip_color"))),
+             (None, NS(label="edit-mask", colour=None))]
+    parts = render_face(target.attrs, 64)[1]
+    lips = parts["u_lip"] | parts["l_lip"]
+    labels = np.full(lips.shape, schema.index("skin"), np.uint8)
+    labels[lips] = schema.index("u_lip")
+    probe = _Job("style-lips", 0, None, labels, reference=1)
+    true = _true_transfers([probe], [target, source], cases)[id(probe)]
+    patch = true.astype(int)
+    patch[lips] -= 40  # darker lips: a bigger step against the skin than the truth has
+    patch = np.clip(patch, 0, 255).astype(np.uint8)
+    jobs = [_Job("style-lips", 0, None, labels, reference=1, changed=lips, blended=true),
+            _Job("style-lips", 0, None, labels, reference=1, changed=lips, blended=patch),
+            _Job("edit-mask", 0, None, labels, changed=lips, blended=patch)]
+    truths = {id(jobs[0]): true, id(jobs[1]): true}
+    ops = seam_scores(jobs, [target, source], cases, schema, truths)["operations"]
+    per_job = [seam_scores([j], [target, source], cases, schema, truths)["total"]
+               for j in jobs]
+    assert per_job[0]["excess_delta_e"] > 1 and per_job[0]["truth_excess_delta_e"] == 0
+    assert per_job[1]["truth_excess_delta_e"] > 5
+    assert per_job[2]["truth_excess_delta_e"] == per_job[2]["excess_delta_e"] > 5
+    assert ops["style-lips"]["truth_excess_delta_e"] == pytest.approx(
+        (per_job[0]["truth_excess_delta_e"] + per_job[1]["truth_excess_delta_e"]) / 2,
+        abs=1e-3)
+
+
 def dilate_mask(mask: np.ndarray, r: int) -> np.ndarray:
     from mgpe_core.morphology import dilate
 
