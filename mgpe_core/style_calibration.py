@@ -108,10 +108,11 @@ def calibrate(model, n: int = 500, device="cpu", progress=None, data_dir=None) -
     from .data.prepared import PreparedFolder
     from .device import resolve_device
     from .engine import Editor
-    from .errors import DatasetError
+    from .errors import DatasetError, UsageError
     from .evaluate import (
         _load_faces,
         _plan_jobs,
+        _Progress,
         _true_transfers,
         default_data_dir,
         generate_test_set,
@@ -120,12 +121,19 @@ def calibrate(model, n: int = 500, device="cpu", progress=None, data_dir=None) -
     )
     from .registry import LoadedModel, load_model
 
+    if not isinstance(n, int) or isinstance(n, bool) or n < 2 * MIN_PAIRS:
+        raise UsageError(f"calibration needs at least {2 * MIN_PAIRS} faces (half of them "
+                         f"check the fit), got {n!r}")
+    prog = _Progress(progress)
     dev = resolve_device(device)
     loaded = model if isinstance(model, LoadedModel) else load_model(model, device=dev)
     schema, resolution = loaded.schema, loaded.resolution
     if data_dir is None:
-        data_dir = generate_test_set(resolution, n, default_data_dir(
-            resolution, n, CALIBRATION_SEED), progress=progress, seed=CALIBRATION_SEED)
+        cache = default_data_dir(resolution, n, CALIBRATION_SEED)
+        if not (cache / "manifest.json").is_file():
+            prog.describe("rendering calibration faces")
+            prog.add_total(2 * n)
+        data_dir = generate_test_set(resolution, n, cache, progress=prog, seed=CALIBRATION_SEED)
     folder = PreparedFolder(data_dir)
     attributes = read_attributes(folder)
     ids = folder.ids("all")[:n]
@@ -137,8 +145,10 @@ def calibrate(model, n: int = 500, device="cpu", progress=None, data_dir=None) -
     jobs = sorted(_plan_jobs(faces, schema, 0, True, cases).jobs, key=lambda j: j.face)
     for j in jobs:
         j.request.match_style = False
+    prog.describe("editing")
+    prog.add_total(len(jobs))
     results = Editor(loaded, device=dev, style_weights={}).edit(
-        [j.request for j in jobs], batch_size=16, progress=progress)
+        [j.request for j in jobs], batch_size=16, progress=prog)
     for j, res in zip(jobs, results, strict=True):
         j.output, j.blended = res.model_image, res.image
     truths = _true_transfers(jobs, faces, cases)

@@ -236,6 +236,10 @@ CASES = [
     case("models verify " + TAMPERED, 1,
          "model tampered failed verification (generator.safetensors: checksum mismatch)"),
     case("models verify " + TAMPERED + " --json", 1, "failed verification"),
+    case("models calibrate nosuch", 2, "unknown model 'nosuch'"),
+    case("models calibrate mgpe-synth-128", 2, "calibrating it would change installed files"),
+    case("models calibrate " + TAMPERED + " --n 5", 2, "at least 80 faces"),
+    case("models calibrate " + TAMPERED, 1, "checksum mismatch"),
     case("models remove nosuch --yes", 2, "unknown model 'nosuch'"),
     # -- plugins ------------------------------------------------------------------------------
     case("plugins --bogus", 2, "No such option '--bogus'"),

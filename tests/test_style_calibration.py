@@ -58,16 +58,21 @@ def test_a_class_is_kept_only_when_the_held_out_half_gains():
 
 def test_calibrating_a_model_stores_weights_it_loads_verified_and_edits_with(tiny_home,
                                                                              tmp_path, capsys):
-    """End to end on the tiny model and 80 mgpe-synth faces of the calibration seed: every
-    stored class passed its held-out check; stored in a copy of the model folder, the model
-    still verifies and its editor takes the weights."""
+    """End to end on the tiny model and 80 mgpe-synth faces of the calibration seed, through
+    ``mgpe models calibrate``: every stored class passed its held-out check; stored in a
+    copy of the model folder, the model still verifies and its editor takes the weights."""
     import shutil
 
     from mgpe_core.engine import Editor
-    from mgpe_core.registry import find_model, load_model, verify
-    from mgpe_core.style_calibration import CALIBRATION_SEED, calibrate, store
+    from mgpe_core.registry import find_model, load_model, read_model_config, verify
+    from mgpe_core.style_calibration import CALIBRATION_SEED
 
-    entry = calibrate("tiny", n=2 * MIN_PAIRS)
+    folder = tmp_path / "tiny-calibrated"
+    shutil.copytree(find_model("tiny").path, folder)
+    assert main(["models", "calibrate", str(folder), "--n", str(2 * MIN_PAIRS)]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "mean delta E to the true transfer, held-out half" in shown
+    entry = read_model_config(folder)["style_match"]
     fit = entry["fit"]
     assert fit["seed"] == CALIBRATION_SEED and fit["faces"] == 2 * MIN_PAIRS
     assert fit["pairs_with_truth"] > 0
@@ -76,10 +81,6 @@ def test_calibrating_a_model_stores_weights_it_loads_verified_and_edits_with(tin
         if row["kept"]:
             assert row["calibrated"] < row["source_error"]
     assert entry["classes"], "the tiny model's colours are far off: some class must gain"
-    json.dumps(entry, allow_nan=False)
-    folder = tmp_path / "tiny-calibrated"
-    shutil.copytree(find_model("tiny").path, folder)
-    store(folder, entry)
     assert verify(folder)["ok"]
     editor = Editor(load_model(folder))
     want = weights_from_config(entry, M11, "test", ValueError)
@@ -91,3 +92,37 @@ def test_calibrating_a_model_stores_weights_it_loads_verified_and_edits_with(tin
     assert f"style match calibrated for: {', '.join(entry['classes'])}" in shown
     assert main(["models", "info", "tiny"]) == 0
     assert "style match calibrated for: none" in capsys.readouterr().out
+
+
+def test_calibrate_dry_run_and_refusals_change_nothing(tiny_home, tmp_path, capsys,
+                                                        monkeypatch):
+    """--dry-run prints the fit and writes nothing; a built-in model is refused before any
+    work (its files are the package's); too few faces is a usage error."""
+    import shutil
+
+    from conftest import file_contents
+
+    import mgpe_core.style_calibration as sc
+    from mgpe_core.registry import find_model
+
+    fitted = {"classes": {"u_lip": {"source": [1, 1, 1]}},
+              "fit": {"classes": {"u_lip": {"pairs": 90, "source_error": 3.0,
+                                            "calibrated": 2.0, "kept": True}}}}
+    monkeypatch.setattr(sc, "calibrate", lambda *a, **k: fitted)
+    folder = tmp_path / "tiny-copy"
+    shutil.copytree(find_model("tiny").path, folder)
+    unchanged = file_contents(folder)
+    assert main(["models", "calibrate", str(folder), "--dry-run", "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out) == fitted and "nothing stored" in out.err
+    assert file_contents(folder) == unchanged
+    built_in = find_model("mgpe-synth-128").path
+    shipped = file_contents(built_in)
+    assert main(["models", "calibrate", "mgpe-synth-128"]) != 0
+    err = capsys.readouterr().err
+    assert "calibrating it would change installed files" in err and "Traceback" not in err
+    assert file_contents(built_in) == shipped
+    monkeypatch.undo()
+    assert main(["models", "calibrate", str(folder), "--n", "5"]) != 0
+    assert f"at least {2 * MIN_PAIRS} faces" in capsys.readouterr().err
+    assert file_contents(folder) == unchanged

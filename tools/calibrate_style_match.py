@@ -8,6 +8,8 @@ that brings a restyled part's colour closest to the true transfer on mgpe-synth 
 
 MODEL: a model name or folder. Weights and every other field are untouched; re-run
 ``mgpe eval`` and ``tools/refresh_builtin_metrics.py`` afterwards for a built-in model.
+For your own models use ``mgpe models calibrate`` (it refuses to change installed built-in
+models, which this packaging tool is for).
 """
 
 from __future__ import annotations
@@ -18,9 +20,7 @@ from pathlib import Path
 
 
 def main() -> None:
-    from rich.console import Console
-    from rich.progress import Progress
-
+    from mgpe_core.console import progress_bar
     from mgpe_core.registry import find_model
     from mgpe_core.style_calibration import calibrate, store
 
@@ -31,10 +31,8 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="store the fit in the model folder")
     args = ap.parse_args()
     folder = Path(find_model(args.model).path)
-    with Progress(console=Console(stderr=True)) as bar:
-        task = bar.add_task("calibrating", total=None)
-        entry = calibrate(args.model, n=args.n, device=args.device,
-                          progress=lambda k=1: bar.advance(task, k))
+    with progress_bar("calibrating", None) as advance:
+        entry = calibrate(args.model, n=args.n, device=args.device, progress=advance)
     print(json.dumps(entry, indent=2))
     if args.write:
         store(folder, entry)
