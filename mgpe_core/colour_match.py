@@ -59,6 +59,8 @@ MIN_SOURCE_PIXELS = 12
 #: target (:attr:`PartColour.error`), and the source's and the target's photo colour minus the
 #: edit's own (:attr:`PartColour.photo` - the generated part's mean).
 TERMS = ("source", "target", "source_photo", "target_photo")
+#: Rows of :data:`TERMS` read from the target: weighing any of them re-renders it.
+_TARGET_ROWS = [i for i, t in enumerate(TERMS) if t.startswith("target")]
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,7 +87,7 @@ class StyleWeights:
 
     def uses_target(self) -> bool:
         """Whether any target term weighs: the target must be re-rendered."""
-        return bool(np.any(self.terms[1] != 0) or np.any(self.terms[3] != 0))
+        return bool(np.any(self.terms[_TARGET_ROWS] != 0))
 
 
 #: A class no calibration names: the style source's error, all of it (the engine before a

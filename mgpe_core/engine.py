@@ -75,10 +75,10 @@ class EditRequest:
     #: mouth or a new hairline leaves no ring of another tone. False: the generator's colours.
     match_colour: bool = True
     #: With ``keep_unedited``: remove from each restyled component the colour error the
-    #: generator makes when it re-renders that component's style source unchanged (and, for
-    #: a calibrated model, part of its error on the target: :mod:`mgpe_core.style_match`;
-    #: one more generator row per style source and target), so a lip or eye colour arrives
-    #: as the source has it. False: the generator's.
+    #: generator makes when it re-renders that component's style source unchanged (for a
+    #: calibrated model, blended with its error on the target and both photos' part colours:
+    #: :mod:`mgpe_core.style_match`; one more generator row per style source and target), so
+    #: a lip or eye colour arrives as the source has it. False: the generator's.
     match_style: bool = True
     #: The target's pixels are a canvas (a grey, or another picture under a drawn mask), not
     #: a photo of the face its labels describe. Style matching then reads
@@ -442,7 +442,7 @@ class Editor:
 
         ``style_weights``: {class id: :class:`~mgpe_core.colour_match.StyleWeights`}, how a
         restyled class's colour offset blends the style source's and the target's rendering
-        errors; None: the model's calibration (config.json ``style_match``,
+        errors and photo colours; None: the model's calibration (config.json ``style_match``,
         :mod:`mgpe_core.style_match`), ``{}``: the source's error alone."""
         import torch
 

@@ -38,11 +38,11 @@ class MaskToFace(Operation):
                 from PIL import Image
 
                 image = np.asarray(Image.fromarray(image).resize(mask.shape[::-1]))
-        own_photo = not background and str(target).startswith("sample:")
-        if own_photo:
+        elif str(target).startswith("sample:"):
             image = ctx.portrait(target).image
-        elif not background:
+        else:
             image = np.full((*mask.shape, 3), 128, np.uint8)
+        own_photo = not background and str(target).startswith("sample:")
         canvas = Portrait(image, mask, f"mask {target}")
         sources = ctx.expand_sources(styles)
         # a grey or another picture under the mask shows no face: style matching must not
