@@ -25,8 +25,9 @@ that miss per class on a re-rendering of the style source itself (its mean Lab c
 photo minus in the rendering, over the class's interior), and :func:`match_to_sources` moves
 the edit's pixels of the class by an offset in Lab. The offset (:func:`style_offsets`) is the
 source's miss, or, for a model calibrated on mgpe-synth pairs where the true transfer is known
-(:mod:`mgpe_core.style_match`), a per-axis blend of the source's and the target's misses and
-of the source's and the target's photo colours' distance from the edit's: a restyled part
+(:mod:`mgpe_core.style_match`), a linear blend (per Lab axis, or a full map across axes) of
+the source's and the target's misses and of the source's and the target's photo colours'
+distance from the edit's, plus a constant: a restyled part
 keeps the target's light and shape, and with them part of the error the generator makes on
 the target's own part (a restyled eye's lightness is the target's).
 Numpy only, at the model's resolution.
@@ -34,7 +35,7 @@ Numpy only, at the model's resolution.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -63,31 +64,61 @@ TERMS = ("source", "target", "source_photo", "target_photo")
 _TARGET_ROWS = [i for i, t in enumerate(TERMS) if t.startswith("target")]
 
 
+def _as_map(value) -> np.ndarray:
+    """A term's weight as a 3x3 map: 3 numbers weigh each Lab axis by itself (a diagonal),
+    a 3x3 nested list is the map (rows: the offset's L, a, b; columns: the term's)."""
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape == (3,):
+        return np.diag(arr)
+    if arr.shape == (3, 3):
+        return arr
+    raise ValueError(f"a style-match term's weight is 3 numbers or a 3x3 map, got shape "
+                     f"{arr.shape}")
+
+
 @dataclass(frozen=True, eq=False)
 class StyleWeights:
-    """Per term of :data:`TERMS`, its weight on each Lab axis (L, a, b): a (4, 3) array, rows
-    in :data:`TERMS`' order. A model's fitted weights live in its config.json
-    (:mod:`mgpe_core.style_match`)."""
+    """How a class's colour offset blends the :data:`TERMS`: per term a 3x3 map from the
+    term's Lab vector to the offset (``maps``: (4, 3, 3), rows the offset's L, a, b, in
+    :data:`TERMS`' order), plus a ``constant`` Lab offset. A diagonal map weighs each axis by
+    itself; a full one lets a term's lightness move the offset's hue too (an eye's colour
+    mixes a white sclera and the iris, so the photo's L tells how much of its b is iris). A
+    model's fitted weights live in its config.json (:mod:`mgpe_core.style_match`)."""
 
-    terms: np.ndarray  # (len(TERMS), 3) float
+    maps: np.ndarray  # (len(TERMS), 3, 3) float
+    constant: np.ndarray = field(default_factory=lambda: np.zeros(3))
 
     @classmethod
-    def of(cls, **rows) -> StyleWeights:
-        """Weights from rows named as :data:`TERMS` (each 3 numbers); a term not given
-        weighs 0."""
+    def of(cls, constant=None, **rows) -> StyleWeights:
+        """Weights from rows named as :data:`TERMS` (each 3 numbers, a diagonal, or a 3x3
+        map) and an optional ``constant`` (3 numbers); a term not given weighs 0."""
         unknown = set(rows) - set(TERMS)
         if unknown:
             raise ValueError(f"unknown style-match terms {sorted(unknown)}; known: {TERMS}")
-        return cls(np.array([rows.get(t, np.zeros(3)) for t in TERMS], dtype=np.float64))
+        maps = np.stack([_as_map(rows.get(t, np.zeros(3))) for t in TERMS])
+        const = np.zeros(3) if constant is None else np.asarray(constant, dtype=np.float64)
+        if const.shape != (3,):
+            raise ValueError(f"a style-match constant is 3 numbers, got shape {const.shape}")
+        return cls(maps, const)
 
     def __getattr__(self, name: str) -> np.ndarray:
         if name in TERMS:
-            return self.terms[TERMS.index(name)]
+            return self.maps[TERMS.index(name)]
         raise AttributeError(name)
+
+    def offset(self, terms) -> np.ndarray:
+        """The Lab offset (..., 3) of ``terms`` (..., len(TERMS), 3), e.g. one pair's
+        :func:`offset_terms` or a stack of them."""
+        return np.einsum("kij,...kj->...i", self.maps, np.asarray(terms, dtype=np.float64)) \
+            + self.constant
+
+    def is_diagonal(self) -> bool:
+        """Whether every map weighs each axis by itself (no cross terms)."""
+        return bool(np.all(self.maps == self.maps * np.eye(3)))
 
     def uses_target(self) -> bool:
         """Whether any target term weighs: the target must be re-rendered."""
-        return bool(np.any(self.terms[_TARGET_ROWS] != 0))
+        return bool(np.any(self.maps[_TARGET_ROWS] != 0))
 
 
 #: A class no calibration names: the style source's error, all of it (the engine before a
@@ -204,7 +235,7 @@ def style_offsets(classes, source: dict[int, PartColour], target: dict[int, Part
                   edited: dict[int, np.ndarray],
                   weights: dict[int, StyleWeights]) -> dict[int, np.ndarray]:
     """Class id -> Lab offset for each of ``classes`` (a restyled component's) that its style
-    source has a :class:`PartColour` for: ``weights[c]``' per-axis blend of the
+    source has a :class:`PartColour` for: ``weights[c]``' blend of the
     :func:`offset_terms` (``target``: the target's part colours, ``edited``: the edit's
     :func:`edited_colours`), the source's error alone (:data:`UNCALIBRATED`) for a class
     ``weights`` does not name."""
@@ -213,8 +244,7 @@ def style_offsets(classes, source: dict[int, PartColour], target: dict[int, Part
         if c not in source:
             continue
         w = weights.get(c, UNCALIBRATED)
-        terms = offset_terms(source[c], target.get(c), edited.get(c))
-        out[int(c)] = (w.terms * terms).sum(axis=0)
+        out[int(c)] = w.offset(offset_terms(source[c], target.get(c), edited.get(c)))
     return out
 
 

@@ -912,7 +912,10 @@ def seam_scores(jobs, faces, cases, schema, truths=None) -> dict:
     (:func:`mgpe_core.metrics.artifacts.seam_score`), the same against the true transfer
     where one is known (``truths``, :func:`_true_transfers`: a restyled part's wanted new
     colour steps against its surroundings in the truth too, so only the step beyond the
-    truth's counts; the photo elsewhere), and the local break inside a component there
+    truth's counts; the photo elsewhere), what a perfect edit scores on the plain measure
+    (``perfect_excess_delta_e``: the truth pasted into the photo, where one is known; it shows
+    how much of a style edit's plain score is the recolouring that was asked for), and the
+    local break inside a component there
     (:func:`~mgpe_core.metrics.artifacts.component_seam_score`, which a wanted recolouring
     of a whole component does not move)."""
     from .components import component_groups
@@ -920,31 +923,40 @@ def seam_scores(jobs, faces, cases, schema, truths=None) -> dict:
 
     truths = truths or {}
 
-    def entry(steps, truth_steps, breaks):
+    def entry(steps, truth_steps, perfect, breaks):
         return {"excess_delta_e": _r(_mean(steps), 3) if steps else None, "n": len(steps),
                 "truth_excess_delta_e": _r(_mean(truth_steps), 3) if truth_steps else None,
+                "perfect_excess_delta_e": _r(_mean(perfect), 3) if perfect else None,
                 "within_component_delta_e": _r(_mean(breaks), 3) if breaks else None,
                 "n_within": len(breaks)}
 
     groups = component_groups(schema)
-    ops, pooled, pooled_truth, pooled_within = {}, [], [], []
+    ops, pooled, pooled_truth, pooled_perfect, pooled_within = {}, [], [], [], []
+    any_truth = False
     for op in (c.label for _, c in cases):
         done = [j for j in jobs if j.op == op and j.changed is not None]
-        vals, truth_vals = [], []
+        vals, truth_vals, perfect_vals = [], [], []
         for j in done:
-            v = seam_score(j.blended, faces[j.face].image, j.changed)
+            photo = faces[j.face].image
+            v = seam_score(j.blended, photo, j.changed)
             if v is None:
                 continue
             vals.append(v)
             truth = truths.get(id(j))
             truth_vals.append(v if truth is None else seam_score(j.blended, truth, j.changed))
+            # a perfect edit: the truth inside the region, the photo around it
+            perfect_vals.append(v if truth is None else seam_score(
+                np.where(j.changed[..., None], truth, photo), photo, j.changed))
         within = [v for v in (component_seam_score(j.blended, j.changed, groups[j.mask])
                               for j in done) if v is not None]
         if vals or within:
-            ops[op] = entry(vals, truth_vals, within)
+            known = any(id(j) in truths for j in done)
+            ops[op] = entry(vals, truth_vals, perfect_vals if known else [], within)
             pooled += vals
             pooled_truth += truth_vals
+            pooled_perfect += perfect_vals
             pooled_within += within
+            any_truth = any_truth or known
     return {"band_px": SEAM_BAND, "unit": "CIE76 step across the border, minus the photo's",
             "within_component_gap_px": SEAM_GAP,
             "within_component_unit": f"CIE76 between pixels {SEAM_GAP} px apart across the "
@@ -953,8 +965,12 @@ def seam_scores(jobs, faces, cases, schema, truths=None) -> dict:
             "operations": ops,
             "truth_unit": "the same minus the true transfer's step where one is known (style "
                           "edits on mgpe-synth faces), else minus the photo's",
-            "total": entry(pooled, pooled_truth, pooled_within) if pooled or pooled_within
-            else None}
+            "perfect_unit": "the plain step of the true transfer pasted into the photo: "
+                            "what a perfect style edit scores (over all edits: the others' "
+                            "own scores)",
+            "total": entry(pooled, pooled_truth, pooled_perfect if any_truth else [],
+                           pooled_within)
+            if pooled or pooled_within else None}
 
 
 def _locality_scores(jobs, faces, recon, radius: int, cases) -> dict:
@@ -1170,15 +1186,18 @@ def report_markdown(report: dict, examples: str | None = "examples.png") -> str:
                   "wanted recolouring of a whole component (lips, hair) does not count there. "
                   "Against the truth: the step beyond the true transfer's where one is known "
                   "(a restyled part's wanted new colour steps against its surroundings there "
-                  "too), beyond the photo's elsewhere.",
+                  "too), beyond the photo's elsewhere. A perfect edit: the plain score of "
+                  "the true transfer pasted into the photo, the step a wanted recolouring "
+                  "makes (all edits: with the other edits' own scores).",
                   "",
-                  "| operation | excess delta E | against the truth | n | within a component "
-                  "| n |",
-                  "|---|---:|---:|---:|---:|---:|"]
+                  "| operation | excess delta E | against the truth | a perfect edit | n | "
+                  "within a component | n |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
         for name, s in [*se["operations"].items(), ("**all edits**", se["total"])]:
             if s:
                 lines.append(f"| {name} | {_fmt(s['excess_delta_e'], 2)} | "
-                             f"{_fmt(s.get('truth_excess_delta_e'), 2)} | {s['n']} | "
+                             f"{_fmt(s.get('truth_excess_delta_e'), 2)} | "
+                             f"{_fmt(s.get('perfect_excess_delta_e'), 2)} | {s['n']} | "
                              f"{_fmt(s.get('within_component_delta_e'), 2)} | "
                              f"{s.get('n_within', 0)} |")
         lines.append("")

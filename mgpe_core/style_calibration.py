@@ -9,8 +9,9 @@ rendering errors, the source's and the target's photo colour minus the edit's), 
 what the offset should be: the true transfer's mean colour minus the edit's over the class's
 interior (mgpe-synth re-renders the target with the source's colour attribute: the answer).
 
-:func:`~mgpe_core.style_match.fit_weights` fits the answer from the terms per class and axis.
-Half the pairs (odd target faces) are held out to check the fit against the source's error
+:func:`~mgpe_core.style_match.fit_weights` fits the answer from the terms per class, in
+each of its forms (per Lab axis, or a map across the axes with a constant). Half the pairs
+(odd target faces) are held out to pick the form and to check it against the source's error
 alone; a class whose held-out error does not fall keeps the source's error (it is left out of
 the result). The weights stored are fitted on all pairs.
 """
@@ -30,7 +31,7 @@ from .colour_match import (
 )
 from .components import get_component
 from .metrics.image_metrics import mean_lab
-from .style_match import fit_weights, remaining_error, weights_to_config
+from .style_match import FORMS, fit_weights, remaining_error, weights_to_config
 
 #: Seed of the calibration set (the held-out evaluation set is :data:`~mgpe_core.evaluate.
 #: SYNTH_SEED`; training sets use small seeds).
@@ -76,8 +77,10 @@ def collect_samples(faces, jobs, truths, schema) -> dict[int, _Samples]:
 
 def fit_samples(samples: dict[int, _Samples], schema) -> tuple[dict, dict]:
     """(weights by class id that pass the held-out check, the per-class report: pairs, the
-    mean delta E left to the truth with no match, with the source's error alone and with the
-    fit, these two on the held-out odd faces)."""
+    mean delta E left to the truth with no match, with the source's error alone and with
+    each of the :data:`~mgpe_core.style_match.FORMS`, these on the held-out odd faces, and
+    the form kept). Per class the form with the lower held-out error is fitted again on all
+    pairs and kept if it beats the source's error alone."""
     weights, report = {}, {}
     for c, s in sorted(samples.items()):
         name = schema.classes[c]
@@ -87,16 +90,19 @@ def fit_samples(samples: dict[int, _Samples], schema) -> tuple[dict, dict]:
             continue
         odd = np.asarray(s.face) % 2 == 1
         train, test = s.arrays(~odd), s.arrays(odd)
-        fitted = fit_weights(*train)
         none = float(np.linalg.norm(test[1], axis=1).mean())
         source_only = remaining_error(UNCALIBRATED, *test)
-        calibrated = remaining_error(fitted, *test)
-        kept = calibrated < source_only
+        held_out = {form: remaining_error(fit_weights(*train, form=form), *test)
+                    for form in FORMS}
+        form = min(held_out, key=held_out.get)
+        kept = held_out[form] < source_only
         report[name] = {"pairs": n, "held_out_pairs": int(odd.sum()),
                         "unmatched": round(none, 3), "source_error": round(source_only, 3),
-                        "calibrated": round(calibrated, 3), "kept": bool(kept)}
+                        **{f: round(e, 3) for f, e in held_out.items()},
+                        "calibrated": round(held_out[form], 3), "form": form,
+                        "kept": bool(kept)}
         if kept:
-            weights[c] = fit_weights(*s.arrays())
+            weights[c] = fit_weights(*s.arrays(), form=form)
     return weights, report
 
 
@@ -157,10 +163,12 @@ def calibrate(model, n: int = 500, device="cpu", progress=None, data_dir=None) -
     return {"classes": weights_to_config(weights, schema),
             "fit": {"seed": CALIBRATION_SEED, "faces": len(faces),
                     "pairs_with_truth": len(truths), "weights": loaded.weights,
-                    "method": "per class and Lab axis, least squares of (true transfer - "
-                              "edit) on the source's and the target's rendering errors and "
-                              "photo colours minus the edit's; checked on the odd faces after "
-                              "fitting on the even ones",
+                    "method": "per class, least squares of (true transfer - edit) on the "
+                              "source's and the target's rendering errors and photo colours "
+                              "minus the edit's, per Lab axis (diagonal) or across the axes "
+                              "with a constant (affine), whichever the odd faces favour after "
+                              "fitting on the even ones; kept where it beats the source's "
+                              "error alone there, then fitted on all pairs",
                     "classes": per_class}}
 
 

@@ -6,19 +6,24 @@ The engine removes the generator's colour error from a restyled part
 transfer is known (``mgpe eval``: the target re-rendered with the source's colour attribute),
 the style source's error alone is not the edit's error for small parts: a restyled lip keeps
 part of the error the generator makes on the *target's* lips (its light and shape), an eye's
-lightness is the target's while its hue is the source's. A linear blend per class and Lab
-axis of four terms (:data:`~mgpe_core.colour_match.TERMS`),
+lightness is the target's while its hue is the source's. A linear blend per class of four
+terms (:data:`~mgpe_core.colour_match.TERMS`), each a mean Lab colour over the class's
+interior,
 
-    offset = w_source * (source photo - source re-rendered)
-           + w_target * (target photo - target re-rendered)
-           + w_source_photo * (source photo - edit) + w_target_photo * (target photo - edit)
+    offset = W_source (source photo - source re-rendered)
+           + W_target (target photo - target re-rendered)
+           + W_source_photo (source photo - edit) + W_target_photo (target photo - edit) + c
 
-(each a mean Lab colour over the class's interior), fitted by least squares on pairs of
-another seed than the held-out set (:mod:`mgpe_core.style_calibration`), is stored in
-config.json::
+fitted by least squares on pairs of another seed than the held-out set
+(:mod:`mgpe_core.style_calibration`), is stored in config.json. A ``W`` is one weight per Lab
+axis (the ``diagonal`` form) or a 3x3 map across the axes (the ``affine`` form, which adds the
+constant ``c``: an eye's colour mixes a white sclera and the iris, so its lightness says how
+much of its hue to move)::
 
     "style_match": {"classes": {"u_lip": {"source": [L, a, b], "target": [L, a, b],
-                                          "source_photo": [...], "target_photo": [...]}, ...},
+                                          "source_photo": [...], "target_photo": [...]},
+                                "l_eye": {"source": [[LL, La, Lb], [aL, aa, ab], [bL, ba, bb]],
+                                          ..., "constant": [L, a, b]}, ...},
                     "fit": {...how it was measured...}}
 
 A term a class does not name weighs 0; a class it does not name takes the source's error
@@ -40,15 +45,36 @@ FIELD = "style_match"
 MAX_WEIGHT = 4.0
 
 
-def _vector(value, where: str, error) -> np.ndarray:
+#: A constant offset beyond this (delta E) is no fit of a colour error either.
+MAX_CONSTANT = 30.0
+
+#: The name of the constant in a class's entry (beside the :data:`TERMS`).
+CONSTANT = "constant"
+
+
+def _weight(value, where: str, error) -> np.ndarray:
+    """A term's weight from config.json: 3 numbers or a 3x3 map, finite, within
+    :data:`MAX_WEIGHT`."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.shape not in ((3,), (3, 3)) or not np.isfinite(arr).all() \
+            or np.abs(arr).max() > MAX_WEIGHT:
+        raise error(f"{where} must be 3 numbers (L, a, b weights) or a 3x3 map, within "
+                    f"+-{MAX_WEIGHT:g}, got {value!r}")
+    return arr
+
+
+def _constant(value, where: str, error) -> np.ndarray:
     try:
         vec = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         vec = None
     if vec is None or vec.shape != (3,) or not np.isfinite(vec).all() \
-            or np.abs(vec).max() > MAX_WEIGHT:
-        raise error(f"{where} must be 3 numbers (L, a, b weights within +-{MAX_WEIGHT:g}), "
-                    f"got {value!r}")
+            or np.abs(vec).max() > MAX_CONSTANT:
+        raise error(f"{where} must be 3 numbers (an L, a, b offset within "
+                    f"+-{MAX_CONSTANT:g}), got {value!r}")
     return vec
 
 
@@ -64,14 +90,18 @@ def weights_from_config(entry, schema, where: str, error) -> dict[int, StyleWeig
         raise error(f"{where}: {FIELD} must be an object with a 'classes' object")
     out = {}
     for name, w in classes.items():
-        if not isinstance(w, dict) or not w or not set(w) <= set(TERMS):
+        if not isinstance(w, dict) or not set(w) - {CONSTANT} \
+                or not set(w) <= {*TERMS, CONSTANT}:
             raise error(f"{where}: {FIELD}.classes[{name!r}] must be an object with some of "
-                        f"{', '.join(repr(t) for t in TERMS)}")
+                        f"{', '.join(repr(t) for t in TERMS)} (and optionally "
+                        f"{CONSTANT!r})")
         if name not in schema.classes:
             continue
-        out[schema.index(name)] = StyleWeights.of(**{
-            t: _vector(v, f"{where}: {FIELD}.classes[{name!r}].{t}", error)
-            for t, v in w.items()})
+        field = f"{where}: {FIELD}.classes[{name!r}]"
+        rows = {t: _weight(v, f"{field}.{t}", error) for t, v in w.items() if t != CONSTANT}
+        const = _constant(w[CONSTANT], f"{field}.{CONSTANT}", error) if CONSTANT in w \
+            else None
+        out[schema.index(name)] = StyleWeights.of(constant=const, **rows)
     return out
 
 
@@ -87,10 +117,20 @@ def model_style_weights(model) -> dict[int, StyleWeights]:
 
 def weights_to_config(weights: dict[int, StyleWeights], schema) -> dict:
     """The ``classes`` object of config.json for ``weights`` (class names, every term,
-    rounded to 4 decimals)."""
-    return {schema.classes[c]: {t: [round(float(v), 4) for v in row]
-                                for t, row in zip(TERMS, w.terms, strict=True)}
-            for c, w in sorted(weights.items())}
+    rounded to 4 decimals): a diagonal class's terms as 3 numbers, any other's as 3x3 maps
+    with its constant."""
+    def rounded(a):
+        return np.round(np.asarray(a, dtype=np.float64), 4).tolist()
+
+    out = {}
+    for c, w in sorted(weights.items()):
+        diagonal = w.is_diagonal() and not np.any(w.constant)
+        entry = {t: rounded(np.diag(m) if diagonal else m)
+                 for t, m in zip(TERMS, w.maps, strict=True)}
+        if not diagonal:
+            entry[CONSTANT] = rounded(w.constant)
+        out[schema.classes[c]] = entry
+    return out
 
 
 def uses_target(weights: dict[int, StyleWeights], classes) -> bool:
@@ -99,32 +139,60 @@ def uses_target(weights: dict[int, StyleWeights], classes) -> bool:
     return any(weights.get(c, UNCALIBRATED).uses_target() for c in classes)
 
 
-#: The fit's pull towards :data:`~mgpe_core.colour_match.UNCALIBRATED`, as a share of the
-#: normal matrix's mean diagonal: enough to keep a class with few or collinear samples near
-#: the source's error alone, too little to move a well-measured fit.
-RIDGE = 0.01
+#: The fits' pull towards :data:`~mgpe_core.colour_match.UNCALIBRATED`, per form, as a
+#: share of the normal matrix's mean diagonal: enough to keep a class with few or collinear
+#: samples near the source's error alone, too little to move a well-measured fit. The
+#: affine form has 13 weights per axis against 4; fitted on 250 pairs per class of the
+#: built-in models, its held-out error was lowest at a tenth of the diagonal's pull.
+RIDGE = {"diagonal": 0.01, "affine": 0.001}
+
+#: The forms a fit can take (see the module docstring).
+FORMS = tuple(RIDGE)
 
 
-def fit_weights(terms: np.ndarray, residual: np.ndarray, ridge: float = RIDGE) -> StyleWeights:
-    """Per Lab axis, the least-squares weights with ``residual ~ sum_k w_k * terms[:, k]``
-    (``terms``: (n, len(TERMS), 3), each pair's :func:`~mgpe_core.colour_match.offset_terms`;
-    ``residual``: (n, 3), the true transfer's mean colour minus the unmatched edit's), shrunk
-    towards :data:`~mgpe_core.colour_match.UNCALIBRATED` by ``ridge``."""
+def _ridge_solve(x: np.ndarray, y: np.ndarray, prior: np.ndarray, ridge: float,
+                 free: np.ndarray | None = None) -> np.ndarray:
+    """Least squares of ``y ~ x @ w``, shrunk towards ``prior`` by ``ridge`` times the normal
+    matrix's mean diagonal, except the columns ``free`` (a bool mask) marks."""
+    normal = x.T @ x
+    pull = ridge * max(float(np.trace(normal)) / len(normal), 1e-9) * np.ones(len(normal))
+    if free is not None:
+        pull[free] = 0.0
+    return np.linalg.solve(normal + np.diag(pull), x.T @ y + pull[:, None] * prior)
+
+
+def fit_weights(terms: np.ndarray, residual: np.ndarray, form: str = "diagonal",
+                ridge: float | None = None) -> StyleWeights:
+    """The least-squares weights with ``residual ~ offset(terms)`` (``terms``: (n,
+    len(TERMS), 3), each pair's :func:`~mgpe_core.colour_match.offset_terms`; ``residual``:
+    (n, 3), the true transfer's mean colour minus the unmatched edit's), shrunk towards
+    :data:`~mgpe_core.colour_match.UNCALIBRATED` by ``ridge`` (default :data:`RIDGE` of the
+    form). ``form``: ``diagonal``, a weight per term and Lab axis fitted per axis, or
+    ``affine``, a 3x3 map per term and a constant (not shrunk) fitted jointly."""
+    if form not in FORMS:
+        raise ValueError(f"unknown style-match form {form!r}; known: {', '.join(FORMS)}")
+    ridge = RIDGE[form] if ridge is None else ridge
     x_all = np.asarray(terms, dtype=np.float64).reshape(-1, len(TERMS), 3)
     res = np.asarray(residual, dtype=np.float64).reshape(-1, 3)
-    out = np.zeros((len(TERMS), 3))
-    for k in range(3):
-        x = x_all[:, :, k]
-        normal = x.T @ x
-        lam = ridge * max(float(np.trace(normal)) / len(TERMS), 1e-9)
-        prior = UNCALIBRATED.terms[:, k]
-        out[:, k] = np.linalg.solve(normal + lam * np.eye(len(TERMS)),
-                                    x.T @ res[:, k] + lam * prior)
-    return StyleWeights(out)
+    prior = UNCALIBRATED.maps
+    if form == "diagonal":
+        out = np.zeros((len(TERMS), 3))
+        for k in range(3):
+            out[:, k] = _ridge_solve(x_all[:, :, k], res[:, k:k + 1],
+                                     prior[:, k, k][:, None], ridge)[:, 0]
+        return StyleWeights.of(**{t: out[i] for i, t in enumerate(TERMS)})
+    # affine: columns term-major (term i's axis j at 3i + j), then the constant
+    n = len(x_all)
+    x = np.concatenate([x_all.reshape(n, -1), np.ones((n, 1))], axis=1)
+    free = np.zeros(x.shape[1], bool)
+    free[-1] = True
+    flat_prior = np.concatenate([prior.transpose(0, 2, 1).reshape(-1, 3), np.zeros((1, 3))])
+    w = _ridge_solve(x, res, flat_prior, ridge, free)
+    maps = w[:-1].reshape(len(TERMS), 3, 3).transpose(0, 2, 1)
+    return StyleWeights(maps, w[-1].copy())
 
 
 def remaining_error(weights: StyleWeights, terms, residual) -> float:
     """Mean delta E 1976 left between the true transfer and the edit once ``weights``' offset
     is added (``residual`` minus the offset, per pair)."""
-    offset = (np.asarray(terms) * weights.terms).sum(axis=1)
-    return float(np.linalg.norm(np.asarray(residual) - offset, axis=1).mean())
+    return float(np.linalg.norm(np.asarray(residual) - weights.offset(terms), axis=1).mean())

@@ -209,6 +209,13 @@ def test_style_offsets_blend_the_four_terms_per_axis():
     assert uses_target({HAIR: StyleWeights.of(target_photo=[0, 0, 0.1])}, [HAIR])
     with pytest.raises(ValueError, match="unknown style-match terms"):
         StyleWeights.of(sauce=[1, 1, 1])
+    # a map across the axes and a constant: the source photo's L moves the offset's b
+    crossed = {LIP: StyleWeights.of(source=np.eye(3), constant=[0.0, 1.0, 0.0],
+                                    source_photo=[[0, 0, 0], [0, 0, 0], [0.5, 0, 0]])}
+    np.testing.assert_allclose(style_offsets([LIP], src, tgt, edited, crossed)[LIP],
+                               [4.0, 10.0 + 1.0, -2.0 + 0.5 * (50 - 44)])
+    with pytest.raises(ValueError, match="3 numbers or a 3x3 map"):
+        StyleWeights.of(source=[1, 1])
 
 
 def _mouth_reference(editor, a, b, kw, weights):
@@ -236,16 +243,16 @@ def _mouth_reference(editor, a, b, kw, weights):
     for c in mouth:
         w = weights.get(c, UNCALIBRATED)
         (s_photo, s_err), tgt = parts[0][c], parts[1].get(c)
-        offsets[c] = w.source * s_err
+        offsets[c] = w.source @ s_err + w.constant
         inner = erode(matched.mask == c, 1)
         inner = inner if inner.any() else matched.mask == c
         if (matched.mask == c).sum() >= MIN_SOURCE_PIXELS:
             edit = rgb_to_lab(plain.model_image[inner]).mean(0)
-            offsets[c] = offsets[c] + w.source_photo * (s_photo - edit)
+            offsets[c] = offsets[c] + w.source_photo @ (s_photo - edit)
             if tgt is not None:
-                offsets[c] = offsets[c] + w.target_photo * (tgt[0] - edit)
+                offsets[c] = offsets[c] + w.target_photo @ (tgt[0] - edit)
         if tgt is not None:
-            offsets[c] = offsets[c] + w.target * tgt[1]
+            offsets[c] = offsets[c] + w.target @ tgt[1]
     return matched, plain, offsets
 
 
@@ -257,14 +264,17 @@ def test_the_engine_removes_the_blended_rendering_errors_from_the_restyled_part(
     calibrated, part of a's own); every other pixel equals the edit without style matching.
     The raw output is the same."""
     lips = M11.ids(("u_lip", "l_lip"))
+    crossed = [[0.0, 0.0, 0.0], [0.0, 0.3, 0.0], [0.2, 0.0, 0.2]]  # the photo's L moves b
     weights = {c: StyleWeights.of(source=[0.5, 1.0, 0.25], target=[1.0, -0.5, 0.75],
-                                  source_photo=[0.1, 0.2, 0.0], target_photo=[0.0, 0.3, 0.2])
+                                  source_photo=[0.1, 0.2, 0.0], target_photo=crossed,
+                                  constant=[1.0, -1.5, 2.0])
                for c in lips} if calibrated else {}
     editor = Editor(load_model("tiny"), style_weights=weights)
     a, b = sample(0), sample(5)
     kw = dict(styles={"mouth": b}, match_colour=False)
     matched, plain, offsets = _mouth_reference(editor, a, b, kw, weights)
-    assert np.array_equal(matched.model_image, plain.model_image)
+    # the matched edit runs batched with the re-renderings: a sum can round one level apart
+    assert np.abs(matched.model_image.astype(int) - plain.model_image).max() <= 1
     region = to_square(a.image, edit_region(EditRequest(a, **kw), M11).astype(np.uint8),
                        64)[1].astype(bool)
     moved = np.zeros_like(region)
@@ -276,8 +286,8 @@ def test_the_engine_removes_the_blended_rendering_errors_from_the_restyled_part(
         assert np.abs(matched.image[where] - want).max() <= 1
         moved |= where
     assert moved.any() and max(np.abs(o).max() for o in offsets.values()) > 2
-    assert np.array_equal(matched.image[~dilate(moved, 2 * blend_radius(64))],
-                          plain.image[~dilate(moved, 2 * blend_radius(64))])
+    away = ~dilate(moved, 2 * blend_radius(64))
+    assert np.abs(matched.image[away].astype(int) - plain.image[away]).max() <= 1
 
 
 def test_a_calibrated_model_reads_its_weights_from_config_and_an_edit_for_them(tiny_home):
@@ -293,7 +303,7 @@ def test_a_calibrated_model_reads_its_weights_from_config_and_an_edit_for_them(t
             "source": [1, 1, 1], "target": [0, 0, 0]}}}}  # a class of another schema: skipped
     editor = Editor(model)
     assert set(editor.style_weights) == {lip}
-    np.testing.assert_array_equal(editor.style_weights[lip].target, [1, 1, 1])
+    np.testing.assert_array_equal(editor.style_weights[lip].target, np.eye(3))
     a, b = sample(0), sample(5)
     kw = dict(styles={"mouth": b}, match_colour=False)
     matched, plain, offsets = _mouth_reference(editor, a, b, kw, editor.style_weights)
@@ -302,20 +312,36 @@ def test_a_calibrated_model_reads_its_weights_from_config_and_an_edit_for_them(t
     assert not np.array_equal(matched.image[where], plain.image[where])
     want = np.rint(lab_to_rgb(rgb_to_lab(plain.image[where]) + offsets[lip]))
     assert np.abs(matched.image[where] - want).max() <= 1
-    for bad, says in (([1, 2], "3 numbers"), ([0, 0, 99], "within"), ("x", "3 numbers")):
+    for bad, says in (([1, 2], "3 numbers"), ([0, 0, 99], "within"), ("x", "3 numbers"),
+                      ([[1, 0], [0, 1]], "3x3 map")):
         model.meta = {**model.meta, "style_match": {"classes": {
             "u_lip": {"source": bad, "target": [0, 0, 0]}}}}
         with pytest.raises(ModelError, match=says) as e:
             model_style_weights(model)
         assert "style_match.classes['u_lip'].source" in str(e.value)
-    for bad in ({}, {"source": [1, 1, 1], "sauce": [1, 1, 1]}, [1, 1, 1]):
+    for bad in ([1, 2], [0, 0, 1e3], None):
+        model.meta = {**model.meta, "style_match": {"classes": {
+            "u_lip": {"source": [1, 1, 1], "constant": bad}}}}
+        with pytest.raises(ModelError, match="an L, a, b offset") as e:
+            model_style_weights(model)
+        assert "style_match.classes['u_lip'].constant" in str(e.value)
+    for bad in ({}, {"source": [1, 1, 1], "sauce": [1, 1, 1]}, [1, 1, 1],
+                {"constant": [1, 1, 1]}):
         model.meta = {**model.meta, "style_match": {"classes": {"u_lip": bad}}}
         with pytest.raises(ModelError, match="'source', 'target', 'source_photo', "
                                              "'target_photo'"):
             model_style_weights(model)
     model.meta = {**model.meta, "style_match": {"classes": {"u_lip": {"target": [1, 0, 0]}}}}
     only = model_style_weights(model)[M11.index("u_lip")]  # the terms not named weigh 0
-    np.testing.assert_array_equal(only.terms, [[0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(only.maps, [np.zeros((3, 3)), np.diag([1, 0, 0]),
+                                              np.zeros((3, 3)), np.zeros((3, 3))])
+    assert not only.constant.any()
+    model.meta = {**model.meta, "style_match": {"classes": {"u_lip": {
+        "source": [[1, 0, 0], [0, 1, 0], [0.5, 0, 1]], "constant": [0, 0, 2]}}}}
+    mapped = model_style_weights(model)[M11.index("u_lip")]  # a 3x3 map and a constant
+    np.testing.assert_allclose(mapped.offset(np.array([[2.0, 0, 0], [9, 9, 9], [0, 0, 0],
+                                                       [0, 0, 0]])), [2, 0, 3])
+    assert not mapped.uses_target()
 
 
 def test_a_canvas_target_is_matched_by_its_style_sources_alone(tiny_home):

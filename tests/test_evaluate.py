@@ -212,6 +212,7 @@ def test_a_seam_against_the_true_transfer_leaves_out_the_wanted_recolouring():
 
     from mgpe_core.evaluate import _Job, _true_transfers, seam_scores
     from mgpe_core.labels import get_schema
+    from mgpe_core.metrics.artifacts import seam_score
     from mgpe_core.synth.render import render_face
 
     schema = get_schema("mgpe-13")
@@ -240,6 +241,19 @@ def test_a_seam_against_the_true_transfer_leaves_out_the_wanted_recolouring():
     assert ops["style-lips"]["truth_excess_delta_e"] == pytest.approx(
         (per_job[0]["truth_excess_delta_e"] + per_job[1]["truth_excess_delta_e"]) / 2,
         abs=1e-3)
+    # a perfect edit scores on the plain measure what the exact truth does, whatever the
+    # result; an edit without a truth has no perfect score of its own
+    pasted = np.where(lips[..., None], true, target.image)  # the photo kept around the lips
+    perfect = seam_score(pasted, target.image, lips)
+    assert per_job[0]["perfect_excess_delta_e"] == per_job[1]["perfect_excess_delta_e"] \
+        == pytest.approx(perfect, abs=1e-3)
+    assert perfect > 5  # the wanted recolouring is a step the plain score counts
+    assert per_job[2]["perfect_excess_delta_e"] is None
+    assert ops["style-lips"]["perfect_excess_delta_e"] == pytest.approx(perfect, abs=1e-3)
+    assert ops["edit-mask"]["perfect_excess_delta_e"] is None
+    total = seam_scores(jobs, [target, source], cases, schema, truths)["total"]
+    assert total["perfect_excess_delta_e"] == pytest.approx(
+        (2 * perfect + per_job[2]["excess_delta_e"]) / 3, abs=1e-3)
 
 
 def dilate_mask(mask: np.ndarray, r: int) -> np.ndarray:
@@ -395,6 +409,14 @@ def test_cli_report_files(tiny_home, synth_folder, tmp_path, capsys):
     assert "# mgpe eval: tiny" in md and "![examples](examples.png)" in md
     assert "| PSNR (dB) | SSIM | face PSNR | background PSNR | n |" in md and "FID skipped" in md
     assert "## Periodic artifacts" in md and "| skin |" in md and "## Seams" in md
+    assert ("| operation | excess delta E | against the truth | a perfect edit | n | within a "
+            "component | n |") in md
+    total = r["seams"]["total"]
+    seams = md.split("## Seams")[1].split("\n## ")[0]
+    row = next(line for line in seams.splitlines() if line.startswith("| **all edits** |"))
+    assert row.split(" | ")[1:4] == [f"{total[k]:.2f}" if total[k] is not None else "—"
+                                     for k in ("excess_delta_e", "truth_excess_delta_e",
+                                               "perfect_excess_delta_e")]
     grid = read_image(out / "examples.png")
     assert grid.shape[1] > 4 * 128 and grid.shape[0] > 6 * 128  # 4 columns, a row per op
 

@@ -1,8 +1,8 @@
 """Fit a model's style match and store it in its config.json (and that file's hash in
-manifest.json): the per-class, per-Lab-axis blend of the style source's and the target's
-rendering errors and photo colours that brings a restyled part's colour closest to the true
-transfer on mgpe-synth pairs (:mod:`mgpe_core.style_calibration`; about 2.5 minutes for 500
-faces at 128 px on 2 cores).
+manifest.json): the per-class blend (per Lab axis or across the axes) of the style source's
+and the target's rendering errors and photo colours that brings a restyled part's colour
+closest to the true transfer on mgpe-synth pairs (:mod:`mgpe_core.style_calibration`; about
+2.5 minutes for 500 faces at 128 px on 2 cores, 1 minute once the faces are cached).
 
     python tools/calibrate_style_match.py mgpe-synth-128            # print the fit only
     python tools/calibrate_style_match.py mgpe-synth-128 --write    # and store it
