@@ -52,30 +52,17 @@ MAX_CONSTANT = 30.0
 CONSTANT = "constant"
 
 
-def _weight(value, where: str, error) -> np.ndarray:
-    """A term's weight from config.json: 3 numbers or a 3x3 map, finite, within
-    :data:`MAX_WEIGHT`."""
+def _numbers(value, shapes, limit: float, what: str, where: str, error) -> np.ndarray:
+    """``value`` from config.json as a finite array of one of ``shapes``, within ``limit``;
+    else ``error`` saying ``where`` must be ``what``."""
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         arr = None
-    if arr is None or arr.shape not in ((3,), (3, 3)) or not np.isfinite(arr).all() \
-            or np.abs(arr).max() > MAX_WEIGHT:
-        raise error(f"{where} must be 3 numbers (L, a, b weights) or a 3x3 map, within "
-                    f"+-{MAX_WEIGHT:g}, got {value!r}")
+    if arr is None or arr.shape not in shapes or not np.isfinite(arr).all() \
+            or np.abs(arr).max() > limit:
+        raise error(f"{where} must be {what}, got {value!r}")
     return arr
-
-
-def _constant(value, where: str, error) -> np.ndarray:
-    try:
-        vec = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        vec = None
-    if vec is None or vec.shape != (3,) or not np.isfinite(vec).all() \
-            or np.abs(vec).max() > MAX_CONSTANT:
-        raise error(f"{where} must be 3 numbers (an L, a, b offset within "
-                    f"+-{MAX_CONSTANT:g}), got {value!r}")
-    return vec
 
 
 def weights_from_config(entry, schema, where: str, error) -> dict[int, StyleWeights]:
@@ -98,9 +85,12 @@ def weights_from_config(entry, schema, where: str, error) -> dict[int, StyleWeig
         if name not in schema.classes:
             continue
         field = f"{where}: {FIELD}.classes[{name!r}]"
-        rows = {t: _weight(v, f"{field}.{t}", error) for t, v in w.items() if t != CONSTANT}
-        const = _constant(w[CONSTANT], f"{field}.{CONSTANT}", error) if CONSTANT in w \
-            else None
+        rows = {t: _numbers(v, ((3,), (3, 3)), MAX_WEIGHT, "3 numbers (L, a, b weights) or "
+                            f"a 3x3 map, within +-{MAX_WEIGHT:g}", f"{field}.{t}", error)
+                for t, v in w.items() if t != CONSTANT}
+        const = _numbers(w[CONSTANT], ((3,),), MAX_CONSTANT, "3 numbers (an L, a, b offset "
+                         f"within +-{MAX_CONSTANT:g})", f"{field}.{CONSTANT}", error) \
+            if CONSTANT in w else None
         out[schema.index(name)] = StyleWeights.of(constant=const, **rows)
     return out
 
