@@ -104,8 +104,30 @@ def write_bytes(path: str | os.PathLike, data: bytes, durable: bool = False) -> 
         f.write(data)
 
 
+def json_text(obj) -> str:
+    """``obj`` as JSON for people to read: 2-space indents, and a list of plain values (numbers,
+    strings, booleans, nulls) on one line, so a colour is one line and a 3x3 weight map three,
+    not one number per line. ``json.loads`` reads it back as the same value."""
+    def scalar(v) -> bool:
+        return not isinstance(v, (dict, list, tuple))
+
+    def fmt(o, pad: str) -> str:
+        inner = pad + "  "
+        if isinstance(o, dict) and o:
+            items = [f"{inner}{json.dumps(k if isinstance(k, str) else json.dumps(k))}: "
+                     f"{fmt(v, inner)}" for k, v in o.items()]
+            return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+        if isinstance(o, (list, tuple)) and o and not all(map(scalar, o)):
+            return "[\n" + ",\n".join(inner + fmt(v, inner) for v in o) + "\n" + pad + "]"
+        if isinstance(o, (list, tuple)):
+            return "[" + ", ".join(json.dumps(v) for v in o) + "]"
+        return json.dumps(o)
+
+    return fmt(obj, "") + "\n"
+
+
 def write_json(path: str | os.PathLike, obj, durable: bool = False) -> None:
-    write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode(), durable)
+    write_bytes(path, json_text(obj).encode(), durable)
 
 
 def read_json(path: str | os.PathLike, what: str = "JSON file"):

@@ -56,7 +56,6 @@ from __future__ import annotations
 import copy
 import fnmatch
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -65,7 +64,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import LabelError, MgpeError, UsageError, did_you_mean
-from .io import write_bytes, write_json
+from .io import json_text, write_bytes, write_json
 from .json_files import Fields, parse_json, read_json_file, validate
 
 FORMAT = "mgpe-model"
@@ -956,7 +955,7 @@ def write_model_folder(dest: Path, meta: dict, tensors: dict[str, dict],
             files[fname] = save_tensors(tmp / fname, state)
             weights[key] = fname
         full = {"format": FORMAT, "mgpe_version": __version__, **meta, "weights": weights}
-        data = (json.dumps(full, indent=2) + "\n").encode()
+        data = json_text(full).encode()
         write_bytes(tmp / "config.json", data, durable=True)
         files["config.json"] = hashlib.sha256(data).hexdigest()
         write_json(tmp / "manifest.json", {"files": files}, durable=True)
@@ -977,7 +976,7 @@ def update_model_config(folder: str | os.PathLike, fields: dict) -> dict:
     folder = Path(folder)
     config = read_json_file(_member(folder, "config.json"), "model config", error=ModelError)
     config.update(fields)
-    data = (json.dumps(config, indent=2) + "\n").encode()
+    data = json_text(config).encode()
     write_bytes(folder / "config.json", data, durable=True)
     manifest = read_json_file(_member(folder, "manifest.json"), "model manifest",
                               MANIFEST_SHAPE, ModelError)

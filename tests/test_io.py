@@ -128,3 +128,24 @@ def test_json_round_trip_and_errors(tmp_path):
     (tmp_path / "b.json").write_text("{nope")
     with pytest.raises(MgpeError, match="not valid JSON"):
         read_json(tmp_path / "b.json", "config")
+
+
+def test_json_text_keeps_plain_lists_on_one_line_and_reads_back_the_same(tmp_path):
+    """A 3x3 weight map is three lines, a colour one; nested containers still indent; the
+    text json.loads reads is the value written (keys as json.dumps writes them)."""
+    import json
+
+    from mgpe_core.io import json_text, write_json
+
+    value = {"map": [[1.0, -0.5, 0.25], [0, 1, 0], [0, 0, 1]], "rgb": [255, 128, 0],
+             "names": ["a", "b"], "empty": [], "none": {}, "mixed": [{"k": None}, [True]],
+             "n": 3, 7: "int key"}
+    text = json_text(value)
+    assert json.loads(text) == json.loads(json.dumps(value))
+    lines = text.splitlines()
+    assert '  "rgb": [255, 128, 0],' in lines and '  "names": ["a", "b"],' in lines
+    assert lines[1:6] == ['  "map": [', "    [1.0, -0.5, 0.25],", "    [0, 1, 0],",
+                          "    [0, 0, 1]", "  ],"]
+    assert '  "7": "int key"' in lines and text.endswith("}\n")
+    write_json(tmp_path / "v.json", value)
+    assert (tmp_path / "v.json").read_text() == text

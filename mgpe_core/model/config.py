@@ -18,7 +18,6 @@ No torch here: the CLI reads configs (``--dry-run``, ``models info``) without lo
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -277,7 +276,9 @@ class MgpeConfig:
         return from_dict(cls, data)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        from ..io import json_text
+
+        return json_text(self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path, recorded: bool = True) -> MgpeConfig:
