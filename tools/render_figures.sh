@@ -8,6 +8,8 @@
 # - docs/images/demo/*.png                     mgpe demo (the README's first pictures)
 # - docs/images/looks/mgpe-synth-128.png       close-ups at 3x; with OLD_MODEL_FOLDER (a copy of
 #                                              the model shipped before) a before / after pair
+# - docs/images/looks/seam_cases_edit_mask.png with OLD_MODEL_FOLDER: edit-mask where the plain
+#                                              seam score rose most against that model
 # - docs/images/looks/background_fill.png      edit-mask where the new mask uncovers background
 # - docs/images/looks/colour_match.png         edits without and with tone matching at the blend
 # - docs/images/looks/style_match.png          restyled lips and eyes: generator's colours / matched
@@ -40,6 +42,12 @@ if [ -n "$OLD" ]; then
     --out docs/images/looks/mgpe-synth-128.png
 else
   "$PY" tools/make_looks_figure.py --model mgpe-synth-128 --out docs/images/looks/mgpe-synth-128.png
+fi
+
+if [ -n "$OLD" ]; then
+  step "where edit-mask's plain seam rose -> docs/images/looks/seam_cases_edit_mask.png"
+  "$PY" tools/make_seam_cases_figure.py --old "$OLD" --op edit-mask \
+    --out docs/images/looks/seam_cases_edit_mask.png
 fi
 
 step "uncovered background -> docs/images/looks/background_fill.png"
