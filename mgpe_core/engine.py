@@ -38,6 +38,7 @@ from .colour_match import (
 from .components import COMPONENT_NAMES
 from .errors import LabelError, UsageError
 from .morphology import dilate
+from .restyled_fringe import recolour_fringe, restyled_fringe
 
 
 @dataclass(eq=False)
@@ -116,7 +117,10 @@ def edit_region(request: EditRequest, schema) -> np.ndarray:
     within-component seam, 500 faces: 6.3 -> 2.6 delta E). A dense component (skin, hair)
     keeps its unchanged pixels. Where the edit uncovers background, the photo's background
     pixels along the removed part's outline go too (:func:`~mgpe_core.background_fill.
-    uncovered_fringe`: they carry its tint, and kept they outlined the hair that was gone).
+    uncovered_fringe`: they carry its tint, and kept they outlined the hair that was gone),
+    and so do those along a restyled component's outline (:func:`~mgpe_core.
+    restyled_fringe.restyled_fringe`: recoloured with it, they do not outline the new hair
+    in the old colour).
     Everything else is the photo as it was: re-rendering it would only add the generator's
     reconstruction error."""
     from .components import COMPONENTS
@@ -132,6 +136,8 @@ def edit_region(request: EditRequest, schema) -> np.ndarray:
         restyled = request.styles.get(comp.name, request.target) is not request.target
         if restyled or (comp.kind == "window" and (changed & whole).any()):
             region |= whole
+        if restyled:  # the background its old colour tinted (restyled_fringe)
+            region |= restyled_fringe(old, new, ids, background)
     return region
 
 
@@ -590,6 +596,9 @@ class Editor:
                 shown = match_to_sources(shown, masks[i], region,
                                          self._source_offsets(req, parts, model_img,
                                                               masks[i]))
+                shown = self._recolour_fringes(req, shown, square,
+                                               prepared[index[id(req.target)]][1], masks[i],
+                                               region)
             if req.match_colour:
                 shown = match_to_photo(shown, square, masks[i], region, blend_radius(r),
                                        surfaces)
@@ -599,6 +608,21 @@ class Editor:
                 alpha = feathered(region, blend_radius(r))
                 results.append(EditResult(blend(shown, square, alpha), masks[i], model_img))
         return results
+
+    def _recolour_fringes(self, req: EditRequest, shown: np.ndarray, square: np.ndarray,
+                          own: np.ndarray, mask: np.ndarray, region: np.ndarray) -> np.ndarray:
+        """``shown`` with the fringe of each of ``req``'s restyled components in ``region``
+        recoloured with it (:func:`~mgpe_core.restyled_fringe.recolour_fringe`; ``square``
+        and ``own``: the target photo and its labels at the model's resolution)."""
+        from .components import get_component
+
+        background = self.schema.index("background")
+        for name in req.restyled():
+            ids = self.schema.ids(get_component(name).classes)
+            fringe = restyled_fringe(own, mask, ids, background) & region
+            if fringe.any():
+                shown = recolour_fringe(shown, square, own, mask, fringe, ids, background)
+        return shown
 
     def _source_offsets(self, req: EditRequest, parts: dict, generated: np.ndarray,
                         mask: np.ndarray) -> dict[int, np.ndarray]:

@@ -13,6 +13,7 @@
 # - docs/images/looks/background_fill.png      edit-mask where the new mask uncovers background
 # - docs/images/looks/colour_match.png         edits without and with tone matching at the blend
 # - docs/images/looks/style_match.png          restyled lips and eyes: generator's colours / matched
+# - docs/images/looks/restyled_fringe.png      hair restyled: the fringe kept / recoloured
 # - docs/images/looks/whole_part.png           reshaped mouths and eyes: changed pixels / whole
 # - docs/images/photos/astronaut_edits.png     edits of a real photo, pasted back
 # - docs/images/photos/parsers_on_astronaut.png  the built-in parser vs the landmark parser
@@ -58,6 +59,9 @@ step "tone matching at the blend -> docs/images/looks/colour_match.png"
 
 step "restyled parts matched to their source -> docs/images/looks/style_match.png"
 "$PY" tools/make_style_match_figure.py --zoom 6 --out docs/images/looks/style_match.png
+
+step "a restyled part's fringe -> docs/images/looks/restyled_fringe.png"
+"$PY" tools/make_fringe_figure.py --zoom 4 --out docs/images/looks/restyled_fringe.png
 
 step "reshaped parts redrawn whole -> docs/images/looks/whole_part.png"
 "$PY" tools/make_whole_part_figure.py --out docs/images/looks/whole_part.png

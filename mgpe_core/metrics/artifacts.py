@@ -27,7 +27,9 @@ PERIOD = 8
 MIN_PIXELS = 256
 
 
-def _box_blur(x: np.ndarray, k: int = 5) -> np.ndarray:
+def box_blur(x: np.ndarray, k: int = 5) -> np.ndarray:
+    """The mean of ``x`` (2-D) over a ``k`` x ``k`` window around each pixel (edges
+    reflected), by summed-area table: O(1) per pixel whatever ``k``."""
     pad = k // 2
     p = np.pad(x, pad, mode="reflect")
     c = np.cumsum(np.cumsum(p, 0), 1)
@@ -67,7 +69,7 @@ def periodic_score(image: np.ndarray, region: np.ndarray) -> float | None:
         return None
     rgb = image.astype(np.float64) / 255.0
     lum = rgb @ np.array([0.299, 0.587, 0.114])
-    detail = lum - _box_blur(lum)
+    detail = lum - box_blur(lum)
     vals = detail[inner]
     x = np.where(inner, detail - vals.mean(), 0.0)
     h, w = x.shape
