@@ -947,7 +947,8 @@ def seam_scores(jobs, faces, cases, schema, truths=None) -> dict:
             # a perfect edit: the truth inside the region, the photo around it
             perfect_vals.append(v if truth is None else seam_score(
                 np.where(j.changed[..., None], truth, photo), photo, j.changed))
-        within = [v for v in (component_seam_score(j.blended, j.changed, groups[j.mask])
+        within = [v for v in (component_seam_score(j.blended, j.changed,
+                                                   _job_groups(j, faces, groups, schema))
                               for j in done) if v is not None]
         if vals or within:
             known = any(id(j) in truths for j in done)
@@ -971,6 +972,28 @@ def seam_scores(jobs, faces, cases, schema, truths=None) -> dict:
             "total": entry(pooled, pooled_truth, pooled_perfect if any_truth else [],
                            pooled_within)
             if pooled or pooled_within else None}
+
+
+def _job_groups(job, faces, groups: np.ndarray, schema) -> np.ndarray:
+    """Per pixel of ``job``'s edited mask, the component :func:`~mgpe_core.metrics.
+    artifacts.component_seam_score` compares: its class's (``groups``, by class id), and a
+    restyled component's for the background along that component's outline
+    (:func:`~mgpe_core.restyled_fringe.restyled_fringe`). Those pixels mix the part's colour
+    in and are recoloured with it: a pair across them is a pair across the part's border, a
+    wanted recolouring, not a break inside the background."""
+    from .components import get_component
+    from .restyled_fringe import restyled_fringe
+
+    out = groups[job.mask]
+    if job.request is None:
+        return out
+    background = schema.index("background")
+    for name in job.request.restyled():
+        ids = schema.ids(get_component(name).classes)
+        if ids:
+            fringe = restyled_fringe(faces[job.face].labels, job.mask, ids, background)
+            out = np.where(fringe, groups[ids[0]], out)
+    return out
 
 
 def _locality_scores(jobs, faces, recon, radius: int, cases) -> dict:

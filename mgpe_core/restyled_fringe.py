@@ -59,9 +59,10 @@ def recolour_fringe(shown: np.ndarray, photo: np.ndarray, own_labels: np.ndarray
     """``shown`` (uint8 RGB, the edit's pixels) with each ``fringe`` pixel set to the
     ``photo``'s plus its share of the part's change (see the module doc): the part
     (``part_ids``) as the photo's ``own_labels`` and the edited ``mask`` place it, old colour
-    from ``photo``, new from ``shown``. A fringe pixel with no part pixel near, or a photo
-    whose background cannot be told from the part (a flat canvas), keeps ``shown``'s. Returns
-    uint8; ``shown`` itself when no pixel changes."""
+    from ``photo``, new from ``shown``. A fringe pixel the part did not tint (its share 0,
+    as everywhere on a flat canvas) is the photo's; one with no part pixel near, or every one
+    of a photo with no clean background to read, keeps ``shown``'s. Returns uint8;
+    ``shown`` itself when there is nothing to read."""
     ids = list(part_ids)
     old_part, new_part = np.isin(own_labels, ids), np.isin(mask, ids)
     old_colour, has_old = _local_mean(photo.astype(np.float64), old_part)
@@ -75,11 +76,6 @@ def recolour_fringe(shown: np.ndarray, photo: np.ndarray, own_labels: np.ndarray
     towards = old - behind
     share = np.clip(((pixel - behind) * towards).sum(-1)
                     / np.maximum((towards * towards).sum(-1), 1e-6), 0.0, 1.0)
-    tinted = share > 0
-    if not tinted.any():
-        return shown
     out = shown.copy()
-    moved = pixel + share[:, None] * (new_colour[near] - old)
-    rows, cols = np.nonzero(near)
-    out[rows[tinted], cols[tinted]] = np.clip(np.rint(moved[tinted]), 0, 255).astype(np.uint8)
+    out[near] = np.clip(np.rint(pixel + share[:, None] * (new_colour[near] - old)), 0, 255)
     return out

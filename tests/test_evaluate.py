@@ -256,6 +256,43 @@ def test_a_seam_against_the_true_transfer_leaves_out_the_wanted_recolouring():
         (2 * perfect + per_job[2]["excess_delta_e"]) / 3, abs=1e-3)
 
 
+def test_a_restyled_parts_recoloured_fringe_is_no_break_within_the_background():
+    """Hair restyled on a flat background, its 1-px fringe recoloured with it (half hair,
+    half background): the pairs across the fringe are pairs across the hair's border, a
+    wanted recolouring, so the within-component score has none to count; the same picture
+    scored as a mask edit (no restyle) counts the fringe as a break in the background."""
+    from types import SimpleNamespace as NS
+
+    from mgpe_core.engine import EditRequest, Portrait, edit_region
+    from mgpe_core.evaluate import _Job, seam_scores
+    from mgpe_core.labels import get_schema
+
+    schema = get_schema("mgpe-11")
+    bg, hair = schema.index("background"), schema.index("hair")
+    labels = np.full((48, 48), bg, np.uint8)
+    labels[12:36, 12:36] = hair
+    photo = np.zeros((48, 48, 3), np.uint8) + np.array([40, 160, 220], np.uint8)
+    photo[labels == hair] = (120, 60, 20)
+    target = Portrait(photo, labels, "target")
+    donor = Portrait(photo.copy(), labels, "donor")
+    restyle = EditRequest(target, styles={"hair": donor})
+    region = edit_region(restyle, schema)
+    fringe = region & (labels == bg)
+    assert fringe.any()
+    result = photo.copy()
+    result[labels == hair] = (230, 200, 60)
+    result[fringe] = (135, 180, 140)  # half the new hair over the background
+    face = NS(image=photo, labels=labels)
+    cases = [(None, NS(label="style-hair", colour=None)), (None, NS(label="edit-mask",
+                                                                      colour=None))]
+    jobs = [_Job("style-hair", 0, restyle, labels, changed=region, blended=result),
+            _Job("edit-mask", 0, EditRequest(target, mask=labels), labels, changed=region,
+                 blended=result)]
+    ops = seam_scores(jobs, [face], cases, schema)["operations"]
+    assert ops["style-hair"]["n_within"] == 0
+    assert ops["edit-mask"]["n_within"] == 1 and ops["edit-mask"]["within_component_delta_e"] > 10
+
+
 def dilate_mask(mask: np.ndarray, r: int) -> np.ndarray:
     from mgpe_core.morphology import dilate
 

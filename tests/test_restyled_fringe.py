@@ -50,12 +50,15 @@ def test_a_fringe_takes_its_share_of_the_new_colour():
 
 
 def test_nothing_to_read_leaves_the_edit_as_it_is():
+    """No clean background, or no part near: the edit's own pixels; untinted: the photo's."""
     photo, labels, ring = scene()
     shown = photo.copy()
     shown[labels == HAIR] = (200, 40, 90)
-    # a flat canvas: the part cannot be told from the background
+    # a flat canvas: the part cannot be told from the background, nothing tinted the
+    # fringe, which is the canvas's own
     flat = np.full_like(photo, 128)
-    assert recolour_fringe(shown, flat, labels, labels, ring, [HAIR], BG) is shown
+    out = recolour_fringe(shown, flat, labels, labels, ring, [HAIR], BG)
+    assert (out[ring] == 128).all() and np.array_equal(out[~ring], shown[~ring])
     # no clean background anywhere (the part fills the picture but for its ring)
     crowded = labels.copy()
     crowded[~ring & (labels == BG)] = SKIN
