@@ -38,7 +38,7 @@ from .colour_match import (
 from .components import COMPONENT_NAMES
 from .errors import LabelError, UsageError
 from .morphology import dilate
-from .restyled_fringe import recolour_fringe, restyled_fringe
+from .restyled_fringe import recolour_fringe, restyled_fringe, restyled_fringes
 
 
 @dataclass(eq=False)
@@ -614,12 +614,9 @@ class Editor:
         """``shown`` with the fringe of each of ``req``'s restyled components in ``region``
         recoloured with it (:func:`~mgpe_core.restyled_fringe.recolour_fringe`; ``square``
         and ``own``: the target photo and its labels at the model's resolution)."""
-        from .components import get_component
-
         background = self.schema.index("background")
-        for name in req.restyled():
-            ids = self.schema.ids(get_component(name).classes)
-            fringe = restyled_fringe(own, mask, ids, background) & region
+        for ids, fringe in restyled_fringes(req, own, mask, self.schema):
+            fringe &= region
             if fringe.any():
                 shown = recolour_fringe(shown, square, own, mask, fringe, ids, background)
         return shown

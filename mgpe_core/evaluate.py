@@ -981,18 +981,13 @@ def _job_groups(job, faces, groups: np.ndarray, schema) -> np.ndarray:
     (:func:`~mgpe_core.restyled_fringe.restyled_fringe`). Those pixels mix the part's colour
     in and are recoloured with it: a pair across them is a pair across the part's border, a
     wanted recolouring, not a break inside the background."""
-    from .components import get_component
-    from .restyled_fringe import restyled_fringe
+    from .restyled_fringe import restyled_fringes
 
     out = groups[job.mask]
     if job.request is None:
         return out
-    background = schema.index("background")
-    for name in job.request.restyled():
-        ids = schema.ids(get_component(name).classes)
-        if ids:
-            fringe = restyled_fringe(faces[job.face].labels, job.mask, ids, background)
-            out = np.where(fringe, groups[ids[0]], out)
+    for ids, fringe in restyled_fringes(job.request, faces[job.face].labels, job.mask, schema):
+        out = np.where(fringe, groups[ids[0]], out)
     return out
 
 

@@ -45,6 +45,23 @@ def restyled_fringe(own_labels: np.ndarray, mask: np.ndarray, part_ids, backgrou
     return dilate(part, width) & (mask == background_id) & (own_labels == background_id)
 
 
+def restyled_fringes(request, own_labels: np.ndarray, mask: np.ndarray,
+                     schema) -> list[tuple[list[int], np.ndarray]]:
+    """(class ids, :func:`restyled_fringe`) of each component ``request`` (an
+    :class:`~mgpe_core.engine.EditRequest`) restyles whose fringe is not empty, on the
+    target's ``own_labels`` and the edited ``mask`` (the same size)."""
+    from .components import get_component
+
+    background = schema.index("background")
+    out = []
+    for name in request.restyled():
+        ids = schema.ids(get_component(name).classes)
+        fringe = restyled_fringe(own_labels, mask, ids, background)
+        if fringe.any():
+            out.append((ids, fringe))
+    return out
+
+
 def _local_mean(image: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel, the mean colour of ``image`` over the ``where`` pixels in a
     :data:`PART_WINDOW` window, and whether there were any."""

@@ -31,6 +31,7 @@ class MaskToFace(Operation):
         from mgpe_core.engine import EditRequest, Portrait
 
         mask = ctx.mask_only(target)
+        own_photo = False  # the mask's own photo under it (a sample's), not a canvas
         if background:
             bg = ctx.portrait(background, need_mask=False)
             image = bg.image
@@ -39,10 +40,9 @@ class MaskToFace(Operation):
 
                 image = np.asarray(Image.fromarray(image).resize(mask.shape[::-1]))
         elif str(target).startswith("sample:"):
-            image = ctx.portrait(target).image
+            image, own_photo = ctx.portrait(target).image, True
         else:
             image = np.full((*mask.shape, 3), 128, np.uint8)
-        own_photo = not background and str(target).startswith("sample:")
         canvas = Portrait(image, mask, f"mask {target}")
         sources = ctx.expand_sources(styles)
         # a grey or another picture under the mask shows no face: style matching must not
